@@ -1,0 +1,28 @@
+"""The pure core of notrain: no I/O, no framework, only bytes in and values out.
+
+Public surface (everything else is internal and may change):
+
+* keys: :class:`PrivateKey`, :class:`PublicKey`, :func:`jwk_thumbprint`
+* envelopes: :mod:`notrain.core.dsse` (``sign``, ``parse``, ``verify``, ``pae``)
+* manifests: :func:`parse_payload`, :class:`Manifest`, :func:`verify_manifest`, :func:`accept_bare`
+* key sets: :func:`parse_keyset`, :func:`make_keyset`, :func:`make_rotation`
+* deciding: :class:`Catalog`, :class:`Statement`, :func:`decide`, :class:`Decision`
+* errors: :class:`NotrainError` and its subclasses, each with a stable ``code``
+"""
+
+from .catalog import Catalog, ContentHash
+from .decision import Decision, Evidence, Statement, decide, fail_closed
+from .errors import EnvelopeError, JSONError, KeyMaterialError, NotrainError, PayloadError, PolicyError, SignatureError
+from .keys import PrivateKey, PublicKey, jwk_thumbprint
+from .keyset import KeySet, make_keyset, make_rotation, parse_keyset
+from .manifest import MANIFEST_TYPE, Manifest, merge_part, parse_payload
+from .verify import Verified, accept_bare, peek_publisher, trusted_keys, verify_manifest
+from .vocab import AI_USE, CATEGORIES, SEARCH, TRAIN_AI, State
+
+__all__ = [
+    "AI_USE", "CATEGORIES", "Catalog", "ContentHash", "Decision", "EnvelopeError", "Evidence", "JSONError",
+    "KeyMaterialError", "KeySet", "MANIFEST_TYPE", "Manifest", "NotrainError", "PayloadError", "PolicyError",
+    "PrivateKey", "PublicKey", "SEARCH", "SignatureError", "State", "Statement", "TRAIN_AI", "Verified",
+    "accept_bare", "decide", "fail_closed", "jwk_thumbprint", "make_keyset", "make_rotation", "merge_part",
+    "parse_keyset", "parse_payload", "peek_publisher", "trusted_keys", "verify_manifest",
+]

@@ -1,0 +1,50 @@
+"""Strict base64 decoding.
+
+``base64.b64decode`` silently discards characters outside the alphabet unless
+``validate=True`` and accepts non-canonical trailing bits; either would let two
+different strings decode to the same signed bytes.  notrain accepts exactly one
+spelling of every byte string: standard alphabet with padding (RFC 4648 §4) in
+envelopes, unpadded URL-safe alphabet (§5) in JWKs and key ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from .errors import NotrainError
+
+_STD = re.compile(r"\A(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
+_URL = re.compile(r"\A[A-Za-z0-9_-]*\Z")
+
+
+def std_encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def std_decode(text: object, *, where: str, code: str = "E_BASE64") -> bytes:
+    """Decode padded standard base64, refusing any other spelling."""
+    if not isinstance(text, str) or not _STD.match(text):
+        raise NotrainError("not canonical padded standard base64", code=code, where=where)
+    data = base64.b64decode(text, validate=True)
+    if std_encode(data) != text:  # non-zero trailing bits
+        raise NotrainError("not canonical padded standard base64", code=code, where=where)
+    return data
+
+
+def url_decode(text: object, *, where: str, code: str = "E_BASE64") -> bytes:
+    """Decode unpadded base64url, refusing any other spelling."""
+    if not isinstance(text, str) or not _URL.match(text) or len(text) % 4 == 1:
+        raise NotrainError("not canonical unpadded base64url", code=code, where=where)
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise NotrainError("not canonical unpadded base64url", code=code, where=where) from None
+    if url_encode(data) != text:
+        raise NotrainError("not canonical unpadded base64url", code=code, where=where)
+    return data

@@ -1,0 +1,362 @@
+"""The notrain manifest: model and strict parser (spec/manifest.md).
+
+``parse_payload`` turns verified payload bytes into a :class:`Manifest`.  It is
+strict where ambiguity could be exploited (I-JSON, exact types, canonical
+publisher ids, hex digests, pattern syntax, hard limits) and lenient only
+where the spec asks for forward compatibility: unknown members are ignored
+unless the manifest lists them in ``critical``, and unknown preference labels
+are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from . import ijson
+from .dsse import MAX_PAYLOAD_BYTES
+from .errors import PayloadError
+from .keys import PublicKey
+from .paths import PathRule, check_pattern
+from .vocab import State, parse_prefs
+
+MANIFEST_TYPE = "application/vnd.notrain.manifest+json"
+VERSION = 1
+MAX_PART_BYTES = 8 * 1024 * 1024
+MAX_PARTS = 256
+MAX_VALIDITY = timedelta(days=400)
+MAX_NAME_CHARS = 256
+MAX_TEXT_CHARS = 2048
+MAX_PDQ_THRESHOLD = 48
+DEFAULT_PDQ_THRESHOLD = 31
+MAX_SEQUENCE = 2**53 - 1
+
+# Members this implementation understands (the "critical" check compares against these).
+KNOWN_MEMBERS = frozenset(
+    {"notrain", "publisher", "sequence", "issued", "expires", "default", "paths", "works", "pdq", "names", "accounts", "parts", "critical"}
+)
+_TIMESTAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z")
+_SHA256_HEX = re.compile(r"\A[0-9a-f]{64}\Z")
+_HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z|\A\[[0-9a-f:.]+\]\Z")
+
+
+@dataclass(frozen=True)
+class Work:
+    sha256: bytes | None
+    pdq: bytes | None
+    prefs: dict[str, State]
+    title: str | None
+    ref: str  # JSON Pointer of the entry, for evidence
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    prefs: dict[str, State]
+    ref: str
+
+
+@dataclass(frozen=True)
+class Account:
+    url: str
+    service: str | None
+    ref: str
+
+
+@dataclass(frozen=True)
+class PartRef:
+    sha256: str
+    size: int
+    url: str | None
+    ref: str
+
+
+@dataclass(frozen=True)
+class PdqConfig:
+    hasher: str
+    threshold: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest.  ``digest`` (SHA-256 of the payload bytes) names it in evidence."""
+
+    publisher: str
+    sequence: int
+    issued: datetime
+    expires: datetime
+    default: dict[str, State]
+    paths: tuple[PathRule, ...] = ()
+    works: tuple[Work, ...] = ()
+    pdq: PdqConfig | None = None
+    names: tuple[Name, ...] = ()
+    accounts: tuple[Account, ...] = ()
+    parts: tuple[PartRef, ...] = ()
+    digest: str = ""
+    raw: bytes = field(default=b"", repr=False)
+    parts_loaded: tuple[str, ...] = ()  # digests of the parts merged in
+
+    @property
+    def is_did_key(self) -> bool:
+        return self.publisher.startswith("did:")
+
+    def prefs_for(self, own: dict[str, State]) -> dict[str, State]:
+        """An entry's effective preferences: its own, else the manifest default, per category."""
+        return {**self.default, **own}
+
+
+# -- small field checkers ------------------------------------------------------------
+
+
+def _require(doc: dict, name: str, kind: type | tuple[type, ...], where: str):
+    if name not in doc:
+        raise PayloadError(f"missing member {name!r}", code="E_FIELD_MISSING", where=f"{where}/{name}")
+    return _typed(doc[name], kind, f"{where}/{name}")
+
+
+def _optional(doc: dict, name: str, kind: type | tuple[type, ...], where: str, default=None):
+    return _typed(doc[name], kind, f"{where}/{name}") if name in doc else default
+
+
+def _typed(value, kind, where: str):
+    # bool is an int in Python; JSON true/false is never a valid integer here.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        expected = getattr(kind, "__name__", None) or "/".join(k.__name__ for k in kind)
+        names = {"str": "a string", "int": "an integer", "list": "an array", "dict": "an object"}
+        raise PayloadError(f"must be {names.get(expected, expected)}", code="E_FIELD_TYPE", where=where)
+    return value
+
+
+def _text(value, where: str, limit: int = MAX_TEXT_CHARS) -> str:
+    _typed(value, str, where)
+    if not value or len(value) > limit:
+        raise PayloadError(f"must be 1 to {limit} characters", code="E_FIELD_VALUE", where=where)
+    return value
+
+
+def parse_timestamp(value, where: str) -> datetime:
+    """RFC 3339 in the one form notrain writes: ``YYYY-MM-DDTHH:MM:SSZ``."""
+    match = _TIMESTAMP.match(value) if isinstance(value, str) else None
+    if not match:
+        raise PayloadError("timestamps are written YYYY-MM-DDTHH:MM:SSZ (UTC)", code="E_TIMESTAMP", where=where)
+    try:
+        return datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+    except ValueError:
+        raise PayloadError("not a valid calendar time", code="E_TIMESTAMP", where=where) from None
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hex(value, where: str, octets: int) -> bytes:
+    _typed(value, str, where)
+    if len(value) != octets * 2 or not re.fullmatch(r"[0-9a-f]*", value):
+        raise PayloadError(f"must be {octets * 2} lowercase hex digits", code="E_HASH", where=where)
+    return bytes.fromhex(value)
+
+
+def canonical_origin(text: str) -> str | None:
+    """The canonical ``scheme://host[:port]`` form of an http(s) origin, or None."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        return None
+    host = parts.hostname
+    if not _HOST.match(host):
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def check_publisher(value, where: str = "/publisher") -> str:
+    """A publisher is a canonical origin or an Ed25519 did:key, spelled exactly."""
+    _typed(value, str, where)
+    if value.startswith("did:"):
+        PublicKey.from_did_key(value, where=where)
+        return value
+    if canonical_origin(value) != value:
+        raise PayloadError(
+            "publisher must be a canonical origin (scheme://host[:port], lowercase, no path) or a did:key",
+            code="E_PUBLISHER",
+            where=where,
+        )
+    return value
+
+
+# -- content sections (shared by the manifest and its parts) -------------------------
+
+
+def _parse_paths(items, where: str, publisher: str) -> tuple[PathRule, ...]:
+    _typed(items, list, where)
+    if items and publisher.startswith("did:"):
+        raise PayloadError("a did:key publisher has no origin, so it cannot have path rules", code="E_FIELD_VALUE", where=where)
+    rules = []
+    for i, item in enumerate(items):
+        at = f"{where}/{i}"
+        _typed(item, dict, at)
+        pattern = check_pattern(_require(item, "pattern", str, at), f"{at}/pattern")
+        prefs = parse_prefs(_require(item, "prefs", dict, at), f"{at}/prefs")
+        rules.append(PathRule(pattern, tuple(prefs.items()), at))
+    return tuple(rules)
+
+
+def _parse_works(items, where: str) -> tuple[Work, ...]:
+    _typed(items, list, where)
+    works = []
+    for i, item in enumerate(items):
+        at = f"{where}/{i}"
+        _typed(item, dict, at)
+        sha = _hex(item["sha256"], f"{at}/sha256", 32) if "sha256" in item else None
+        pdq = _hex(item["pdq"], f"{at}/pdq", 32) if "pdq" in item else None
+        if sha is None and pdq is None:
+            raise PayloadError("a work needs 'sha256' or 'pdq'", code="E_FIELD_MISSING", where=at)
+        prefs = parse_prefs(item["prefs"], f"{at}/prefs") if "prefs" in item else {}
+        title = _text(item["title"], f"{at}/title") if "title" in item else None
+        works.append(Work(sha, pdq, prefs, title, at))
+    return tuple(works)
+
+
+def _parse_names(items, where: str) -> tuple[Name, ...]:
+    _typed(items, list, where)
+    names = []
+    for i, item in enumerate(items):
+        at = f"{where}/{i}"
+        _typed(item, dict, at)
+        name = _text(_require(item, "name", str, at), f"{at}/name", MAX_NAME_CHARS)
+        prefs = parse_prefs(item["prefs"], f"{at}/prefs") if "prefs" in item else {}
+        names.append(Name(name, prefs, at))
+    return tuple(names)
+
+
+def _parse_accounts(items, where: str) -> tuple[Account, ...]:
+    _typed(items, list, where)
+    accounts = []
+    for i, item in enumerate(items):
+        at = f"{where}/{i}"
+        _typed(item, dict, at)
+        url = _text(_require(item, "url", str, at), f"{at}/url")
+        if canonical_origin(url) is None or not url.startswith("https://"):
+            raise PayloadError("an account is an https URL", code="E_FIELD_VALUE", where=f"{at}/url")
+        service = _text(item["service"], f"{at}/service", 64) if "service" in item else None
+        accounts.append(Account(url, service, at))
+    return tuple(accounts)
+
+
+def _parse_parts(items, where: str) -> tuple[PartRef, ...]:
+    _typed(items, list, where)
+    if len(items) > MAX_PARTS:
+        raise PayloadError(f"at most {MAX_PARTS} parts", code="E_FIELD_VALUE", where=where)
+    parts = []
+    for i, item in enumerate(items):
+        at = f"{where}/{i}"
+        _typed(item, dict, at)
+        digest = _hex(_require(item, "sha256", str, at), f"{at}/sha256", 32).hex()
+        size = _require(item, "size", int, at)
+        if not 0 < size <= MAX_PART_BYTES:
+            raise PayloadError(f"a part is 1 to {MAX_PART_BYTES} bytes", code="E_FIELD_VALUE", where=f"{at}/size")
+        url = _text(item["url"], f"{at}/url") if "url" in item else None
+        parts.append(PartRef(digest, size, url, at))
+    return tuple(parts)
+
+
+def _parse_pdq(value, where: str) -> PdqConfig:
+    _typed(value, dict, where)
+    hasher = _text(_require(value, "hasher", str, where), f"{where}/hasher", 64)
+    threshold = _optional(value, "threshold", int, where, DEFAULT_PDQ_THRESHOLD)
+    if not 0 <= threshold <= MAX_PDQ_THRESHOLD:
+        raise PayloadError(f"threshold must be 0 to {MAX_PDQ_THRESHOLD}", code="E_FIELD_VALUE", where=f"{where}/threshold")
+    return PdqConfig(hasher, threshold)
+
+
+def _check_critical(doc: dict, known: frozenset[str]) -> None:
+    critical = _optional(doc, "critical", list, "", [])
+    for i, name in enumerate(critical):
+        at = f"/critical/{i}"
+        _typed(name, str, at)
+        if name not in known:
+            raise PayloadError(f"critical member {name!r} is not understood by this verifier", code="E_CRITICAL", where=at)
+        if name not in doc:
+            raise PayloadError(f"critical member {name!r} is absent", code="E_CRITICAL", where=at)
+
+
+# -- documents ------------------------------------------------------------------------
+
+
+def parse_payload(data: bytes) -> Manifest:
+    """Parse manifest payload bytes (already verified, or fetched bare from its origin)."""
+    doc = ijson.loads(data, max_size=MAX_PAYLOAD_BYTES, what="manifest")
+    if not isinstance(doc, dict):
+        raise PayloadError("a manifest is a JSON object", code="E_FIELD_TYPE", where="/")
+    version = _require(doc, "notrain", int, "")
+    if version != VERSION:
+        raise PayloadError(f"manifest version {version} is not supported (this verifier reads {VERSION})", code="E_VERSION", where="/notrain")
+    _check_critical(doc, KNOWN_MEMBERS)
+    publisher = check_publisher(_require(doc, "publisher", str, ""))
+    sequence = _require(doc, "sequence", int, "")
+    if not 0 <= sequence <= MAX_SEQUENCE:
+        raise PayloadError("sequence must be 0 to 2^53-1", code="E_FIELD_VALUE", where="/sequence")
+    issued = parse_timestamp(_require(doc, "issued", str, ""), "/issued")
+    expires = parse_timestamp(_require(doc, "expires", str, ""), "/expires")
+    if not issued < expires <= issued + MAX_VALIDITY:
+        raise PayloadError(f"expires must be after issued, by at most {MAX_VALIDITY.days} days", code="E_VALIDITY", where="/expires")
+    works = _parse_works(doc.get("works", []), "/works")
+    pdq = _parse_pdq(doc["pdq"], "/pdq") if "pdq" in doc else None
+    if pdq is None and any(w.pdq for w in works):
+        raise PayloadError("works carry PDQ hashes, so 'pdq' must name the hasher", code="E_FIELD_MISSING", where="/pdq")
+    return Manifest(
+        publisher=publisher,
+        sequence=sequence,
+        issued=issued,
+        expires=expires,
+        default=parse_prefs(doc["default"], "/default") if "default" in doc else {},
+        paths=_parse_paths(doc.get("paths", []), "/paths", publisher),
+        works=works,
+        pdq=pdq,
+        names=_parse_names(doc.get("names", []), "/names"),
+        accounts=_parse_accounts(doc.get("accounts", []), "/accounts"),
+        parts=_parse_parts(doc.get("parts", []), "/parts"),
+        digest=hashlib.sha256(data).hexdigest(),
+        raw=bytes(data),
+    )
+
+
+def merge_part(manifest: Manifest, part_index: int, data: bytes) -> Manifest:
+    """Add the content of part ``part_index`` (bytes fetched from anywhere: the
+    signed index binds them by SHA-256 and size)."""
+    if not 0 <= part_index < len(manifest.parts):
+        raise IndexError(part_index)
+    ref = manifest.parts[part_index]
+    where = f"part {part_index}"
+    if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+        raise PayloadError("part bytes do not match the size and sha256 in the signed manifest", code="E_PART_DIGEST", where=ref.ref)
+    if ref.sha256 in manifest.parts_loaded:
+        return manifest
+    doc = ijson.loads(data, max_size=MAX_PART_BYTES, what=where)
+    if not isinstance(doc, dict):
+        raise PayloadError("a part is a JSON object", code="E_FIELD_TYPE", where=where)
+    if _require(doc, "notrain-part", int, "") != VERSION:
+        raise PayloadError("unsupported part version", code="E_VERSION", where=f"{where}/notrain-part")
+    if doc.get("publisher") != manifest.publisher or doc.get("sequence") != manifest.sequence:
+        raise PayloadError("a part must repeat its manifest's publisher and sequence", code="E_FIELD_VALUE", where=where)
+    prefix = f"/parts/{part_index}"
+    works = _parse_works(doc.get("works", []), f"{prefix}/works")
+    if manifest.pdq is None and any(w.pdq for w in works):
+        raise PayloadError("part works carry PDQ hashes but the manifest names no hasher", code="E_FIELD_MISSING", where="/pdq")
+    return Manifest(
+        **{
+            **manifest.__dict__,
+            "paths": manifest.paths + _parse_paths(doc.get("paths", []), f"{prefix}/paths", manifest.publisher),
+            "works": manifest.works + works,
+            "names": manifest.names + _parse_names(doc.get("names", []), f"{prefix}/names"),
+            "parts_loaded": manifest.parts_loaded + (ref.sha256,),
+        }
+    )

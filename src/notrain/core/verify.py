@@ -1,0 +1,112 @@
+"""Verifying a signed manifest: bytes in, a trusted :class:`Manifest` out.
+
+The order is fixed by the spec (spec/verification.md): parse the envelope,
+check its payload type, verify a signature by a trusted key over the exact
+payload bytes, and only then parse those bytes.  Policy checks follow: the
+manifest must be for the publisher the verifier asked about, still valid, and
+not older than one already accepted (anti-rollback).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from . import dsse, ijson
+from .errors import KeyMaterialError, PolicyError
+from .keys import PublicKey
+from .keyset import KeySet
+from .manifest import MANIFEST_TYPE, Manifest, canonical_origin, check_publisher, parse_payload
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Verified:
+    manifest: Manifest
+    signed_by: tuple[str, ...]  # key ids whose signatures verified; () for a bare manifest
+    envelope_digest: str | None  # SHA-256 of the envelope bytes, None for a bare manifest
+
+
+def trusted_keys(publisher: str, keyset: KeySet | None = None, pinned: Mapping[str, PublicKey] | None = None) -> dict[str, PublicKey]:
+    """The keys that may sign for ``publisher``: the did:key itself, or the
+    origin's key set (limited by pins, see :meth:`KeySet.trusted`)."""
+    check_publisher(publisher)
+    if publisher.startswith("did:"):
+        key = PublicKey.from_did_key(publisher)
+        return {key.kid: key}
+    if keyset is None:
+        raise KeyMaterialError(f"no key set for {publisher}", code="E_KEYSET")
+    if keyset.publisher != publisher:
+        raise KeyMaterialError(f"key set is for {keyset.publisher}, not {publisher}", code="E_KEYSET")
+    return keyset.trusted(pinned)
+
+
+def peek_publisher(data: bytes) -> str:
+    """The publisher an envelope *claims*, read before verification.
+
+    Only for choosing which keys to verify with (like a JWS ``kid``); the
+    answer is untrusted until :func:`verify_manifest` has checked it.
+    """
+    payload = parse_payload(dsse.parse(data).payload)
+    return payload.publisher
+
+
+def verify_manifest(
+    data: bytes,
+    *,
+    publisher: str,
+    keys: Mapping[str, PublicKey],
+    now: datetime,
+    previous: Manifest | None = None,
+) -> Verified:
+    envelope = dsse.parse(data)
+    signed_by = dsse.verify(envelope, MANIFEST_TYPE, keys)
+    manifest = parse_payload(envelope.payload)
+    if manifest.publisher != publisher:
+        raise PolicyError(f"manifest is published by {manifest.publisher}, expected {publisher}", code="E_PUBLISHER_MISMATCH", where="/publisher")
+    if manifest.is_did_key and PublicKey.from_did_key(publisher).kid not in signed_by:
+        raise PolicyError("a did:key manifest must be signed by the key its DID names", code="E_PUBLISHER_MISMATCH", where="/signatures")
+    check_policy(manifest, now=now, previous=previous)
+    return Verified(manifest, signed_by, hashlib.sha256(data).hexdigest())
+
+
+def accept_bare(data: bytes, *, fetched_from: str, now: datetime, previous: Manifest | None = None) -> Verified:
+    """Accept an unsigned manifest only as its own origin served it over HTTPS."""
+    if urlsplit(fetched_from).scheme != "https":
+        raise PolicyError("an unsigned manifest is accepted only over HTTPS", code="E_UNSIGNED", where=fetched_from)
+    manifest = parse_payload(data)
+    if manifest.publisher != canonical_origin(fetched_from):
+        raise PolicyError(
+            f"an unsigned manifest for {manifest.publisher} was served by another origin", code="E_UNSIGNED", where="/publisher"
+        )
+    check_policy(manifest, now=now, previous=previous)
+    return Verified(manifest, (), None)
+
+
+def is_envelope(data: bytes) -> bool:
+    """Whether a document at the well-known path is an envelope (else a bare manifest)."""
+    doc = ijson.loads(data, max_size=dsse.MAX_ENVELOPE_BYTES, what="manifest document")
+    return isinstance(doc, dict) and "payloadType" in doc
+
+
+def check_policy(manifest: Manifest, *, now: datetime, previous: Manifest | None) -> None:
+    if manifest.issued > now + CLOCK_SKEW:
+        raise PolicyError(f"manifest is issued in the future ({manifest.issued:%Y-%m-%dT%H:%M:%SZ})", code="E_NOT_YET_VALID", where="/issued")
+    if manifest.expires <= now:
+        raise PolicyError(f"manifest expired at {manifest.expires:%Y-%m-%dT%H:%M:%SZ}", code="E_EXPIRED", where="/expires")
+    check_sequence(manifest, previous)
+
+
+def check_sequence(manifest: Manifest, previous: Manifest | None) -> None:
+    """Anti-rollback: a publisher's sequence only grows; an equal sequence must
+    carry the same bytes (else the publisher signed two different manifests)."""
+    if previous is None or previous.publisher != manifest.publisher:
+        return
+    if manifest.sequence < previous.sequence:
+        raise PolicyError(f"sequence {manifest.sequence} is older than the accepted {previous.sequence}", code="E_ROLLBACK", where="/sequence")
+    if manifest.sequence == previous.sequence and manifest.digest != previous.digest:
+        raise PolicyError(f"sequence {manifest.sequence} was already accepted with other content", code="E_ROLLBACK", where="/sequence")

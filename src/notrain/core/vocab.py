@@ -1,0 +1,65 @@
+"""The IETF AIPREF usage vocabulary, as notrain uses it.
+
+Three categories (``train-ai``, ``ai-use``, ``search``), two stated values
+(``y`` allow, ``n`` disallow) and a third state, unknown, when nobody said
+anything.  Labels notrain does not know are ignored, never an error: AIPREF
+has renamed its labels several times and will add more.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Mapping
+
+from .errors import PayloadError
+
+TRAIN_AI = "train-ai"
+AI_USE = "ai-use"
+SEARCH = "search"
+CATEGORIES: tuple[str, ...] = (TRAIN_AI, AI_USE, SEARCH)
+
+# AIPREF: new labels may use only these characters (and labels are lowercase).
+LABEL = re.compile(r"\A[a-z][a-z0-9_.*-]{0,63}\Z")
+
+
+class State(enum.Enum):
+    """The AIPREF state of one category."""
+
+    ALLOWED = "allowed"
+    DISALLOWED = "disallowed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def from_token(cls, token: str) -> "State":
+        return {"y": cls.ALLOWED, "n": cls.DISALLOWED}.get(token, cls.UNKNOWN)
+
+
+Prefs = Mapping[str, State]
+"""Category -> stated value (ALLOWED or DISALLOWED); absent means unknown."""
+
+
+def parse_prefs(value: object, where: str) -> dict[str, State]:
+    """Parse a manifest ``prefs`` object: ``{"train-ai": "n", ...}``.
+
+    Keys must be syntactically valid labels; known labels take exactly
+    ``"y"`` or ``"n"``.  Unknown labels are kept out of the result whatever
+    their value, so a future vocabulary cannot break today's verifier.
+    """
+    if not isinstance(value, dict):
+        raise PayloadError("preferences must be an object", code="E_FIELD_TYPE", where=where)
+    prefs: dict[str, State] = {}
+    for label, token in value.items():
+        at = f"{where}/{label}"
+        if not LABEL.match(label):
+            raise PayloadError(f"{label!r} is not a valid preference label", code="E_FIELD_VALUE", where=at)
+        if label not in CATEGORIES:
+            continue
+        if token not in ("y", "n"):
+            raise PayloadError(f"preference {label!r} must be \"y\" or \"n\"", code="E_FIELD_VALUE", where=at)
+        prefs[label] = State.from_token(token)
+    return prefs
+
+
+def prefs_to_json(prefs: Prefs) -> dict[str, str]:
+    return {c: ("y" if s is State.ALLOWED else "n") for c, s in prefs.items() if s is not State.UNKNOWN}

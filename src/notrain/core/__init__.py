@@ -7,9 +7,11 @@ Public surface (everything else is internal and may change):
 * manifests: :func:`parse_payload`, :class:`Manifest`, :func:`verify_manifest`, :func:`accept_bare`
 * key sets: :func:`parse_keyset`, :func:`make_keyset`, :func:`make_rotation`
 * deciding: :class:`Catalog`, :class:`Statement`, :func:`decide`, :class:`Decision`
+* account proofs: :func:`proof_token`, :func:`has_proof`
 * errors: :class:`NotrainError` and its subclasses, each with a stable ``code``
 """
 
+from .accounts import has_proof, proof_token
 from .catalog import Catalog, ContentHash
 from .decision import Decision, Evidence, Statement, decide, fail_closed
 from .errors import EnvelopeError, JSONError, KeyMaterialError, NotrainError, PayloadError, PolicyError, SignatureError
@@ -23,6 +25,6 @@ __all__ = [
     "AI_USE", "CATEGORIES", "Catalog", "ContentHash", "Decision", "EnvelopeError", "Evidence", "JSONError",
     "KeyMaterialError", "KeySet", "MANIFEST_TYPE", "Manifest", "NotrainError", "PayloadError", "PolicyError",
     "PrivateKey", "PublicKey", "SEARCH", "SignatureError", "State", "Statement", "TRAIN_AI", "Verified",
-    "accept_bare", "decide", "fail_closed", "jwk_thumbprint", "make_keyset", "make_rotation", "merge_part",
+    "accept_bare", "decide", "has_proof", "proof_token", "fail_closed", "jwk_thumbprint", "make_keyset", "make_rotation", "merge_part",
     "parse_keyset", "parse_payload", "peek_publisher", "trusted_keys", "verify_manifest",
 ]

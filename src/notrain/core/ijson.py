@@ -58,6 +58,10 @@ def _reject_constant(text: str) -> Any:
 
 def _check_tree(value: Any, max_depth: int, check_strings: bool, where: str = "", depth: int = 1) -> None:
     """Walk the parsed value: nesting depth, and (if asked) lone surrogates."""
+    if isinstance(value, str):
+        if check_strings:
+            _check_string(value, where)
+        return
     if depth > max_depth:
         raise JSONError(f"nesting deeper than {max_depth} levels", code="E_JSON_DEPTH", where=where)
     if isinstance(value, dict):

@@ -11,6 +11,7 @@ are ignored.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -40,7 +41,8 @@ KNOWN_MEMBERS = frozenset(
 )
 _TIMESTAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z")
 _SHA256_HEX = re.compile(r"\A[0-9a-f]{64}\Z")
-_HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z|\A\[[0-9a-f:.]+\]\Z")
+# A DNS name (lowercase, ASCII: IDNs in punycode) or an IPv4 literal.
+_HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
 @dataclass(frozen=True)
@@ -169,10 +171,15 @@ def canonical_origin(text: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         return None
     host = parts.hostname
-    if not _HOST.match(host):
-        return None
-    if ":" in host:
+    if ":" in host:  # an IPv6 literal, written in its compressed form
+        try:
+            if str(ipaddress.IPv6Address(host)) != host:
+                return None
+        except ValueError:
+            return None
         host = f"[{host}]"
+    elif not _HOST.match(host):
+        return None
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Mapping, Protocol
 from urllib.parse import urlsplit
 
 from . import dsse, ijson
@@ -22,6 +22,16 @@ from .keyset import KeySet
 from .manifest import MANIFEST_TYPE, Manifest, canonical_origin, check_publisher, parse_payload
 
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+class Accepted(Protocol):
+    """What anti-rollback needs to remember of the last accepted manifest of a publisher."""
+
+    @property
+    def sequence(self) -> int: ...
+
+    @property
+    def digest(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ def verify_manifest(
     publisher: str,
     keys: Mapping[str, PublicKey],
     now: datetime,
-    previous: Manifest | None = None,
+    previous: Accepted | None = None,
 ) -> Verified:
     envelope = dsse.parse(data)
     signed_by = dsse.verify(envelope, MANIFEST_TYPE, keys)
@@ -74,7 +84,7 @@ def verify_manifest(
     return Verified(manifest, signed_by, hashlib.sha256(data).hexdigest())
 
 
-def accept_bare(data: bytes, *, fetched_from: str, now: datetime, previous: Manifest | None = None) -> Verified:
+def accept_bare(data: bytes, *, fetched_from: str, now: datetime, previous: Accepted | None = None) -> Verified:
     """Accept an unsigned manifest only as its own origin served it over HTTPS."""
     if urlsplit(fetched_from).scheme != "https":
         raise PolicyError("an unsigned manifest is accepted only over HTTPS", code="E_UNSIGNED", where=fetched_from)
@@ -93,7 +103,7 @@ def is_envelope(data: bytes) -> bool:
     return isinstance(doc, dict) and "payloadType" in doc
 
 
-def check_policy(manifest: Manifest, *, now: datetime, previous: Manifest | None) -> None:
+def check_policy(manifest: Manifest, *, now: datetime, previous: Accepted | None) -> None:
     if manifest.issued > now + CLOCK_SKEW:
         raise PolicyError(f"manifest is issued in the future ({manifest.issued:%Y-%m-%dT%H:%M:%SZ})", code="E_NOT_YET_VALID", where="/issued")
     if manifest.expires <= now:
@@ -101,10 +111,11 @@ def check_policy(manifest: Manifest, *, now: datetime, previous: Manifest | None
     check_sequence(manifest, previous)
 
 
-def check_sequence(manifest: Manifest, previous: Manifest | None) -> None:
-    """Anti-rollback: a publisher's sequence only grows; an equal sequence must
-    carry the same bytes (else the publisher signed two different manifests)."""
-    if previous is None or previous.publisher != manifest.publisher:
+def check_sequence(manifest: Manifest, previous: Accepted | None) -> None:
+    """Anti-rollback against the last manifest accepted *for the same publisher*:
+    the sequence only grows, and an equal sequence must carry the same bytes
+    (else the publisher signed two different manifests)."""
+    if previous is None:
         return
     if manifest.sequence < previous.sequence:
         raise PolicyError(f"sequence {manifest.sequence} is older than the accepted {previous.sequence}", code="E_ROLLBACK", where="/sequence")

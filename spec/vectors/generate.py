@@ -1,0 +1,646 @@
+"""Regenerate the conformance vectors in this folder.
+
+    python spec/vectors/generate.py          # rewrite the *.json files
+    python spec/vectors/generate.py --check  # exit 1 if they are stale
+
+The expected outcome of every case is written here by hand, from the spec;
+the reference implementation is used only to *make* inputs (sign bytes,
+derive key ids), never to compute what a case should produce.  The test suite
+then runs the implementation against the committed files, so a change in
+behaviour shows up as a failing vector, not as a silently regenerated one.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from notrain.core import MANIFEST_TYPE, PrivateKey, dsse, make_keyset, make_rotation
+from notrain.core.manifest import parse_timestamp
+
+HERE = Path(__file__).resolve().parent
+NOW = "2026-12-01T00:00:00Z"
+
+
+def key(name: str) -> PrivateKey:
+    """Deterministic test keys: seed = SHA-256("notrain vector key " + name)."""
+    return PrivateKey.from_seed(hashlib.sha256(b"notrain vector key " + name.encode()).digest())
+
+
+SITE, OTHER, NEWKEY, PERSON, STRANGER = key("site"), key("other-site"), key("site-next"), key("person"), key("stranger")
+ORIGIN = "https://art.example"
+DID = PERSON.public.did_key
+
+
+def jdump(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def payload(**changes) -> dict:
+    base = {
+        "notrain": 1,
+        "publisher": ORIGIN,
+        "sequence": 10,
+        "issued": "2026-11-01T00:00:00Z",
+        "expires": "2027-11-01T00:00:00Z",
+        "default": {"train-ai": "n", "ai-use": "n"},
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def envelope(body: bytes, keys=(SITE,), payload_type: str = MANIFEST_TYPE) -> dict:
+    return dsse.sign(body, payload_type, list(keys)).to_json()
+
+
+def sign_doc(doc: dict, keys=(SITE,)) -> dict:
+    return envelope(jdump(doc), keys)
+
+
+def keyset_text(keys=(SITE,), rotations=()) -> str:
+    return jdump(make_keyset(ORIGIN, [k.public for k in keys], tuple(rotations)).to_json()).decode()
+
+
+def encode_input(name: str, data: bytes) -> dict:
+    """Exact bytes as UTF-8 text when possible, else base64; gzip for big inputs."""
+    if len(data) > 64 * 1024:
+        return {f"{name}_gzip_base64": base64.b64encode(gzip.compress(data, mtime=0)).decode()}
+    try:
+        return {name: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{name}_base64": base64.b64encode(data).decode()}
+
+
+def digest(doc_or_bytes) -> str:
+    data = doc_or_bytes if isinstance(doc_or_bytes, bytes) else jdump(doc_or_bytes)
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- envelopes: verification of signed manifests -----------------------------------------------------
+
+
+def envelope_cases() -> list[dict]:
+    cases: list[dict] = []
+
+    def add(id_, description, data, expect, *, publisher=ORIGIN, keyset=None, pinned=None, previous=None, now=NOW):
+        context = {"publisher": publisher, "now": now}
+        if not publisher.startswith("did:"):
+            context["keyset"] = keyset if keyset is not None else keyset_text()
+        if pinned:
+            context["pinned"] = [k.public.to_jwk() for k in pinned]
+        if previous:
+            context["previous"] = previous
+        if isinstance(data, dict):
+            data = jdump(data)
+        cases.append({"id": id_, "description": description, **encode_input("envelope", data), "context": context, "expect": expect})
+
+    def ok(doc, signed_by=(SITE,)):
+        return {"valid": True, "digest": digest(doc), "sequence": doc["sequence"], "signed_by": [k.public.kid for k in signed_by]}
+
+    def bad(code):
+        return {"valid": False, "error": code}
+
+    # Valid envelopes.
+    minimal = payload()
+    add("valid-minimal", "a minimal origin manifest", sign_doc(minimal), ok(minimal))
+    full = payload(
+        paths=[{"pattern": "/blog/", "prefs": {"train-ai": "y"}}, {"pattern": "/*.png$", "prefs": {"search": "n"}}],
+        works=[{"sha256": "aa" * 32, "pdq": "f0" * 32, "title": "Sunset"}, {"sha256": "bb" * 32}],
+        pdq={"hasher": "pdqhash-0.2/pillow", "threshold": 31},
+        names=[{"name": "Example Artist"}, {"name": "exampleartist", "prefs": {"search": "n"}}],
+        accounts=[{"url": "https://bsky.app/profile/artist.example", "service": "bluesky"}],
+        parts=[{"sha256": "cc" * 32, "size": 1000, "url": "parts/1.json"}],
+    )
+    add("valid-full", "every member used", sign_doc(full), ok(full))
+    person = payload(publisher=DID, works=[{"sha256": "dd" * 32}])
+    add("valid-did-key", "a did:key publisher, key derived from the DID", sign_doc(person, (PERSON,)), ok(person, (PERSON,)), publisher=DID)
+    add(
+        "valid-extra-unknown-signature",
+        "a signature by a key the verifier does not know is ignored",
+        sign_doc(minimal, (STRANGER, SITE)),
+        ok(minimal),
+    )
+    add(
+        "valid-two-trusted-signatures",
+        "both keys of the key set sign",
+        sign_doc(minimal, (SITE, NEWKEY)),
+        ok(minimal, (SITE, NEWKEY)),
+        keyset=keyset_text((SITE, NEWKEY)),
+    )
+    unknown = payload(future_member={"anything": [1, 2]})
+    add("valid-unknown-member", "an unknown member not listed in critical is ignored", sign_doc(unknown), ok(unknown))
+    labels = payload(default={"train-ai": "n", "train-genai": "n", "bots": "maybe"})
+    add("valid-unknown-labels", "unknown preference labels are ignored whatever their value", sign_doc(labels), ok(labels))
+    crit = payload(works=[{"sha256": "aa" * 32}], critical=["works"])
+    add("valid-critical-known", "critical lists a member the verifier understands", sign_doc(crit), ok(crit))
+    add("valid-same-sequence-same-bytes", "the same manifest again", sign_doc(minimal), ok(minimal), previous={"sequence": 10, "digest": digest(minimal)})
+    add("valid-higher-sequence", "a newer manifest", sign_doc(minimal), ok(minimal), previous={"sequence": 9, "digest": "00" * 32})
+    skew = payload(issued="2026-12-01T00:04:59Z")
+    add("valid-clock-skew", "issued less than 5 minutes in the future", sign_doc(skew), ok(skew))
+    names = payload(names=[{"name": "山田 太郎"}, {"name": "Zoë Ørsted"}])
+    add("valid-utf8-names", "non-ASCII names in UTF-8", sign_doc(names), ok(names))
+    escaped = b'{"notrain":1,"publisher":"https://art.example","sequence":10,"issued":"2026-11-01T00:00:00Z",' \
+        b'"expires":"2027-11-01T00:00:00Z","names":[{"name":"\\ud83c\\udfa8 painter"}]}'
+    add("valid-surrogate-pair", "an escaped surrogate pair is a valid character", envelope(escaped), {**ok(json.loads(escaped)), "digest": digest(escaped)})
+    port = payload(publisher="http://127.0.0.1:8080")
+    ks = jdump(make_keyset("http://127.0.0.1:8080", [SITE.public]).to_json()).decode()
+    add("valid-origin-with-port", "an origin with a non-default port", sign_doc(port), ok(port), publisher="http://127.0.0.1:8080", keyset=ks)
+    rotation = make_rotation(ORIGIN, SITE, NEWKEY.public, parse_timestamp("2026-11-15T00:00:00Z", ""))
+    add(
+        "valid-rotated-key",
+        "the old key is pinned; the new key is reached through a rotation signed by the old key",
+        sign_doc(minimal, (NEWKEY,)),
+        ok(minimal, (NEWKEY,)),
+        keyset=keyset_text((NEWKEY,), (rotation,)),
+        pinned=(SITE,),
+    )
+    add("valid-pretty-envelope", "envelope JSON whitespace does not matter", json.dumps(sign_doc(minimal), indent=4).encode(), ok(minimal))
+
+    # Envelope structure.
+    good = sign_doc(minimal)
+    add("json-garbage", "not JSON", b"this is not json", bad("E_JSON"))
+    add("json-truncated", "truncated JSON", jdump(good)[:-7], bad("E_JSON"))
+    add("json-trailing-data", "a second value after the envelope", jdump(good) + b" {}", bad("E_JSON"))
+    add("envelope-array", "top-level array", b"[]", bad("E_ENVELOPE_FIELD"))
+    for member in ("payloadType", "payload", "signatures"):
+        add(f"envelope-missing-{member}", f"no {member}", {k: v for k, v in good.items() if k != member}, bad("E_ENVELOPE_FIELD"))
+    add("envelope-extra-member", "unknown envelope member", {**good, "note": "hi"}, bad("E_ENVELOPE_FIELD"))
+    add("envelope-type-not-string", "payloadType is a number", {**good, "payloadType": 1}, bad("E_ENVELOPE_FIELD"))
+    add("envelope-signatures-object", "signatures is an object", {**good, "signatures": good["signatures"][0]}, bad("E_ENVELOPE_FIELD"))
+    add("envelope-no-signatures", "empty signatures", {**good, "signatures": []}, bad("E_NO_SIGNATURES"))
+    add("envelope-17-signatures", "more than 16 signatures", {**good, "signatures": good["signatures"] * 17}, bad("E_TOO_MANY_SIGNATURES"))
+    sig = good["signatures"][0]
+    add("signature-not-object", "a signature is a string", {**good, "signatures": [sig["sig"]]}, bad("E_ENVELOPE_FIELD"))
+    add("signature-no-keyid", "keyid missing", {**good, "signatures": [{"sig": sig["sig"]}]}, bad("E_ENVELOPE_FIELD"))
+    add("signature-empty-keyid", "keyid empty", {**good, "signatures": [{"keyid": "", "sig": sig["sig"]}]}, bad("E_ENVELOPE_FIELD"))
+    add("signature-extra-member", "unknown signature member", {**good, "signatures": [{**sig, "alg": "Ed25519"}]}, bad("E_ENVELOPE_FIELD"))
+    add("envelope-duplicate-member", "payload given twice", jdump(good)[:-1] + b',"payload":"e30="}', bad("E_JSON_DUPLICATE_KEY"))
+    add("envelope-bom", "a UTF-8 byte order mark", b"\xef\xbb\xbf" + jdump(good), bad("E_JSON_UTF8"))
+    add("envelope-invalid-utf8", "an invalid UTF-8 byte", jdump({**good, "x": "\u00e9"}).replace("é".encode(), b"\xe9"), bad("E_JSON_UTF8"))
+    add("envelope-float", "a float anywhere is refused", {**good, "x": 1.5}, bad("E_JSON_NUMBER"))
+    add("envelope-deep", "nesting beyond the envelope depth limit", {**good, "signatures": [{**sig, "sig": [[[]]]}]}, bad("E_JSON_DEPTH"))
+    add("envelope-oversize", "envelope larger than 1440 KiB", jdump(good) + b" " * (1440 * 1024), bad("E_SIZE"))
+
+    # Encodings.
+    body = jdump(minimal)
+    std = base64.b64encode(body).decode()
+    assert std.endswith("="), "the minimal payload must need padding for these cases"
+    add("base64-unpadded", "payload without padding", {**good, "payload": std.rstrip("=")}, bad("E_BASE64"))
+    add("base64-whitespace", "payload with a line break", {**good, "payload": std[:40] + "\n" + std[40:]}, bad("E_BASE64"))
+    urlsafe = base64.b64encode(b"\xfb\xff" + body).decode()
+    add("base64-urlsafe", "URL-safe alphabet in the payload", {**good, "payload": urlsafe.replace("+", "-").replace("/", "_")}, bad("E_BASE64"))
+    stray = std[:-2] + chr(ord(std[-2]) + 1) + "=" if std.endswith("=") and not std.endswith("==") else std[:-3] + chr(ord(std[-3]) + 1) + "=="
+    add("base64-stray-bits", "non-zero padding bits", {**good, "payload": stray}, bad("E_BASE64"))
+    add("base64-bad-sig", "signature is not base64", {**good, "signatures": [{**sig, "sig": "not base64!"}]}, bad("E_BASE64"))
+
+    # Signatures.
+    forged = base64.b64encode(bytes(64)).decode()
+    add("sig-forged", "zero bytes as the signature", {**good, "signatures": [{**sig, "sig": forged}]}, bad("E_SIGNATURE_INVALID"))
+    tampered = jdump(payload(sequence=11))
+    add("sig-tampered-payload", "payload changed after signing", {**good, "payload": base64.b64encode(tampered).decode()}, bad("E_SIGNATURE_INVALID"))
+    short = base64.b64encode(base64.b64decode(sig["sig"])[:63]).decode()
+    add("sig-short", "a 63-byte signature", {**good, "signatures": [{**sig, "sig": short}]}, bad("E_SIGNATURE_INVALID"))
+    add("sig-wrong-type", "payloadType is application/json", envelope(body, payload_type="application/json"), bad("E_PAYLOAD_TYPE"))
+    add("sig-type-case", "payloadType differs in case", {**good, "payloadType": MANIFEST_TYPE.upper()}, bad("E_PAYLOAD_TYPE"))
+    add("sig-unknown-key", "signed by a key that is not in the key set", sign_doc(minimal, (STRANGER,)), bad("E_UNKNOWN_KEY"))
+    impostor = sign_doc(minimal, (STRANGER,))
+    impostor["signatures"][0]["keyid"] = SITE.public.kid
+    add("sig-wrong-key-claims-kid", "signed by another key under the trusted key id", impostor, bad("E_SIGNATURE_INVALID"))
+    mixed = sign_doc(minimal, (SITE, NEWKEY))
+    mixed["signatures"][1]["sig"] = forged
+    add(
+        "sig-one-bad-of-two",
+        "one trusted signature verifies, another trusted one does not",
+        mixed,
+        bad("E_SIGNATURE_INVALID"),
+        keyset=keyset_text((SITE, NEWKEY)),
+    )
+    other_type = envelope(body, payload_type="application/vnd.notrain.rotation+json")
+    add("sig-other-type-replayed", "a signature made for another payloadType", {**other_type, "payloadType": MANIFEST_TYPE}, bad("E_SIGNATURE_INVALID"))
+    raw_sig = base64.b64encode(SITE.sign(body)).decode()
+    add("sig-not-over-pae", "signature over the bare payload instead of PAE", {**good, "signatures": [{**sig, "sig": raw_sig}]}, bad("E_SIGNATURE_INVALID"))
+    add("did-key-other-signer", "a did:key manifest signed by another key", sign_doc(person, (STRANGER,)), bad("E_UNKNOWN_KEY"), publisher=DID)
+    add("publisher-mismatch", "a manifest for another origin, signed by this origin's key", sign_doc(payload(publisher="https://other.example")), bad("E_PUBLISHER_MISMATCH"))
+    add("publisher-scheme-mismatch", "http origin where https was fetched", sign_doc(payload(publisher="http://art.example")), bad("E_PUBLISHER_MISMATCH"))
+    add("keyset-not-pinned", "pinned key absent and no rotation reaches the new key", sign_doc(minimal, (NEWKEY,)), bad("E_KEY_UNTRUSTED"), keyset=keyset_text((NEWKEY,)), pinned=(SITE,))
+    forged_rotation = make_rotation(ORIGIN, STRANGER, NEWKEY.public, parse_timestamp("2026-11-15T00:00:00Z", ""))
+    add(
+        "keyset-rotation-by-stranger",
+        "a rotation signed by a key that was never pinned does not count",
+        sign_doc(minimal, (NEWKEY,)),
+        bad("E_KEY_UNTRUSTED"),
+        keyset=keyset_text((NEWKEY,), (forged_rotation,)),
+        pinned=(SITE,),
+    )
+
+    # Payload bytes (correctly signed, but not acceptable).
+    def signed_bytes(id_, description, data: bytes, code, **kw):
+        add(id_, description, envelope(data), bad(code), **kw)
+
+    head = b'{"notrain":1,"publisher":"https://art.example","sequence":10,"issued":"2026-11-01T00:00:00Z","expires":"2027-11-01T00:00:00Z"'
+    signed_bytes("payload-not-json", "payload is not JSON", b"notrain", "E_JSON")
+    signed_bytes("payload-duplicate-key", "sequence given twice", head + b',"sequence":11}', "E_JSON_DUPLICATE_KEY")
+    signed_bytes("payload-duplicate-nested", "a duplicate inside default", head + b',"default":{"train-ai":"y","train-ai":"n"}}', "E_JSON_DUPLICATE_KEY")
+    signed_bytes("payload-float", "sequence 10.0", head.replace(b'"sequence":10', b'"sequence":10.0') + b"}", "E_JSON_NUMBER")
+    signed_bytes("payload-exponent", "sequence 1e1", head.replace(b'"sequence":10', b'"sequence":1e1') + b"}", "E_JSON_NUMBER")
+    signed_bytes("payload-2pow53", "an integer of 2^53", head.replace(b'"sequence":10', b'"sequence":9007199254740992') + b"}", "E_JSON_NUMBER")
+    signed_bytes("payload-huge-negative", "a huge negative integer", head + b',"x":-123456789012345678901234567890}', "E_JSON_NUMBER")
+    signed_bytes("payload-nan", "NaN", head + b',"x":NaN}', "E_JSON_NUMBER")
+    signed_bytes("payload-infinity", "-Infinity", head + b',"x":-Infinity}', "E_JSON_NUMBER")
+    signed_bytes("payload-lone-high-surrogate", "a lone high surrogate in a name", head + b',"names":[{"name":"a\\ud800b"}]}', "E_JSON_SURROGATE")
+    signed_bytes("payload-lone-low-surrogate", "a lone low surrogate in a member name", head + b',"\\udc00":1}', "E_JSON_SURROGATE")
+    signed_bytes("payload-bom", "payload starts with a byte order mark", b"\xef\xbb\xbf" + jdump(minimal), "E_JSON_UTF8")
+    signed_bytes("payload-invalid-utf8", "an overlong UTF-8 encoding", head + b',"names":[{"name":"\xc0\xaf"}]}', "E_JSON_UTF8")
+    signed_bytes("payload-control-char", "a raw control character in a string", head + b',"names":[{"name":"a\x01b"}]}', "E_JSON")
+    signed_bytes("payload-depth-17", "an unknown member nested 17 deep", head + b',"x":' + b"[" * 16 + b"]" * 16 + b"}", "E_JSON_DEPTH")
+    signed_bytes("payload-depth-100000", "100,000 nested arrays", head + b',"x":' + b"[" * 100000 + b"]" * 100000 + b"}", "E_JSON_DEPTH")
+    signed_bytes("payload-trailing-comma", "a trailing comma", head + b",}", "E_JSON")
+    add(
+        "payload-oversize",
+        "a payload one byte over 1 MiB",
+        jdump({**good, "payload": base64.b64encode(head + b',"x":"' + b"a" * (1024 * 1024 - len(head) - 6) + b'"}').decode()}),
+        bad("E_SIZE"),
+    )
+
+    # Payload schema (correctly signed).
+    def schema(id_, description, doc, code, **kw):
+        add(id_, description, sign_doc(doc, kw.pop("keys", (SITE,))), bad(code), **kw)
+
+    schema("schema-array", "payload is an array", [1], "E_FIELD_TYPE")
+    schema("schema-no-version", "no notrain member", {k: v for k, v in minimal.items() if k != "notrain"}, "E_FIELD_MISSING")
+    schema("schema-version-2", "notrain 2", payload(notrain=2), "E_VERSION")
+    schema("schema-version-string", "notrain \"1\"", payload(notrain="1"), "E_FIELD_TYPE")
+    schema("schema-no-publisher", "no publisher", payload(publisher=None), "E_FIELD_MISSING")
+    for suffix, value in (
+        ("trailing-slash", "https://art.example/"),
+        ("uppercase", "https://Art.example"),
+        ("default-port", "https://art.example:443"),
+        ("path", "https://art.example/portfolio"),
+        ("ftp", "ftp://art.example"),
+        ("userinfo", "https://me@art.example"),
+        ("unicode-host", "https://bücher.example"),
+    ):
+        schema(f"schema-publisher-{suffix}", f"publisher {value!r} is not a canonical origin", payload(publisher=value), "E_PUBLISHER")
+    schema("schema-publisher-bad-did", "a did:key that is not base58", payload(publisher="did:key:z0OIl"), "E_DID_KEY")
+    schema("schema-publisher-did-web", "did:web is not an accepted publisher", payload(publisher="did:web:art.example"), "E_DID_KEY")
+    schema("schema-sequence-negative", "sequence -1", payload(sequence=-1), "E_FIELD_VALUE")
+    schema("schema-sequence-string", "sequence \"10\"", payload(sequence="10"), "E_FIELD_TYPE")
+    schema("schema-sequence-bool", "sequence true", payload(sequence=True), "E_FIELD_TYPE")
+    schema("schema-issued-offset", "a +00:00 offset instead of Z", payload(issued="2026-11-01T00:00:00+00:00"), "E_TIMESTAMP")
+    schema("schema-issued-fraction", "fractional seconds", payload(issued="2026-11-01T00:00:00.5Z"), "E_TIMESTAMP")
+    schema("schema-issued-date-only", "a date without time", payload(issued="2026-11-01"), "E_TIMESTAMP")
+    schema("schema-issued-invalid-day", "February 30th", payload(issued="2026-02-30T00:00:00Z"), "E_TIMESTAMP")
+    schema("schema-expires-before-issued", "expires before issued", payload(expires="2026-10-01T00:00:00Z"), "E_VALIDITY")
+    schema("schema-validity-too-long", "valid for more than 400 days", payload(expires="2028-01-01T00:00:00Z"), "E_VALIDITY")
+    schema("policy-expired", "expired at verification time", payload(issued="2025-11-01T00:00:00Z", expires="2026-11-01T00:00:00Z"), "E_EXPIRED")
+    schema("policy-not-yet-valid", "issued more than 5 minutes in the future", payload(issued="2026-12-01T00:05:01Z"), "E_NOT_YET_VALID")
+    schema("policy-rollback", "sequence lower than the accepted one", minimal, "E_ROLLBACK", previous={"sequence": 11, "digest": "00" * 32})
+    schema("policy-equivocation", "same sequence, other bytes", minimal, "E_ROLLBACK", previous={"sequence": 10, "digest": "00" * 32})
+    schema("schema-pref-yes", "preference value \"yes\"", payload(default={"train-ai": "yes"}), "E_FIELD_VALUE")
+    schema("schema-pref-bool", "preference value false", payload(default={"train-ai": False}), "E_FIELD_VALUE")
+    schema("schema-pref-uppercase-label", "label Train-AI", payload(default={"Train-AI": "n"}), "E_FIELD_VALUE")
+    schema("schema-default-array", "default is an array", payload(default=["train-ai"]), "E_FIELD_TYPE")
+    for suffix, pattern in (
+        ("relative", "blog/"),
+        ("dollar-inside", "/a$b"),
+        ("space", "/a b"),
+        ("hash", "/a#b"),
+        ("bad-escape", "/a%zz"),
+        ("too-long", "/" + "a" * 2048),
+    ):
+        schema(f"schema-pattern-{suffix}", f"path pattern {pattern[:20]!r}", payload(paths=[{"pattern": pattern, "prefs": {"train-ai": "n"}}]), "E_PATTERN")
+    schema("schema-pattern-not-string", "path pattern 5", payload(paths=[{"pattern": 5, "prefs": {"train-ai": "n"}}]), "E_FIELD_TYPE")
+    schema("schema-path-no-prefs", "a path rule without prefs", payload(paths=[{"pattern": "/a"}]), "E_FIELD_MISSING")
+    schema("schema-paths-for-did-key", "a did:key publisher with path rules", payload(publisher=DID, paths=[{"pattern": "/", "prefs": {"train-ai": "n"}}]), "E_FIELD_VALUE", publisher=DID, keys=(PERSON,))
+    schema("schema-work-empty", "a work with neither hash", payload(works=[{"title": "x"}]), "E_FIELD_MISSING")
+    schema("schema-work-uppercase-hex", "sha256 in uppercase", payload(works=[{"sha256": "AA" * 32}]), "E_HASH")
+    schema("schema-work-short-hash", "a 31-byte sha256", payload(works=[{"sha256": "aa" * 31}]), "E_HASH")
+    schema("schema-work-pdq-no-config", "a PDQ hash without the pdq member", payload(works=[{"pdq": "aa" * 32}]), "E_FIELD_MISSING")
+    schema("schema-pdq-threshold-64", "threshold above 48", payload(works=[{"pdq": "aa" * 32}], pdq={"hasher": "x", "threshold": 64}), "E_FIELD_VALUE")
+    schema("schema-pdq-no-hasher", "pdq without hasher", payload(works=[{"pdq": "aa" * 32}], pdq={"threshold": 31}), "E_FIELD_MISSING")
+    schema("schema-works-object", "works is an object", payload(works={"sha256": "aa" * 32}), "E_FIELD_TYPE")
+    schema("schema-name-empty", "an empty name", payload(names=[{"name": ""}]), "E_FIELD_VALUE")
+    schema("schema-name-too-long", "a 257-character name", payload(names=[{"name": "n" * 257}]), "E_FIELD_VALUE")
+    schema("schema-account-http", "an account over http", payload(accounts=[{"url": "http://bsky.app/profile/x"}]), "E_FIELD_VALUE")
+    schema("schema-part-size-zero", "a part of size 0", payload(parts=[{"sha256": "aa" * 32, "size": 0}]), "E_FIELD_VALUE")
+    schema("schema-critical-unknown", "critical names a member this verifier does not know", payload(future_member=1, critical=["future_member"]), "E_CRITICAL")
+    schema("schema-critical-absent", "critical names an absent member", payload(critical=["works"]), "E_CRITICAL")
+    schema("schema-critical-string", "critical is a string", payload(critical="works"), "E_FIELD_TYPE")
+    return cases
+
+
+# -- bare manifests -------------------------------------------------------------------------------------
+
+
+def bare_cases() -> list[dict]:
+    minimal = jdump(payload())
+    return [
+        {"id": "bare-own-origin-https", "description": "served by its own origin over HTTPS", "manifest": minimal.decode(),
+         "context": {"fetched_from": "https://art.example/.well-known/notrain.json", "now": NOW},
+         "expect": {"valid": True, "digest": digest(minimal), "sequence": 10}},
+        {"id": "bare-over-http", "description": "an unsigned manifest over plain HTTP", "manifest": minimal.decode(),
+         "context": {"fetched_from": "http://art.example/.well-known/notrain.json", "now": NOW},
+         "expect": {"valid": False, "error": "E_UNSIGNED"}},
+        {"id": "bare-other-origin", "description": "served by another origin (a mirror)", "manifest": minimal.decode(),
+         "context": {"fetched_from": "https://mirror.example/art.example/notrain.json", "now": NOW},
+         "expect": {"valid": False, "error": "E_UNSIGNED"}},
+        {"id": "bare-expired", "description": "bare manifests are checked for validity too",
+         "manifest": jdump(payload(issued="2025-11-01T00:00:00Z", expires="2026-11-01T00:00:00Z")).decode(),
+         "context": {"fetched_from": "https://art.example/.well-known/notrain.json", "now": NOW},
+         "expect": {"valid": False, "error": "E_EXPIRED"}},
+    ]
+
+
+# -- parts ---------------------------------------------------------------------------------------------
+
+
+def part_cases() -> list[dict]:
+    def case(id_, description, part: bytes, expect, size=None, sha=None):
+        manifest = payload(parts=[{"sha256": sha or digest(part), "size": size or len(part)}], pdq={"hasher": "x", "threshold": 31})
+        return {"id": id_, "description": description, "manifest": jdump(manifest).decode(), "part_index": 0,
+                **encode_input("part", part), "expect": expect}
+
+    good = jdump({"notrain-part": 1, "publisher": ORIGIN, "sequence": 10, "works": [{"sha256": "ee" * 32}, {"pdq": "0f" * 32}],
+                  "names": [{"name": "Part Name"}], "paths": [{"pattern": "/more/", "prefs": {"train-ai": "n"}}]})
+    return [
+        case("part-valid", "a part adds works, names and paths", good,
+             {"valid": True, "works": ["/parts/0/works/0", "/parts/0/works/1"], "names": ["/parts/0/names/0"], "paths": ["/parts/0/paths/0"]}),
+        case("part-digest-mismatch", "part bytes differ from the signed digest", good, {"valid": False, "error": "E_PART_DIGEST"}, sha="00" * 32),
+        case("part-size-mismatch", "part size differs from the signed size", good, {"valid": False, "error": "E_PART_DIGEST"}, size=len(good) + 1),
+        case("part-other-publisher", "a part naming another publisher",
+             jdump({"notrain-part": 1, "publisher": "https://other.example", "sequence": 10}), {"valid": False, "error": "E_FIELD_VALUE"}),
+        case("part-other-sequence", "a part from another sequence",
+             jdump({"notrain-part": 1, "publisher": ORIGIN, "sequence": 9}), {"valid": False, "error": "E_FIELD_VALUE"}),
+        case("part-not-json", "a part that is not JSON", b"[", {"valid": False, "error": "E_JSON"}),
+        case("part-bad-work", "a malformed work inside a part",
+             jdump({"notrain-part": 1, "publisher": ORIGIN, "sequence": 10, "works": [{"sha256": "zz"}]}), {"valid": False, "error": "E_HASH"}),
+    ]
+
+
+# -- keys --------------------------------------------------------------------------------------------
+
+
+def key_cases() -> list[dict]:
+    cases = []
+    for name, k in (("site", SITE), ("person", PERSON)):
+        cases.append({"id": f"key-{name}", "description": "seed -> public JWK, thumbprint and did:key", "seed": k.seed().hex(),
+                      "expect": {"valid": True, "jwk": k.public.to_jwk(), "kid": k.public.kid, "did_key": k.public.did_key}})
+    jwk = SITE.public.to_jwk(with_kid=False)
+    for id_, description, bad_jwk in (
+        ("jwk-wrong-kty", "kty EC", {**jwk, "kty": "EC"}),
+        ("jwk-wrong-crv", "crv X25519", {**jwk, "crv": "X25519"}),
+        ("jwk-short-x", "x of 31 bytes", {**jwk, "x": jwk["x"][:-2]}),
+        ("jwk-padded-x", "x with base64 padding", {**jwk, "x": jwk["x"] + "="}),
+        ("jwk-wrong-kid", "kid that is not the thumbprint", {**jwk, "kid": "not-the-thumbprint"}),
+        ("jwk-private", "a published JWK with d", {**jwk, "d": "AA"}),
+        ("jwk-not-object", "a string", "key"),
+    ):
+        cases.append({"id": id_, "description": description, "jwk": bad_jwk, "expect": {"valid": False, "error": "E_JWK"}})
+    for id_, description, did in (
+        ("did-key-not-z", "multibase other than base58btc", "did:key:f" + SITE.public.raw.hex()),
+        ("did-key-bad-base58", "characters outside base58", "did:key:z6Mk0OIl"),
+        ("did-key-x25519", "an X25519 key (multicodec 0xec)", "did:key:z6LShLeXRTzevtwcfehaGEzCMyL3bNsAeKCwcqwJxyCo63yE"),
+        ("did-key-leading-ones", "non-canonical base58 (leading '1')", "did:key:z1" + PERSON.public.did_key[len("did:key:z"):]),
+        ("did-key-did-web", "another DID method", "did:web:art.example"),
+    ):
+        cases.append({"id": id_, "description": description, "did": did, "expect": {"valid": False, "error": "E_DID_KEY"}})
+    return cases
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+
+def path_cases() -> list[dict]:
+    rules = [
+        {"pattern": "/", "prefs": {"search": "y"}},
+        {"pattern": "/blog/", "prefs": {"train-ai": "y"}},
+        {"pattern": "/blog/private/", "prefs": {"train-ai": "n", "search": "n"}},
+        {"pattern": "/*.png$", "prefs": {"train-ai": "n"}},
+        {"pattern": "/gallery/*/full", "prefs": {"ai-use": "n"}},
+        {"pattern": "/exact$", "prefs": {"train-ai": "y"}},
+        {"pattern": "/caf%C3%A9/", "prefs": {"train-ai": "y"}},
+        {"pattern": "/%7Euser/", "prefs": {"ai-use": "n"}},
+        {"pattern": "/tie/a", "prefs": {"train-ai": "y"}},
+        {"pattern": "/tie/*", "prefs": {"train-ai": "n"}},
+        {"pattern": "/search?q=", "prefs": {"search": "n"}},
+    ]
+    default = {"train-ai": "n", "ai-use": "y"}
+    U, A, D = "unknown", "allowed", "disallowed"
+    checks = [
+        ("/", D, A, A, "default for train-ai and ai-use, '/' for search"),
+        ("/about", D, A, A, "only '/' and the default apply"),
+        ("/blog/post", A, A, A, "/blog/ is longer than the default"),
+        ("/blog/private/x", D, A, D, "the longest rule wins per category"),
+        ("/blog/cat.png", D, A, A, "'/*.png$' (7 octets) is longer than '/blog/' (6)"),
+        ("/blog/cat.png?size=2", A, A, A, "'$' anchors the end of path and query"),
+        ("/gallery/42/full", D, D, A, "a wildcard in the middle"),
+        ("/gallery/42/fullsize", D, D, A, "patterns are prefixes unless they end with '$'"),
+        ("/gallery/full", D, A, A, "'*' needs the '/' after it to match"),
+        ("/exact", A, A, A, "an anchored exact match"),
+        ("/exact/more", D, A, A, "'$' does not match a longer path"),
+        ("/café/menu", A, A, A, "non-ASCII in the URL is percent-encoded before matching"),
+        ("/caf%c3%a9/menu", A, A, A, "escapes are compared case-insensitively"),
+        ("/~user/page", D, D, A, "%7E in the pattern is the unreserved '~'"),
+        ("/%7euser/page", D, D, A, "%7e in the URL decodes to '~' as well"),
+        ("/tie/a", D, A, A, "equal length '/tie/a' and '/tie/*' combine most-restrictively"),
+        ("/tie/b", D, A, A, "only '/tie/*' matches"),
+        ("/search?q=cats", D, A, D, "the query is part of what is matched"),
+        ("/search", D, A, A, "without the query the rule does not match"),
+        ("/BLOG/post", D, A, A, "matching is case-sensitive"),
+        ("/blog/post#frag", A, A, A, "the fragment is not matched"),
+    ]
+    cases = [
+        {"id": f"path-{i:02d}", "description": note, "rules": rules, "default": default, "url": "https://art.example" + path,
+         "expect": {"train-ai": t, "ai-use": a, "search": s}}
+        for i, (path, t, a, s, note) in enumerate(checks)
+    ]
+    cases.append({"id": "path-no-rules", "description": "no rules and no default: everything unknown", "rules": [], "default": {},
+                  "url": "https://art.example/x", "expect": {"train-ai": U, "ai-use": U, "search": U}})
+    cases.append({"id": "path-other-origin", "description": "an origin's rules never apply to another origin", "rules": rules,
+                  "default": default, "url": "https://other.example/blog/", "expect": {"train-ai": U, "ai-use": U, "search": U}})
+    cases.append({"id": "path-other-scheme", "description": "http and https are different origins", "rules": rules,
+                  "default": default, "url": "http://art.example/blog/", "expect": {"train-ai": U, "ai-use": U, "search": U}})
+    return cases
+
+
+# -- works and names -----------------------------------------------------------------------------------
+
+
+def _flip(hex_hash: str, bits: int) -> str:
+    value = int(hex_hash, 16) ^ ((1 << bits) - 1)
+    return f"{value:064x}"
+
+
+def work_cases() -> list[dict]:
+    pdq_a = "5f" * 16 + "a0" * 16
+    pdq_b = "0f" * 32
+    works = [
+        {"sha256": "aa" * 32, "pdq": pdq_a},
+        {"sha256": "bb" * 32, "prefs": {"train-ai": "y"}},
+        {"pdq": pdq_b},
+    ]
+    def case(id_, description, query, matches, threshold=31):
+        return {"id": id_, "description": description, "works": works, "pdq": {"hasher": "pdqhash-0.2/pillow", "threshold": threshold},
+                "query": query, "expect": {"matches": matches}}
+    return [
+        case("work-sha256", "exact file hash", {"sha256": "aa" * 32}, [{"work": "/works/0", "by": "sha256"}]),
+        case("work-sha256-other-prefs", "matches regardless of the work's own prefs", {"sha256": "bb" * 32}, [{"work": "/works/1", "by": "sha256"}]),
+        case("work-sha256-miss", "an unknown file hash", {"sha256": "cc" * 32}, []),
+        case("work-pdq-exact", "identical PDQ", {"pdq": pdq_a}, [{"work": "/works/0", "by": "pdq", "distance": 0}]),
+        case("work-pdq-31", "distance 31 is within the threshold", {"pdq": _flip(pdq_a, 31)}, [{"work": "/works/0", "by": "pdq", "distance": 31}]),
+        case("work-pdq-32", "distance 32 is beyond it", {"pdq": _flip(pdq_a, 32)}, []),
+        case("work-pdq-threshold-10", "the publisher's threshold applies", {"pdq": _flip(pdq_a, 11)}, [], threshold=10),
+        case("work-pdq-low-quality", "a query of quality 49 is not matched perceptually", {"pdq": pdq_a, "quality": 49}, []),
+        case("work-pdq-quality-50", "quality 50 is enough", {"pdq": pdq_a, "quality": 50}, [{"work": "/works/0", "by": "pdq", "distance": 0}]),
+        case("work-both", "sha256 and PDQ match different works", {"sha256": "bb" * 32, "pdq": pdq_b},
+             [{"work": "/works/1", "by": "sha256"}, {"work": "/works/2", "by": "pdq", "distance": 0}]),
+    ]
+
+
+def name_cases() -> list[dict]:
+    names = [{"name": "Jane Doe"}, {"name": "janedoe_art"}, {"name": "Zoë"}, {"name": "山田 太郎"}, {"name": "ＡＢＣ Studio"}]
+    checks = [
+        ("name-plain", "art by Jane Doe, trending", ["/names/0"]),
+        ("name-case-punctuation", "JANE-DOE style", ["/names/0"]),
+        ("name-handle", "reposted from @janedoe_art", ["/names/1"]),
+        ("name-handle-spaced", "janedoe art", ["/names/1"]),
+        ("name-not-a-word", "jane does art", []),
+        ("name-inside-word", "mujane doe", []),
+        ("name-diacritics", "portrait by zoe", ["/names/2"]),
+        ("name-diacritics-kept", "portrait by ZOË", ["/names/2"]),
+        ("name-cjk-substring", "山田太郎の絵", ["/names/3"]),
+        ("name-fullwidth", "abc studio commission", ["/names/4"]),
+        ("name-two", "Jane Doe and Zoë", ["/names/0", "/names/2"]),
+        ("name-empty-caption", "", []),
+    ]
+    cases = [{"id": id_, "description": f"caption {caption!r}", "names": names, "caption": caption, "expect": {"matches": expect}}
+             for id_, caption, expect in checks]
+    for id_, text, normal in (
+        ("normalise-basic", "  Jane   DOE ", "jane doe"),
+        ("normalise-punctuation", "@jane_doe.art!", "jane doe art"),
+        ("normalise-ligature", "ﬁne Art", "fine art"),
+        ("normalise-eszett", "Straße", "strasse"),
+        ("normalise-combining", "Zoë", "zoe"),
+        ("normalise-fullwidth", "ＡＢＣ", "abc"),
+    ):
+        cases.append({"id": id_, "description": "name normal form", "text": text, "expect": {"normal": normal}})
+    return cases
+
+
+# -- decisions -------------------------------------------------------------------------------------------
+
+
+def decision_cases() -> list[dict]:
+    def st(**prefs):
+        return {"prefs": {k.replace("_", "-"): v for k, v in prefs.items()}}
+    A, D, U = "allowed", "disallowed", "unknown"
+    raw = [
+        ("decide-none", "no statements: all unknown, resolved by policy", [], "allowed", {"train-ai": (U, True), "ai-use": (U, True), "search": (U, True)}),
+        ("decide-none-strict", "unknown resolved as disallowed", [], "disallowed", {"train-ai": (U, False), "ai-use": (U, False), "search": (U, False)}),
+        ("decide-single-n", "one n", [st(train_ai="n")], "allowed", {"train-ai": (D, False), "ai-use": (U, True), "search": (U, True)}),
+        ("decide-n-beats-y", "any n wins over y", [st(train_ai="y"), st(train_ai="n")], "allowed", {"train-ai": (D, False), "ai-use": (U, True), "search": (U, True)}),
+        ("decide-y-beats-unknown", "a y with no n", [st(train_ai="y"), st(search="n")], "disallowed", {"train-ai": (A, True), "ai-use": (U, False), "search": (D, False)}),
+        ("decide-categories-independent", "categories never inherit", [st(train_ai="n", search="y")], "allowed", {"train-ai": (D, False), "ai-use": (U, True), "search": (A, True)}),
+        ("decide-fail-closed", "a fail-closed statement disallows everything", [st(train_ai="y", ai_use="y", search="y"), {"fail_closed": "manifest fetch: HTTP 503"}], "allowed",
+         {"train-ai": (D, False), "ai-use": (D, False), "search": (D, False)}),
+    ]
+    cases = []
+    for id_, description, statements, unknown_as, expect in raw:
+        cases.append({"id": id_, "description": description, "statements": statements, "unknown_as": unknown_as,
+                      "expect": {c: {"state": s, "allowed": a} for c, (s, a) in expect.items()}})
+    # Whole-catalogue decisions: scoping of manifests.
+    site = payload(paths=[{"pattern": "/free/", "prefs": {"train-ai": "y"}}], works=[{"sha256": "aa" * 32}], names=[{"name": "Site Mascot"}])
+    other = payload(publisher="https://other.example", default={"train-ai": "y", "ai-use": "y", "search": "y"})
+    person = payload(publisher=DID, default={"train-ai": "n"}, works=[{"sha256": "bb" * 32}], names=[{"name": "Jane Doe"}])
+    manifests = [site, other, person]
+    for id_, description, query, expect in (
+        ("catalog-own-url", "an origin's default applies to its URLs", {"url": "https://art.example/x"}, {"train-ai": D, "ai-use": D, "search": U}),
+        ("catalog-own-path-rule", "its path rules too", {"url": "https://art.example/free/x"}, {"train-ai": A, "ai-use": D, "search": U}),
+        ("catalog-other-url", "another origin speaks only for itself", {"url": "https://other.example/x"}, {"train-ai": A, "ai-use": A, "search": A}),
+        ("catalog-unlisted-origin", "an origin with no manifest", {"url": "https://third.example/x"}, {"train-ai": U, "ai-use": U, "search": U}),
+        ("catalog-repost", "a work reposted on another origin is still covered", {"url": "https://other.example/x", "sha256": "aa" * 32},
+         {"train-ai": D, "ai-use": D, "search": A}),
+        ("catalog-did-key-work", "a did:key publisher's work anywhere", {"url": "https://third.example/img", "sha256": "bb" * 32},
+         {"train-ai": D, "ai-use": U, "search": U}),
+        ("catalog-name-in-caption", "a name in a caption", {"text": "fan art of jane doe"}, {"train-ai": D, "ai-use": U, "search": U}),
+        ("catalog-site-name", "an origin's names apply anywhere", {"url": "https://other.example/x", "text": "the Site Mascot"},
+         {"train-ai": D, "ai-use": D, "search": A}),
+    ):
+        cases.append({"id": id_, "description": description, "manifests": [jdump(m).decode() for m in manifests], "query": query,
+                      "unknown_as": "allowed", "expect": {c: {"state": s} for c, s in expect.items()}})
+    return cases
+
+
+# -- published vectors of the standards notrain builds on --------------------------------------------------
+
+
+def standard_cases() -> list[dict]:
+    rfc8032 = [
+        ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+         "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"),
+        ("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb", "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"),
+        ("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7", "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
+         "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"),
+    ]
+    cases: list[dict] = [
+        {"id": f"rfc8032-test-{i + 1}", "kind": "ed25519", "description": f"RFC 8032 §7.1 TEST {i + 1}",
+         "secret_key": sk, "public_key": pk, "message": msg, "signature": sig}
+        for i, (sk, pk, msg, sig) in enumerate(rfc8032)
+    ]
+    cases.append({"id": "rfc7638-rsa", "kind": "thumbprint", "description": "RFC 7638 §3.1 example (RSA)",
+                  "jwk": {"kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+                          "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"},
+                  "thumbprint": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"})
+    cases.append({"id": "rfc8037-okp", "kind": "thumbprint", "description": "RFC 8037 Appendix A.3 (Ed25519)",
+                  "jwk": {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+                  "thumbprint": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"})
+    cases.append({"id": "rfc8037-private", "kind": "private-jwk", "description": "RFC 8037 Appendix A.1: d derives x",
+                  "jwk": {"kty": "OKP", "crv": "Ed25519", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}})
+    cases.append({"id": "dsse-pae", "kind": "pae", "description": "DSSE protocol.md PAE example",
+                  "payload_type": "http://example.com/HelloWorld", "payload": "hello world",
+                  "pae": "DSSEv1 29 http://example.com/HelloWorld 11 hello world"})
+    cases.append({"id": "did-key-ed25519", "kind": "did-key", "description": "an Ed25519 did:key and its base58 public key (W3C CCG did:key examples)",
+                  "did": "did:key:z6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7th", "public_key_base58": "8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K"})
+    return cases
+
+
+FILES = {
+    "envelopes.json": envelope_cases,
+    "bare.json": bare_cases,
+    "parts.json": part_cases,
+    "keys.json": key_cases,
+    "paths.json": path_cases,
+    "works.json": work_cases,
+    "names.json": name_cases,
+    "decisions.json": decision_cases,
+    "standards.json": standard_cases,
+}
+
+
+def render(make) -> str:
+    return json.dumps({"vectors": make()}, ensure_ascii=False, indent=1) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for name, make in FILES.items():
+        text = render(make)
+        path = HERE / name
+        if "--check" in argv:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("stale vectors (run spec/vectors/generate.py):", ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

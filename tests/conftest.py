@@ -1,0 +1,37 @@
+"""Shared fixtures: deterministic keys and a manifest builder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from notrain.core import PrivateKey
+
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+ORIGIN = "https://art.example"
+
+
+def make_key(name: str) -> PrivateKey:
+    return PrivateKey.from_seed(hashlib.sha256(name.encode()).digest())
+
+
+def manifest_bytes(**members) -> bytes:
+    """Payload bytes for a valid manifest of ``ORIGIN``; ``None`` removes a member."""
+    doc = {
+        "notrain": 1,
+        "publisher": ORIGIN,
+        "sequence": 1,
+        "issued": "2026-11-01T00:00:00Z",
+        "expires": "2027-11-01T00:00:00Z",
+        "default": {"train-ai": "n"},
+    }
+    doc.update(members)
+    return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+
+
+@pytest.fixture
+def site_key() -> PrivateKey:
+    return make_key("site")

@@ -1,0 +1,226 @@
+"""Runs every conformance vector in spec/vectors/ against the implementation.
+
+The vector format is described in spec/vectors/README.md; this module is the
+reference runner for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import base58
+import pytest
+
+from notrain.core import (
+    Catalog,
+    ContentHash,
+    NotrainError,
+    PrivateKey,
+    PublicKey,
+    State,
+    Statement,
+    accept_bare,
+    decide,
+    dsse,
+    fail_closed,
+    jwk_thumbprint,
+    merge_part,
+    parse_keyset,
+    parse_payload,
+    trusted_keys,
+    verify_manifest,
+)
+from notrain.core.decision import Evidence
+from notrain.core.manifest import parse_timestamp
+from notrain.core.names import normalise
+from notrain.core.works import WorkIndex
+
+VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
+
+
+def load(name: str) -> list[dict]:
+    return json.loads((VECTORS / name).read_text(encoding="utf-8"))["vectors"]
+
+
+def cases(name: str):
+    return [pytest.param(case, id=case["id"]) for case in load(name)]
+
+
+def input_bytes(case: dict, name: str) -> bytes:
+    if name in case:
+        return case[name].encode("utf-8")
+    if f"{name}_base64" in case:
+        return base64.b64decode(case[f"{name}_base64"])
+    return gzip.decompress(base64.b64decode(case[f"{name}_gzip_base64"]))
+
+
+def outcome(action) -> dict:
+    """Run ``action``; map its result or NotrainError to the vectors' expect form."""
+    try:
+        return {"valid": True, **action()}
+    except NotrainError as error:
+        return {"valid": False, "error": error.code}
+
+
+def test_vectors_are_fresh():
+    """The committed vectors are exactly what generate.py writes."""
+    result = subprocess.run([sys.executable, str(VECTORS / "generate.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_vector_counts_meet_the_conformance_floor():
+    all_cases = [c for f in VECTORS.glob("*.json") for c in json.loads(f.read_text(encoding="utf-8"))["vectors"]]
+    invalid = [c for c in all_cases if c.get("expect", {}).get("valid") is False]
+    assert len(all_cases) - len(invalid) >= 40
+    assert len([c for c in load("envelopes.json") + load("bare.json") + load("parts.json") if c["expect"]["valid"] is False]) >= 60
+    assert len({c["id"] for c in all_cases}) == len(all_cases), "vector ids must be unique"
+
+
+@pytest.mark.parametrize("case", cases("envelopes.json"))
+def test_envelope(case):
+    ctx = case["context"]
+    now = parse_timestamp(ctx["now"], "")
+
+    def run():
+        keyset = parse_keyset(ctx["keyset"].encode(), ctx["publisher"]) if "keyset" in ctx else None
+        pinned = {k.kid: k for k in (PublicKey.from_jwk(j) for j in ctx.get("pinned", []))}
+        keys = trusted_keys(ctx["publisher"], keyset, pinned)
+        previous = SimpleNamespace(**ctx["previous"]) if "previous" in ctx else None
+        verified = verify_manifest(input_bytes(case, "envelope"), publisher=ctx["publisher"], keys=keys, now=now, previous=previous)
+        return {"digest": verified.manifest.digest, "sequence": verified.manifest.sequence, "signed_by": list(verified.signed_by)}
+
+    assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("bare.json"))
+def test_bare(case):
+    ctx = case["context"]
+
+    def run():
+        verified = accept_bare(input_bytes(case, "manifest"), fetched_from=ctx["fetched_from"], now=parse_timestamp(ctx["now"], ""))
+        return {"digest": verified.manifest.digest, "sequence": verified.manifest.sequence}
+
+    assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("parts.json"))
+def test_part(case):
+    def run():
+        manifest = merge_part(parse_payload(case["manifest"].encode()), case["part_index"], input_bytes(case, "part"))
+        return {
+            "works": [w.ref for w in manifest.works],
+            "names": [n.ref for n in manifest.names],
+            "paths": [p.ref for p in manifest.paths],
+        }
+
+    assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("keys.json"))
+def test_key(case):
+    def run():
+        if "seed" in case:
+            public = PrivateKey.from_seed(bytes.fromhex(case["seed"])).public
+            return {"jwk": public.to_jwk(), "kid": public.kid, "did_key": public.did_key}
+        if "jwk" in case:
+            PublicKey.from_jwk(case["jwk"])
+        else:
+            PublicKey.from_did_key(case["did"])
+        return {}
+
+    assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("standards.json"))
+def test_standard(case):
+    kind = case["kind"]
+    if kind == "ed25519":
+        key = PrivateKey.from_seed(bytes.fromhex(case["secret_key"]))
+        message, signature = bytes.fromhex(case["message"]), bytes.fromhex(case["signature"])
+        assert key.public.raw.hex() == case["public_key"]
+        assert key.sign(message) == signature
+        assert key.public.verify(signature, message)
+        assert not key.public.verify(signature, message + b"x")
+    elif kind == "thumbprint":
+        assert jwk_thumbprint(case["jwk"]) == case["thumbprint"]
+    elif kind == "private-jwk":
+        key = PrivateKey.from_private_jwk(case["jwk"])
+        assert key.public.to_jwk(with_kid=False)["x"] == case["jwk"]["x"]
+    elif kind == "pae":
+        assert dsse.pae(case["payload_type"], case["payload"].encode()) == case["pae"].encode()
+    elif kind == "did-key":
+        key = PublicKey.from_did_key(case["did"])
+        assert key.raw == base58.b58decode(case["public_key_base58"])
+        assert key.did_key == case["did"]
+    else:
+        pytest.fail(f"unknown kind {kind}")
+
+
+def _manifest_with(**members) -> bytes:
+    base = {"notrain": 1, "publisher": "https://art.example", "sequence": 1, "issued": "2026-11-01T00:00:00Z", "expires": "2027-11-01T00:00:00Z"}
+    return json.dumps({**base, **members}).encode()
+
+
+@pytest.mark.parametrize("case", cases("paths.json"))
+def test_path(case):
+    catalog = Catalog()
+    catalog.add(parse_payload(_manifest_with(paths=case["rules"], default=case["default"])))
+    decision = decide(catalog.statements(url=case["url"]))
+    assert {c: decision.state(c).value for c in case["expect"]} == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("works.json"))
+def test_work(case):
+    manifest = parse_payload(_manifest_with(works=case["works"], pdq=case["pdq"]))
+    index = WorkIndex()
+    for i, work in enumerate(manifest.works):
+        index.add("m", i, sha256=work.sha256, pdq=work.pdq, threshold=manifest.pdq.threshold)
+    query = case["query"]
+    hits = index.match(
+        sha256=bytes.fromhex(query["sha256"]) if "sha256" in query else None,
+        pdq=bytes.fromhex(query["pdq"]) if "pdq" in query else None,
+        quality=query.get("quality", 100),
+    )
+    found = [{"work": manifest.works[h.index].ref, "by": h.by, **({"distance": h.distance} if h.by == "pdq" else {})} for h in hits]
+    key = lambda h: (h["work"], h["by"])  # noqa: E731 - order of matches is unspecified
+    assert sorted(found, key=key) == sorted(case["expect"]["matches"], key=key)
+
+
+@pytest.mark.parametrize("case", cases("names.json"))
+def test_name(case):
+    if "text" in case:
+        assert normalise(case["text"]) == case["expect"]["normal"]
+        return
+    catalog = Catalog()
+    catalog.add(parse_payload(_manifest_with(names=case["names"], default={"train-ai": "n"})))
+    found = sorted(s.evidence.rule for s in catalog.statements(text=case["caption"]))
+    assert found == sorted(case["expect"]["matches"])
+
+
+def _statement(raw: dict) -> Statement:
+    if "fail_closed" in raw:
+        return fail_closed("vector", raw["fail_closed"])
+    return Statement({c: State.from_token(v) for c, v in raw["prefs"].items()}, Evidence("vector", "vector"))
+
+
+@pytest.mark.parametrize("case", cases("decisions.json"))
+def test_decision(case):
+    unknown_as = State(case["unknown_as"])
+    if "statements" in case:
+        decision = decide([_statement(s) for s in case["statements"]], unknown_as=unknown_as)
+        got = {c: {"state": decision.state(c).value, "allowed": decision.allowed(c)} for c in case["expect"]}
+    else:
+        catalog = Catalog()
+        for text in case["manifests"]:
+            catalog.add(parse_payload(text.encode()))
+        query = case["query"]
+        content = ContentHash(sha256=bytes.fromhex(query["sha256"])) if "sha256" in query else None
+        decision = decide(catalog.statements(url=query.get("url"), content=content, text=query.get("text")), unknown_as=unknown_as)
+        got = {c: {"state": decision.state(c).value} for c in case["expect"]}
+    assert got == case["expect"]

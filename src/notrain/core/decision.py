@@ -33,9 +33,14 @@ class Evidence:
     manifest_digest: str | None = None
     sequence: int | None = None
     detail: str = ""
+    raw: str | None = None  # the signal's value as found (header value, robots.txt line...)
+    warnings: tuple[str, ...] = ()  # what a publisher should fix (legacy labels, lenient parses...)
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        doc = {k: v for k, v in self.__dict__.items() if v not in (None, "", ())}
+        if self.warnings:
+            doc["warnings"] = list(self.warnings)
+        return doc
 
 
 @dataclass(frozen=True)

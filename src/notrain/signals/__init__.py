@@ -1,0 +1,1 @@
+"""Parsers for every existing opt-out signal, each producing core statements."""

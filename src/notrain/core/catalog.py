@@ -38,6 +38,26 @@ class ContentHash:
     pdq_quality: int = 100
 
 
+def url_statements(manifest: Manifest, matcher: PathMatcher, url: str) -> list[Statement]:
+    """What one origin's manifest (its path rules compiled in ``matcher``) says
+    about one of that origin's URLs: one statement per deciding rule, per the
+    longest-match-then-default rule.  The caller has checked the origin."""
+    match = matcher.match(url_path(url))
+    by_rule: dict[str, dict[str, State]] = {}
+    for category, (state, rules) in match.by_category.items():
+        for rule in rules:
+            if dict(rule.prefs).get(category) is state:
+                by_rule.setdefault(rule.ref, {})[category] = state
+    for category, state in manifest.default.items():
+        if category not in match.by_category:
+            by_rule.setdefault("/default", {})[category] = state
+    return [Statement(prefs, _evidence(manifest, url, ref)) for ref, prefs in by_rule.items()]
+
+
+def _evidence(manifest: Manifest, source: str, rule: str, detail: str = "") -> Evidence:
+    return Evidence(MECHANISM, source, manifest.publisher, rule, manifest.digest, manifest.sequence, detail)
+
+
 class Catalog:
     """Accepted manifests, indexed for URL, content and caption lookups."""
 
@@ -108,17 +128,7 @@ class Catalog:
         manifest = self._manifests.get(origin) if origin else None
         if manifest is None:
             return []
-        match = self._paths[origin].match(url_path(url))
-        # Group categories by the rule (or default) that decided them: one statement each.
-        by_rule: dict[str, dict[str, State]] = {}
-        for category, (state, rules) in match.by_category.items():
-            for rule in rules:
-                if dict(rule.prefs).get(category) is state:
-                    by_rule.setdefault(rule.ref, {})[category] = state
-        for category, state in manifest.default.items():
-            if category not in match.by_category:
-                by_rule.setdefault("/default", {})[category] = state
-        return [Statement(prefs, self._evidence(manifest, url, ref)) for ref, prefs in by_rule.items()]
+        return url_statements(manifest, self._paths[origin], url)
 
     def content_statements(self, content: ContentHash) -> list[Statement]:
         found = []
@@ -129,7 +139,7 @@ class Catalog:
             if not prefs:
                 continue
             detail = "sha256 match" if hit.by == "sha256" else f"pdq distance {hit.distance} <= {manifest.pdq.threshold}"  # type: ignore[union-attr]
-            found.append(Statement(prefs, self._evidence(manifest, manifest.publisher, work.ref, detail)))
+            found.append(Statement(prefs, _evidence(manifest, manifest.publisher, work.ref, detail)))
         return found
 
     def text_statements(self, text: str) -> list[Statement]:
@@ -139,9 +149,5 @@ class Catalog:
             name = manifest.names[hit.index]
             prefs = manifest.prefs_for(name.prefs)
             if prefs:
-                found.append(Statement(prefs, self._evidence(manifest, manifest.publisher, name.ref, f"name {hit.name!r}")))
+                found.append(Statement(prefs, _evidence(manifest, manifest.publisher, name.ref, f"name {hit.name!r}")))
         return found
-
-    @staticmethod
-    def _evidence(manifest: Manifest, source: str, rule: str, detail: str = "") -> Evidence:
-        return Evidence(MECHANISM, source, manifest.publisher, rule, manifest.digest, manifest.sequence, detail)

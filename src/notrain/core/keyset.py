@@ -128,6 +128,8 @@ def _parse_rotation(item: object, publisher: str, where: str) -> Rotation:
 
 def make_rotation(publisher: str, old: PrivateKey, new: PublicKey, issued: datetime) -> Rotation:
     """A rotation statement from ``old`` to ``new``, signed by ``old``."""
+    if new == old.public:
+        raise KeyMaterialError("a rotation must name a new key", code="E_ROTATION")
     payload = ijson.dumps(
         {"notrain-rotation": 1, "publisher": check_publisher(publisher), "old": old.public.kid, "new": new.to_jwk(), "issued": format_timestamp(issued)}
     )
@@ -138,4 +140,6 @@ def make_keyset(publisher: str, keys: list[PublicKey], rotations: tuple[Rotation
     check_publisher(publisher)
     if publisher.startswith("did:"):
         raise KeyMaterialError("a did:key publisher needs no key set: the DID is the key", code="E_KEYSET")
+    if not 1 <= len(keys) <= MAX_KEYS or len(rotations) > MAX_ROTATIONS:
+        raise KeyMaterialError(f"a key set has 1 to {MAX_KEYS} keys and at most {MAX_ROTATIONS} rotations", code="E_KEYSET")
     return KeySet(publisher, {k.kid: k for k in keys}, rotations)

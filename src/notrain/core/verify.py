@@ -16,7 +16,7 @@ from typing import Mapping, Protocol
 from urllib.parse import urlsplit
 
 from . import dsse, ijson
-from .errors import KeyMaterialError, PolicyError
+from .errors import KeyMaterialError, PayloadError, PolicyError
 from .keys import PublicKey
 from .keyset import KeySet
 from .manifest import MANIFEST_TYPE, Manifest, canonical_origin, check_publisher, parse_payload
@@ -61,8 +61,10 @@ def peek_publisher(data: bytes) -> str:
     Only for choosing which keys to verify with (like a JWS ``kid``); the
     answer is untrusted until :func:`verify_manifest` has checked it.
     """
-    payload = parse_payload(dsse.parse(data).payload)
-    return payload.publisher
+    doc = ijson.loads(dsse.parse(data).payload, max_size=dsse.MAX_PAYLOAD_BYTES, what="manifest")
+    if not isinstance(doc, dict):
+        raise PayloadError("a manifest is a JSON object", code="E_FIELD_TYPE", where="/")
+    return check_publisher(doc.get("publisher"))
 
 
 def verify_manifest(

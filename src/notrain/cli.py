@@ -1,0 +1,612 @@
+"""The ``notrain`` command line: what a publisher runs.
+
+keygen -> init -> sign -> verify is the whole publishing path; ``keyset`` and
+``rotate`` serve sites that publish ``/.well-known/notrain-keys.json``, and
+``show`` and ``lint`` help authors read what they are about to publish.
+
+Conventions: results go to stdout (JSON with ``--json``), progress and
+warnings to stderr.  Every document is parsed back with the core's strict
+parser before it is written, so the CLI never writes what a verifier would
+refuse.  Output files are never overwritten without ``--force``.  Errors are
+printed as ``error: CODE: message (at where)``, never as a traceback; the exit
+status is 1 for a refused document and 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from . import imaging
+from .core import dsse, ijson
+from .core.errors import NotrainError, PolicyError
+from .core.keys import PrivateKey, PublicKey
+from .core.keyset import MAX_KEYSET_BYTES, make_keyset, make_rotation, parse_keyset
+from .core.manifest import (
+    DEFAULT_PDQ_THRESHOLD,
+    MANIFEST_TYPE,
+    MAX_VALIDITY,
+    Manifest,
+    Work,
+    canonical_origin,
+    check_publisher,
+    format_timestamp,
+    parse_payload,
+)
+from .core.names import normalise as normalise_name
+from .core.verify import check_policy, is_envelope, peek_publisher, trusted_keys, verify_manifest
+from .core.vocab import AI_USE, SEARCH, TRAIN_AI, State, prefs_to_json
+from .keyfile import load_private_key, load_public_key, save_private_key
+
+EXPIRY_WARNING = timedelta(days=30)
+SHOW_WORKS = 5
+_JSON_META = "notrain.json"
+_YN = click.Choice(["y", "n"])
+
+
+# -- plumbing ---------------------------------------------------------------------------
+
+
+class _Main(click.Group):
+    """Turns notrain's typed errors into one line on stderr (and JSON with --json)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NotrainError as exc:
+            _fail(ctx, exc.to_json())
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else ""
+            _fail(ctx, {"code": "E_IO", "message": exc.strerror or str(exc), "where": os.fsdecode(where)})
+
+
+def _fail(ctx: click.Context, error: dict) -> None:
+    if ctx.meta.get(_JSON_META):
+        _emit({"ok": False, "error": error})
+    click.echo(f"error: {_describe(error)}", err=True)
+    ctx.exit(1)
+
+
+def _describe(error: dict) -> str:
+    return f"{error['code']}: {error['message']}" + (f" (at {error['where']})" if error.get("where") else "")
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta[_JSON_META] = value
+    return value
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json, help="Machine-readable output on stdout."
+)
+force_option = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+
+
+def _emit(doc: object) -> None:
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _read(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes: enough for the core's size check to refuse an oversized file."""
+    with open(path, "rb") as file:
+        return file.read(limit + 1)
+
+
+def _write(path: Path, data: bytes, *, force: bool) -> None:
+    """Write a new file; an existing one only with ``force``."""
+    try:
+        with open(path, "wb" if force else "xb") as file:
+            file.write(data)
+    except FileExistsError:
+        raise NotrainError(f"{path} already exists; pass --force to overwrite it", code="E_EXISTS", where=str(path)) from None
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Update a file atomically, so an interrupted run cannot leave half a key set."""
+    temp = path.with_name(f".{path.name}.tmp")
+    _write(temp, data, force=True)
+    os.replace(temp, path)
+
+
+class _Publisher(click.ParamType):
+    """An origin (``https://Example.org/`` is accepted as ``https://example.org``) or a did:key."""
+
+    name = "ORIGIN|DID"
+
+    def convert(self, value, param, ctx):
+        if value.startswith("did:"):
+            try:
+                return check_publisher(value)
+            except NotrainError as exc:
+                self.fail(exc.message, param, ctx)
+        parts = urlsplit(value)
+        origin = canonical_origin(value)
+        if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+            self.fail(f"{value!r} is not an origin (scheme://host[:port]) or a did:key", param, ctx)
+        return origin
+
+
+class _Timestamp(click.ParamType):
+    """RFC 3339 (``2030-01-01T00:00:00Z``; no zone means UTC) or Unix seconds."""
+
+    name = "TIMESTAMP"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            if value.isdigit():
+                return datetime.fromtimestamp(int(value), UTC)
+            moment = datetime.fromisoformat(value)
+        except (ValueError, OverflowError, OSError):
+            self.fail(f"{value!r} is not an RFC 3339 timestamp or Unix time", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="notrain")
+def main() -> None:
+    """Say "do not train AI on my work" with a signed manifest."""
+
+
+# -- keys -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--out", type=_OUT, default="notrain-key.jwk", show_default=True, help="Where to write the private key (mode 0600)."
+)
+@force_option
+@json_option
+def keygen(out: Path, force: bool, as_json: bool) -> None:
+    """Create an Ed25519 signing key.
+
+    Keep the private key file secret and backed up: for a did:key publisher
+    it *is* the identity.  Publish only the public JWK printed here.
+    """
+    key = PrivateKey.generate()
+    save_private_key(out, key, overwrite=force)
+    public = key.public
+    if as_json:
+        _emit({"path": str(out), "kid": public.kid, "did": public.did_key, "jwk": public.to_jwk()})
+        return
+    click.echo(f"wrote private key {out} (mode 0600)")
+    click.echo(f"kid:     {public.kid}")
+    click.echo(f"did:key: {public.did_key}")
+    click.echo(f"public JWK: {json.dumps(public.to_jwk())}")
+
+
+@main.command()
+@click.option("--key", "key_paths", type=_FILE, multiple=True, required=True, help="A public or private JWK file (repeatable).")
+@click.option("--publisher", type=_Publisher(), required=True, help="The site's origin, e.g. https://example.org.")
+@click.option("--out", type=_OUT, default="notrain-keys.json", show_default=True)
+@force_option
+def keyset(key_paths: tuple[Path, ...], publisher: str, out: Path, force: bool) -> None:
+    """Write the key set a site serves at /.well-known/notrain-keys.json."""
+    keys = [load_public_key(path) for path in key_paths]
+    data = ijson.dumps(make_keyset(publisher, keys).to_json(), pretty=True)
+    parse_keyset(data, publisher)
+    _write(out, data, force=force)
+    click.echo(f"wrote {out}: {len(keys)} key(s) for {publisher}; serve it at {publisher}/.well-known/notrain-keys.json")
+
+
+@main.command()
+@click.option("--old", "old_path", type=_FILE, required=True, help="The current private key (signs the rotation).")
+@click.option("--new", "new_path", type=_FILE, required=True, help="The new key (public or private JWK).")
+@click.option("--keyset", "keyset_path", type=_FILE, required=True, help="The key set to update in place.")
+@click.option("--drop-old", is_flag=True, help="Remove the old key from the set (verifiers that pinned it follow the rotation).")
+def rotate(old_path: Path, new_path: Path, keyset_path: Path, drop_old: bool) -> None:
+    """Hand over from the old key to a new one with a rotation signed by the old key."""
+    data = _read(keyset_path, MAX_KEYSET_BYTES)
+    current = parse_keyset(data, _keyset_publisher(data))
+    old, new = load_private_key(old_path), load_public_key(new_path)
+    if old.public.kid not in current.keys:
+        raise NotrainError(f"the old key {old.public.kid} is not in {keyset_path}", code="E_KEY", where=str(old_path))
+    if new.kid == old.public.kid:
+        raise NotrainError("the new key is the old key", code="E_KEY", where=str(new_path))
+    keys = {**current.keys, new.kid: new}
+    if drop_old:
+        del keys[old.public.kid]
+    rotation = make_rotation(current.publisher, old, new, _now())
+    updated = make_keyset(current.publisher, list(keys.values()), current.rotations + (rotation,))
+    result = ijson.dumps(updated.to_json(), pretty=True)
+    parse_keyset(result, current.publisher)
+    _replace(keyset_path, result)
+    click.echo(f"rotated {old.public.kid} -> {new.kid} in {keyset_path}" + (" (old key dropped)" if drop_old else ""))
+    click.echo("sign new manifests with the new key; verifiers that pinned the old key follow the signed rotation")
+
+
+def _keyset_publisher(data: bytes) -> str:
+    """The publisher a key set file names (checked again by parse_keyset)."""
+    doc = ijson.loads(data, max_size=MAX_KEYSET_BYTES, max_depth=8, what="key set")
+    publisher = doc.get("publisher") if isinstance(doc, dict) else None
+    if not isinstance(publisher, str):
+        raise NotrainError("the key set names no publisher", code="E_KEYSET", where="/publisher")
+    return publisher
+
+
+# -- authoring --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder of images (walked recursively).",
+)
+@click.option("--publisher", type=_Publisher(), help="Your site's origin, or your did:key (default: the did:key of --key).")
+@click.option("--key", "key_path", type=_FILE, help="Your key file; its did:key is the publisher if --publisher is not given.")
+@click.option("--out", type=_OUT, default="notrain.manifest.json", show_default=True)
+@click.option("--train-ai", type=_YN, default="n", show_default=True, help="Training AI models on these works.")
+@click.option("--ai-use", type=_YN, default="n", show_default=True, help="Any other AI use (e.g. as input to generative AI).")
+@click.option("--search", type=_YN, help="Search indexing (unset: say nothing).")
+@click.option(
+    "--name", "names", multiple=True, help="A name or pseudonym that must not be used as a caption or prompt (repeatable)."
+)
+@click.option("--account", "accounts", multiple=True, help="An https URL of one of your profiles (repeatable).")
+@click.option("--valid-days", type=click.IntRange(1, MAX_VALIDITY.days), default=365, show_default=True)
+@force_option
+def init(
+    source: Path,
+    publisher: str | None,
+    key_path: Path | None,
+    out: Path,
+    train_ai: str,
+    ai_use: str,
+    search: str | None,
+    names: tuple[str, ...],
+    accounts: tuple[str, ...],
+    valid_days: int,
+    force: bool,
+) -> None:
+    """Hash every image in a folder into an unsigned manifest payload.
+
+    Each image is recorded by SHA-256 and PDQ (which also finds resized or
+    recompressed reposts), titled with its path relative to the folder.
+    Files whose names start with '.' are skipped.  The sequence number is the
+    current Unix time, so a later run always supersedes an earlier one.
+    """
+    publisher = _init_publisher(publisher, key_path)
+    works = _hash_folder(source)
+    now = _now()
+    default = {TRAIN_AI: train_ai, AI_USE: ai_use} | ({SEARCH: search} if search else {})
+    doc = {
+        "notrain": 1,
+        "publisher": publisher,
+        "sequence": int(now.timestamp()),
+        "issued": format_timestamp(now),
+        "expires": format_timestamp(now + timedelta(days=valid_days)),
+        "default": default,
+        "pdq": {"hasher": imaging.HASHER, "threshold": DEFAULT_PDQ_THRESHOLD},
+        "works": works,
+        "names": [{"name": name} for name in names],
+        "accounts": [{"url": url} for url in accounts],
+    }
+    data = ijson.dumps(doc, pretty=True)
+    manifest = parse_payload(data)
+    _write(out, data, force=force)
+    with_pdq = sum(1 for work in manifest.works if work.pdq)
+    click.echo(f"wrote {out}: {len(manifest.works)} works ({with_pdq} with PDQ), publisher {publisher}, expires {doc['expires']}")
+    click.echo(f"next: notrain sign {out} --key KEY")
+
+
+def _init_publisher(publisher: str | None, key_path: Path | None) -> str:
+    if key_path is None:
+        if publisher is None:
+            raise click.UsageError("give --publisher (your origin or did:key) or --key (to publish as its did:key)")
+        return publisher
+    did = load_public_key(key_path).did_key
+    if publisher is None:
+        return did
+    if publisher.startswith("did:") and publisher != did:
+        raise click.UsageError(f"--publisher {publisher} is not the did:key of {key_path} ({did})")
+    return publisher
+
+
+def _hash_folder(source: Path) -> list[dict]:
+    """Work entries for every image under ``source``, in sorted path order."""
+    files = sorted(
+        (path for path in source.rglob("*") if path.is_file() and not _hidden(path.relative_to(source))),
+        key=lambda path: path.relative_to(source).as_posix(),
+    )
+    works: list[dict] = []
+    seen: dict[str, str] = {}
+    problems: list[str] = []
+    with click.progressbar(files, label="hashing images", file=sys.stderr, show_pos=True) as progress:
+        for path in progress:
+            title = path.relative_to(source).as_posix()
+            entry = _work_entry(path, title, problems)
+            if entry is None:
+                continue
+            if entry["sha256"] in seen:
+                problems.append(f"{title} is a byte-identical copy of {seen[entry['sha256']]}; recorded once")
+                continue
+            seen[entry["sha256"]] = title
+            works.append(entry)
+    for problem in problems:
+        _warn(problem)
+    if not works:
+        _warn(f"no images found in {source}")
+    return works
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _work_entry(path: Path, title: str, problems: list[str]) -> dict | None:
+    try:
+        hashed = imaging.hash_file(path)
+    except imaging.ImageError as exc:
+        problems.append(f"skipping {title}: {exc.message}")
+        return None
+    entry = {"sha256": hashed.sha256.hex(), "title": title}
+    if hashed.reliable:
+        entry["pdq"] = hashed.pdq.hex()
+    else:
+        problems.append(
+            f"{title}: PDQ quality {hashed.quality} < {imaging.MIN_QUALITY}, too flat to match reliably; recorded by SHA-256 only"
+        )
+    if not _utf8(title):
+        del entry["title"]
+        problems.append(f"{title!a}: the file name is not valid UTF-8; recorded without a title")
+    return entry
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@main.command()
+@click.argument("payload_path", metavar="PAYLOAD", type=_FILE)
+@click.option(
+    "--key", "key_paths", type=_FILE, multiple=True, required=True, help="Private key file (repeatable: each adds a signature)."
+)
+@click.option("--out", type=_OUT, default="notrain.json", show_default=True)
+@force_option
+def sign(payload_path: Path, key_paths: tuple[Path, ...], out: Path, force: bool) -> None:
+    """Sign a manifest payload into a DSSE envelope (publish it as /.well-known/notrain.json).
+
+    The payload's exact bytes are signed; nothing is re-serialised.
+    """
+    data = _read(payload_path, dsse.MAX_PAYLOAD_BYTES)
+    manifest = parse_payload(data)
+    check_policy(manifest, now=_now(), previous=None)
+    keys = [load_private_key(path) for path in key_paths]
+    if manifest.is_did_key and PublicKey.from_did_key(manifest.publisher).kid not in {k.public.kid for k in keys}:
+        raise PolicyError(
+            f"the publisher {manifest.publisher} is a did:key, so its own key must sign",
+            code="E_PUBLISHER_MISMATCH",
+            where="/publisher",
+        )
+    envelope = dsse.sign(data, MANIFEST_TYPE, keys)
+    _write(out, envelope.to_bytes(), force=force)
+    click.echo(f"wrote {out}: signed by {', '.join(k.public.kid for k in keys)}")
+    click.echo(f"manifest sha256 {manifest.digest}; valid until {format_timestamp(manifest.expires)}")
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("path", metavar="FILE", type=_FILE)
+@click.option(
+    "--keyset", "keyset_path", type=_FILE, help="The origin's key set (notrain-keys.json); needed for origin publishers."
+)
+@click.option("--publisher", type=_Publisher(), help="The publisher you expect (default: the one the manifest claims).")
+@click.option("--at", type=_Timestamp(), help="Verify as of this time instead of now.")
+@json_option
+def verify(path: Path, keyset_path: Path | None, publisher: str | None, at: datetime | None, as_json: bool) -> None:
+    """Verify a signed manifest: signature, publisher, validity."""
+    data = _read(path, dsse.MAX_ENVELOPE_BYTES)
+    if not is_envelope(data):
+        raise NotrainError(
+            f"{path} is an unsigned payload, not a signed envelope (sign it with `notrain sign`)",
+            code="E_UNSIGNED",
+            where=str(path),
+        )
+    publisher = publisher or peek_publisher(data)
+    keyset = None
+    if keyset_path is not None:
+        if publisher.startswith("did:"):
+            raise click.UsageError("--keyset is for origin publishers: a did:key is its own key")
+        keyset = parse_keyset(_read(keyset_path, MAX_KEYSET_BYTES), publisher)
+    elif not publisher.startswith("did:"):
+        raise click.UsageError(f"{publisher} is an origin: pass --keyset with its notrain-keys.json")
+    verified = verify_manifest(data, publisher=publisher, keys=trusted_keys(publisher, keyset), now=at or _now())
+    manifest = verified.manifest
+    if as_json:
+        _emit(
+            {
+                "ok": True,
+                "publisher": manifest.publisher,
+                "sequence": manifest.sequence,
+                "digest": manifest.digest,
+                "envelope_digest": verified.envelope_digest,
+                "signed_by": list(verified.signed_by),
+                "issued": format_timestamp(manifest.issued),
+                "expires": format_timestamp(manifest.expires),
+            }
+        )
+        return
+    click.echo(f"OK: {path} is signed by {manifest.publisher}")
+    click.echo(f"publisher: {manifest.publisher}")
+    click.echo(f"sequence:  {manifest.sequence}")
+    click.echo(f"digest:    sha256:{manifest.digest}")
+    click.echo(f"signed by: {', '.join(verified.signed_by)}")
+    click.echo(f"valid:     {format_timestamp(manifest.issued)} to {format_timestamp(manifest.expires)}")
+
+
+def _open_document(path: Path) -> tuple[Manifest, tuple[dsse.Signature, ...] | None]:
+    """The manifest in an envelope or a bare payload (not verified), and the envelope's signatures."""
+    data = _read(path, dsse.MAX_ENVELOPE_BYTES)
+    if not is_envelope(data):
+        return parse_payload(data), None
+    envelope = dsse.parse(data)
+    return parse_payload(envelope.payload), envelope.signatures
+
+
+@main.command()
+@click.argument("path", metavar="FILE", type=_FILE)
+@json_option
+def show(path: Path, as_json: bool) -> None:
+    """Show what a manifest says (without verifying it)."""
+    manifest, signatures = _open_document(path)
+    summary = _summary(manifest, signatures)
+    if as_json:
+        _emit(summary)
+        return
+    click.echo("NOT VERIFIED: this is what the file claims; check it with `notrain verify`.")
+    for line in _summary_lines(summary):
+        click.echo(line)
+
+
+def _summary(manifest: Manifest, signatures: tuple[dsse.Signature, ...] | None) -> dict:
+    did_kid = PublicKey.from_did_key(manifest.publisher).kid if manifest.is_did_key else None
+    return {
+        "verified": False,
+        "signed": signatures is not None,
+        "publisher": manifest.publisher,
+        "sequence": manifest.sequence,
+        "issued": format_timestamp(manifest.issued),
+        "expires": format_timestamp(manifest.expires),
+        "expired": manifest.expires <= _now(),
+        "digest": manifest.digest,
+        "default": prefs_to_json(manifest.default),
+        "paths": [{"pattern": rule.pattern, "prefs": prefs_to_json(dict(rule.prefs))} for rule in manifest.paths],
+        "pdq": {"hasher": manifest.pdq.hasher, "threshold": manifest.pdq.threshold} if manifest.pdq else None,
+        "works": [_work_json(work) for work in manifest.works],
+        "names": [name.name for name in manifest.names],
+        "accounts": [account.url for account in manifest.accounts],
+        "parts": [{"sha256": part.sha256, "size": part.size, "url": part.url} for part in manifest.parts],
+        "signatures": [{"keyid": s.keyid, "publisher_key": s.keyid == did_kid} for s in signatures or ()],
+    }
+
+
+def _work_json(work: Work) -> dict:
+    entry = {
+        "title": work.title,
+        "sha256": work.sha256.hex() if work.sha256 else None,
+        "pdq": work.pdq.hex() if work.pdq else None,
+    }
+    return entry | ({"prefs": prefs_to_json(work.prefs)} if work.prefs else {})
+
+
+def _summary_lines(summary: dict):
+    yield f"publisher:  {summary['publisher']}"
+    yield f"sequence:   {summary['sequence']}"
+    yield f"valid:      {summary['issued']} to {summary['expires']}" + ("  (EXPIRED)" if summary["expired"] else "")
+    yield f"default:    {_prefs_text(summary['default'])}"
+    yield f"paths:      {len(summary['paths'])}"
+    for rule in summary["paths"]:
+        yield f"  {rule['pattern']}  {_prefs_text(rule['prefs'])}"
+    pdq = summary["pdq"]
+    yield f"works:      {len(summary['works'])}" + (f"  (PDQ by {pdq['hasher']}, threshold {pdq['threshold']})" if pdq else "")
+    for work in summary["works"][:SHOW_WORKS]:
+        hashes = " ".join(f"{kind} {work[kind][:16]}…" for kind in ("sha256", "pdq") if work[kind])
+        yield f"  {work['title'] or '(untitled)'}  {hashes}" + (f"  {_prefs_text(work['prefs'])}" if "prefs" in work else "")
+    if len(summary["works"]) > SHOW_WORKS:
+        yield f"  … and {len(summary['works']) - SHOW_WORKS} more"
+    yield f"names:      {', '.join(summary['names']) or '(none)'}"
+    yield f"accounts:   {', '.join(summary['accounts']) or '(none)'}"
+    yield f"parts:      {len(summary['parts'])}"
+    if not summary["signed"]:
+        yield "signatures: none (a bare payload: sign it with `notrain sign`)"
+        return
+    yield f"signatures: {len(summary['signatures'])}"
+    for signature in summary["signatures"]:
+        yield f"  keyid {signature['keyid']}" + ("  (the publisher's did:key)" if signature["publisher_key"] else "")
+
+
+def _prefs_text(prefs: dict[str, str]) -> str:
+    return " ".join(f"{category}={value}" for category, value in prefs.items()) or "(none)"
+
+
+@main.command()
+@click.argument("path", metavar="FILE", type=_FILE)
+@json_option
+def lint(path: Path, as_json: bool) -> None:
+    """Check a manifest (payload or envelope) strictly and point out likely mistakes.
+
+    Exit status 1 if the manifest would be refused, 0 if there are only warnings.
+    """
+    try:
+        manifest, _ = _open_document(path)
+    except NotrainError as exc:
+        errors, warnings = [exc.to_json()], []
+    else:
+        errors, warnings = [], _lint(manifest, _now())
+    if as_json:
+        _emit({"ok": not errors, "errors": errors, "warnings": warnings})
+    else:
+        for error in errors:
+            click.echo(f"error: {_describe(error)}")
+        for warning in warnings:
+            click.echo(f"warning: {_describe(warning)}")
+        click.echo(f"{path}: {len(errors)} error(s), {len(warnings)} warning(s)")
+    if errors:
+        click.get_current_context().exit(1)
+
+
+def _lint(manifest: Manifest, now: datetime) -> list[dict]:
+    """Warnings about a valid manifest that probably does not say what its author meant."""
+    found: list[dict] = []
+
+    def warn(code: str, message: str, where: str) -> None:
+        found.append({"code": code, "message": message, "where": where})
+
+    if manifest.expires <= now:
+        warn("W_EXPIRED", f"the manifest expired at {format_timestamp(manifest.expires)}; verifiers refuse it", "/expires")
+    elif manifest.expires - now <= EXPIRY_WARNING:
+        warn("W_EXPIRES_SOON", f"the manifest expires at {format_timestamp(manifest.expires)}; re-sign it soon", "/expires")
+    if manifest.default and State.DISALLOWED not in manifest.default.values():
+        warn("W_ALLOWS_ALL", "the default disallows nothing: unless a rule says otherwise, every use is allowed", "/default")
+    for entry in (*manifest.works, *manifest.names):
+        if not manifest.prefs_for(entry.prefs):
+            warn("W_NO_PREFS", "no preferences apply (no 'prefs' and an empty default), so this entry says nothing", entry.ref)
+    first_of: dict[bytes, str] = {}
+    for work in manifest.works:
+        if work.sha256 is not None and first_of.setdefault(work.sha256, work.ref) != work.ref:
+            warn("W_DUPLICATE_WORK", f"the same sha256 as {first_of[work.sha256]}", f"{work.ref}/sha256")
+    for name in manifest.names:
+        if len(normalise_name(name.name).replace(" ", "")) < 3:
+            warn(
+                "W_SHORT_NAME",
+                f"{name.name!r} is shorter than 3 characters and will match unrelated captions",
+                f"{name.ref}/name",
+            )
+    if manifest.pdq and manifest.pdq.threshold > DEFAULT_PDQ_THRESHOLD:
+        warn("W_PDQ_THRESHOLD", f"a threshold above {DEFAULT_PDQ_THRESHOLD} matches unrelated images", "/pdq/threshold")
+    pattern_at: dict[str, str] = {}
+    for rule in manifest.paths:
+        if pattern_at.setdefault(rule.pattern, rule.ref) != rule.ref:
+            warn(
+                "W_SHADOWED_PATH",
+                f"the same pattern as {pattern_at[rule.pattern]}: the two rules combine and the more restrictive value wins",
+                rule.ref,
+            )
+    return found

@@ -1,0 +1,1 @@
+"""The one HTTP client of notrain: discovery, caching and the fail-closed rules."""

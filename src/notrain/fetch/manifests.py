@@ -1,0 +1,191 @@
+"""Fetching, verifying and caching an origin's notrain manifest, fail-closed.
+
+The rules are spec/fetching.md's:
+
+* 2xx: verify (a signed manifest with the origin's key set, or an unsigned
+  one only if it came over HTTPS from the origin itself); any failure to
+  verify counts as an error;
+* 404, 410 and other 4xx but 429: the origin has no manifest;
+* 429, 5xx, timeouts, network errors, redirects off the host, oversize or
+  malformed documents, unverifiable signatures: the origin is *disallowed for
+  every purpose* until the error TTL passes, unless a previously verified
+  manifest is still unexpired, which then keeps serving ("last good");
+* a verified manifest is cached for min(its expiry, the configured TTL).
+
+Keys are pinned on first verification: later key sets must continue from
+the pinned keys through signed rotations (spec/keys.md).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+from urllib.parse import urljoin
+
+from ..core import dsse
+from ..core.catalog import url_statements
+from ..core.decision import Statement, fail_closed
+from ..core.errors import NotrainError
+from ..core.keys import PublicKey
+from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
+from ..core.manifest import MAX_PART_BYTES, Manifest, canonical_origin, merge_part
+from ..core.paths import PathMatcher
+from ..core.verify import Verified, accept_bare, is_envelope, trusted_keys, verify_manifest
+from .cache import TTLCache
+from .http import Fetched, HttpClient
+
+MANIFEST_PATH = "/.well-known/notrain.json"
+KEYSET_PATH = "/.well-known/notrain-keys.json"
+MAX_CATALOGUE_BYTES = 64 * 1024 * 1024  # all parts of one manifest together
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Caching and limits (spec/fetching.md gives the allowed ranges)."""
+
+    manifest_ttl: float = 24 * 3600
+    error_ttl: float = 300
+    max_origins: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.manifest_ttl <= 7 * 24 * 3600:
+            raise ValueError("manifest_ttl must be at most 7 days")
+        if not 60 <= self.error_ttl <= 3600:
+            raise ValueError("error_ttl must be 1 to 60 minutes")
+
+
+class Status(enum.Enum):
+    VERIFIED = "verified"
+    ABSENT = "absent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ManifestState:
+    """What is known of one origin's manifest at one moment."""
+
+    origin: str
+    status: Status
+    source: str
+    verified: Verified | None = None
+    error: str | None = None  # "E_CODE: message" or a fetch failure
+    stale: bool = False  # a last good manifest serving while a refresh fails
+    fetched_at: float = field(default_factory=time.time)
+    matcher: PathMatcher | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def manifest(self) -> Manifest | None:
+        return self.verified.manifest if self.verified else None
+
+    def statements(self, url: str) -> list[Statement]:
+        """What this origin's manifest (or its failure) says about one of its URLs."""
+        if self.status is Status.FAILED:
+            return [fail_closed(self.source, self.error or "manifest unavailable")]
+        if self.status is Status.ABSENT or self.matcher is None:
+            return []
+        return url_statements(self.verified.manifest, self.matcher, url)  # type: ignore[union-attr]
+
+
+class ManifestFetcher:
+    """Per-origin manifest state, fetched once however many callers wait."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        policy: FetchPolicy | None = None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.policy = policy or FetchPolicy()
+        self._now = now
+        self._cache: TTLCache[str, ManifestState] = TTLCache(self.policy.max_origins, clock)
+        self._pins: dict[str, dict[str, PublicKey]] = {}
+        self.fetches = 0  # manifest GETs issued (for stats and tests)
+
+    @property
+    def cache(self) -> TTLCache[str, ManifestState]:
+        return self._cache
+
+    async def state(self, origin: str) -> ManifestState:
+        canonical = canonical_origin(origin)
+        if canonical is None:
+            raise ValueError(f"not an http(s) origin: {origin!r}")
+        return await self._cache.get(canonical, lambda: self._load(canonical))
+
+    async def _load(self, origin: str) -> tuple[ManifestState, float]:
+        source = origin + MANIFEST_PATH
+        self.fetches += 1
+        fetched = await self.client.get(source, max_bytes=dsse.MAX_ENVELOPE_BYTES)
+        if fetched.failure is None and fetched.status is not None:
+            if fetched.status in (404, 410) or (400 <= fetched.status < 500 and fetched.status != 429):
+                return ManifestState(origin, Status.ABSENT, source), self.policy.manifest_ttl
+        try:
+            if not fetched.ok:
+                raise _Unreachable(fetched.failure or f"HTTP {fetched.status}")
+            verified = await self._verify(origin, fetched)
+        except (NotrainError, _Unreachable) as error:
+            return self._failed(origin, source, _describe(error))
+        state = ManifestState(origin, Status.VERIFIED, source, verified, matcher=PathMatcher(verified.manifest.paths))
+        remaining = (verified.manifest.expires - self._now()).total_seconds()
+        return state, max(1.0, min(remaining, self.policy.manifest_ttl))
+
+    def _failed(self, origin: str, source: str, error: str) -> tuple[ManifestState, float]:
+        last = self._cache.peek(origin)
+        if last is not None and last.status is Status.VERIFIED and last.manifest.expires > self._now():  # type: ignore[union-attr]
+            stale = ManifestState(origin, Status.VERIFIED, source, last.verified, error, True, last.fetched_at, last.matcher)
+            return stale, self.policy.error_ttl
+        return ManifestState(origin, Status.FAILED, source, error=error), self.policy.error_ttl
+
+    async def _verify(self, origin: str, fetched: Fetched) -> Verified:
+        publisher = _publisher_for(origin, fetched.final_url)
+        last = self._cache.peek(origin)
+        previous = last.manifest if last is not None and last.status is Status.VERIFIED else None
+        if not is_envelope(fetched.body):
+            verified = accept_bare(fetched.body, fetched_from=fetched.final_url, now=self._now(), previous=previous)
+        else:
+            keys_fetched = await self.client.get(publisher + KEYSET_PATH, max_bytes=MAX_KEYSET_BYTES)
+            if not keys_fetched.ok:
+                raise _Unreachable(f"key set unavailable: {keys_fetched.failure or f'HTTP {keys_fetched.status}'}")
+            keyset = parse_keyset(keys_fetched.body, publisher)
+            keys = trusted_keys(publisher, keyset, self._pins.get(publisher))
+            verified = verify_manifest(fetched.body, publisher=publisher, keys=keys, now=self._now(), previous=previous)
+            self._pins[publisher] = keys
+        return await self._load_parts(verified, fetched.final_url)
+
+    async def _load_parts(self, verified: Verified, manifest_url: str) -> Verified:
+        manifest, total = verified.manifest, 0
+        for index, part in enumerate(manifest.parts):
+            if part.url is None:
+                raise _Unreachable(f"part {index} has no url")
+            fetched = await self.client.get(urljoin(manifest_url, part.url), max_bytes=min(part.size, MAX_PART_BYTES))
+            if not fetched.ok:
+                raise _Unreachable(f"part {index}: {fetched.failure or f'HTTP {fetched.status}'}")
+            total += len(fetched.body)
+            if total > MAX_CATALOGUE_BYTES:
+                raise _Unreachable("parts exceed the catalogue limit")
+            manifest = merge_part(manifest, index, fetched.body)
+        return Verified(manifest, verified.signed_by, verified.envelope_digest) if manifest is not verified.manifest else verified
+
+
+class _Unreachable(Exception):
+    """A fetch that did not produce a usable document (fail closed)."""
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, NotrainError):
+        return f"{error.code}: {error.message}" + (f" (at {error.where})" if error.where else "")
+    return str(error)
+
+
+def _publisher_for(origin: str, final_url: str) -> str:
+    """The publisher id the manifest must carry: the origin asked about, or its
+    https upgrade when the origin redirected there (same host only; see http.py)."""
+    landed = canonical_origin(final_url)
+    if landed is not None and landed != origin and origin.startswith("http://") and landed.startswith("https://"):
+        return landed
+    return origin

@@ -149,6 +149,9 @@ def envelope_cases() -> list[dict]:
     port = payload(publisher="http://127.0.0.1:8080")
     ks = jdump(make_keyset("http://127.0.0.1:8080", [SITE.public]).to_json()).decode()
     add("valid-origin-with-port", "an origin with a non-default port", sign_doc(port), ok(port), publisher="http://127.0.0.1:8080", keyset=ks)
+    ipv6 = payload(publisher="http://[::1]:8080")
+    ks6 = jdump(make_keyset("http://[::1]:8080", [SITE.public]).to_json()).decode()
+    add("valid-origin-ipv6", "an IPv6 literal origin in RFC 5952 form", sign_doc(ipv6), ok(ipv6), publisher="http://[::1]:8080", keyset=ks6)
     rotation = make_rotation(ORIGIN, SITE, NEWKEY.public, parse_timestamp("2026-11-15T00:00:00Z", ""))
     add(
         "valid-rotated-key",
@@ -283,6 +286,12 @@ def envelope_cases() -> list[dict]:
         ("ftp", "ftp://art.example"),
         ("userinfo", "https://me@art.example"),
         ("unicode-host", "https://bücher.example"),
+        ("ipv6-zone", "https://[fe80::1%25eth0]"),
+        ("ipv4-mapped", "https://[::ffff:1.2.3.4]"),
+        ("ipv6-uncompressed", "http://[0:0:0:0:0:0:0:1]"),
+        ("port-zero", "https://art.example:0"),
+        ("ipv4-leading-zero", "http://01.2.3.4"),
+        ("numeric-host", "http://1.2.3"),
     ):
         schema(f"schema-publisher-{suffix}", f"publisher {value!r} is not a canonical origin", payload(publisher=value), "E_PUBLISHER")
     schema("schema-publisher-bad-did", "a did:key that is not base58", payload(publisher="did:key:z0OIl"), "E_DID_KEY")
@@ -427,6 +436,7 @@ def path_cases() -> list[dict]:
         {"pattern": "/tie/a", "prefs": {"train-ai": "y"}},
         {"pattern": "/tie/*", "prefs": {"train-ai": "n"}},
         {"pattern": "/search?q=", "prefs": {"search": "n"}},
+        {"pattern": "/a%20b", "prefs": {"train-ai": "y"}},
     ]
     default = {"train-ai": "n", "ai-use": "y"}
     U, A, D = "unknown", "allowed", "disallowed"
@@ -452,6 +462,7 @@ def path_cases() -> list[dict]:
         ("/search", D, A, A, "without the query the rule does not match"),
         ("/BLOG/post", D, A, A, "matching is case-sensitive"),
         ("/blog/post#frag", A, A, A, "the fragment is not matched"),
+        ("/a b/c", A, A, A, "a space in the URL is percent-encoded before matching"),
     ]
     cases = [
         {"id": f"path-{i:02d}", "description": note, "rules": rules, "default": default, "url": "https://art.example" + path,
@@ -502,7 +513,7 @@ def work_cases() -> list[dict]:
 
 
 def name_cases() -> list[dict]:
-    names = [{"name": "Jane Doe"}, {"name": "janedoe_art"}, {"name": "Zoë"}, {"name": "山田 太郎"}, {"name": "ＡＢＣ Studio"}]
+    names = [{"name": "Jane Doe"}, {"name": "janedoe_art"}, {"name": "Zoë"}, {"name": "山田 太郎"}, {"name": "ＡＢＣ Studio"}, {"name": "ジブリ"}]
     checks = [
         ("name-plain", "art by Jane Doe, trending", ["/names/0"]),
         ("name-case-punctuation", "JANE-DOE style", ["/names/0"]),
@@ -516,6 +527,8 @@ def name_cases() -> list[dict]:
         ("name-fullwidth", "abc studio commission", ["/names/4"]),
         ("name-two", "Jane Doe and Zoë", ["/names/0", "/names/2"]),
         ("name-empty-caption", "", []),
+        ("name-kana", "ジブリの絵", ["/names/5"]),
+        ("name-kana-voicing-kept", "シフリの絵", []),
     ]
     cases = [{"id": id_, "description": f"caption {caption!r}", "names": names, "caption": caption, "expect": {"matches": expect}}
              for id_, caption, expect in checks]
@@ -559,6 +572,7 @@ def decision_cases() -> list[dict]:
     manifests = [site, other, person]
     for id_, description, query, expect in (
         ("catalog-own-url", "an origin's default applies to its URLs", {"url": "https://art.example/x"}, {"train-ai": D, "ai-use": D, "search": U}),
+        ("catalog-userinfo-url", "userinfo is not part of the origin", {"url": "https://guest@art.example/x"}, {"train-ai": D, "ai-use": D, "search": U}),
         ("catalog-own-path-rule", "its path rules too", {"url": "https://art.example/free/x"}, {"train-ai": A, "ai-use": D, "search": U}),
         ("catalog-other-url", "another origin speaks only for itself", {"url": "https://other.example/x"}, {"train-ai": A, "ai-use": A, "search": A}),
         ("catalog-unlisted-origin", "an origin with no manifest", {"url": "https://third.example/x"}, {"train-ai": U, "ai-use": U, "search": U}),

@@ -35,4 +35,5 @@ def has_proof(profile_text: str, publisher: str) -> bool:
     """
     token = proof_token(publisher)
     text = unicodedata.normalize("NFC", html.unescape(profile_text[:MAX_PROFILE_CHARS]))
-    return re.search(r"(?<![\w:/.-])" + re.escape(token) + r"(?![\w:/.-])", text) is not None
+    # A full stop may end the sentence the token stands in, but not continue a host name.
+    return re.search(r"(?<![\w:/.-])" + re.escape(token) + r"(?![\w:/-]|\.[\w-])", text) is not None

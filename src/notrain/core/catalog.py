@@ -124,7 +124,7 @@ class Catalog:
         return found
 
     def url_statements(self, url: str) -> list[Statement]:
-        origin = canonical_origin(url)
+        origin = canonical_origin(url, of_url=True)
         manifest = self._manifests.get(origin) if origin else None
         if manifest is None:
             return []
@@ -132,7 +132,11 @@ class Catalog:
 
     def content_statements(self, content: ContentHash) -> list[Statement]:
         found = []
+        seen: set[tuple[str, int]] = set()
         for hit in self._works.match(sha256=content.sha256, pdq=content.pdq, quality=content.pdq_quality):
+            if (hit.owner, hit.index) in seen:  # sha256 hits come first: one statement per work
+                continue
+            seen.add((hit.owner, hit.index))
             manifest = self._manifests[hit.owner]
             work = manifest.works[hit.index]
             prefs = manifest.prefs_for(work.prefs)

@@ -10,6 +10,7 @@ set, but cannot make a verifier with pins accept it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
@@ -24,6 +25,7 @@ ROTATION_TYPE = "application/vnd.notrain.rotation+json"
 MAX_KEYSET_BYTES = 64 * 1024
 MAX_KEYS = 16
 MAX_ROTATIONS = 64
+_KID = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")  # an RFC 7638 SHA-256 thumbprint
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,16 @@ class KeySet:
         if not pinned:
             return dict(self.keys)
         reachable: dict[str, PublicKey] = dict(pinned)
+        pending = list(self.rotations)
         changed = True
-        while changed:
+        while changed:  # each rotation is verified at most once
             changed = False
-            for rotation in self.rotations:
+            for rotation in list(pending):
                 old = reachable.get(rotation.old)
-                if old is not None and rotation.new.kid not in reachable and rotation.verify_with(old):
+                if old is None:
+                    continue
+                pending.remove(rotation)
+                if rotation.new.kid not in reachable and rotation.verify_with(old):
                     reachable[rotation.new.kid] = rotation.new
                     changed = True
         trusted = {kid: key for kid, key in self.keys.items() if kid in reachable}
@@ -91,8 +97,10 @@ class KeySet:
 def parse_keyset(data: bytes, publisher: str) -> KeySet:
     """Parse a key set served for ``publisher`` (its ``publisher`` member must match)."""
     doc = ijson.loads(data, max_size=MAX_KEYSET_BYTES, max_depth=8, what="key set")
-    if not isinstance(doc, dict) or doc.get("notrain-keys") != KEYSET_VERSION:
+    if not isinstance(doc, dict) or type(doc.get("notrain-keys")) is not int or doc["notrain-keys"] != KEYSET_VERSION:
         raise KeyMaterialError("not a notrain key set (version 1)", code="E_KEYSET", where="/notrain-keys")
+    if publisher.startswith("did:"):
+        raise KeyMaterialError("a did:key publisher has no key set: the DID is the key", code="E_KEYSET", where="/publisher")
     if doc.get("publisher") != publisher:
         raise KeyMaterialError(f"key set is for {doc.get('publisher')!r}, not {publisher!r}", code="E_KEYSET", where="/publisher")
     raw_keys = doc.get("keys")
@@ -116,10 +124,11 @@ def _parse_rotation(item: object, publisher: str, where: str) -> Rotation:
     if envelope.payload_type != ROTATION_TYPE:
         raise KeyMaterialError("a rotation has payloadType " + ROTATION_TYPE, code="E_ROTATION", where=f"{where}/payloadType")
     doc = ijson.loads(envelope.payload, max_size=4096, max_depth=4, what="rotation")
-    if not isinstance(doc, dict) or doc.get("notrain-rotation") != 1 or doc.get("publisher") != publisher:
+    version = doc.get("notrain-rotation") if isinstance(doc, dict) else None
+    if type(version) is not int or version != 1 or doc.get("publisher") != publisher:
         raise KeyMaterialError("rotation payload must be version 1 and name this publisher", code="E_ROTATION", where=where)
     old = doc.get("old")
-    if not isinstance(old, str):
+    if not isinstance(old, str) or not _KID.match(old):
         raise KeyMaterialError("rotation 'old' must be a key id", code="E_ROTATION", where=f"{where}/old")
     new = PublicKey.from_jwk(doc.get("new"), where=f"{where}/new")
     issued = parse_timestamp(doc.get("issued"), f"{where}/issued")

@@ -39,7 +39,7 @@ MAX_SEQUENCE = 2**53 - 1
 KNOWN_MEMBERS = frozenset(
     {"notrain", "publisher", "sequence", "issued", "expires", "default", "paths", "works", "pdq", "names", "accounts", "parts", "critical"}
 )
-_TIMESTAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z")
+_TIMESTAMP = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 _SHA256_HEX = re.compile(r"\A[0-9a-f]{64}\Z")
 # A DNS name (lowercase, ASCII: IDNs in punycode) or an IPv4 literal.
 _HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -161,27 +161,48 @@ def _hex(value, where: str, octets: int) -> bytes:
     return bytes.fromhex(value)
 
 
-def canonical_origin(text: str) -> str | None:
-    """The canonical ``scheme://host[:port]`` form of an http(s) origin, or None."""
+def canonical_origin(text: str, *, of_url: bool = False) -> str | None:
+    """The canonical ``scheme://host[:port]`` form of an http(s) origin, or None.
+
+    With ``of_url``, ``text`` is any URL and its origin is returned (userinfo,
+    path, query and fragment are not part of an origin).  Hosts are lowercase
+    ASCII DNS names (IDNs in punycode), dotted-quad IPv4 without leading zeros,
+    or bracketed IPv6 in RFC 5952 form without a zone and not IPv4-mapped, so
+    that every origin has exactly one spelling.
+    """
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         return None
-    host = parts.hostname
-    if ":" in host:  # an IPv6 literal, written in its compressed form
-        try:
-            if str(ipaddress.IPv6Address(host)) != host:
-                return None
-        except ValueError:
-            return None
-        host = f"[{host}]"
-    elif not _HOST.match(host):
+    if not of_url and (parts.username is not None or parts.password is not None):
+        return None
+    host = _canonical_host(parts.hostname)
+    if host is None:
         return None
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def _canonical_host(host: str) -> str | None:
+    if ":" in host:
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+        if address.scope_id is not None or address.ipv4_mapped is not None or address.compressed != host:
+            return None
+        return f"[{host}]"
+    if not _HOST.match(host):
+        return None
+    if host.rsplit(".", 1)[-1].isdigit():  # numeric: must be a plain dotted quad
+        try:
+            return host if str(ipaddress.IPv4Address(host)) == host else None
+        except ValueError:
+            return None
+    return host
 
 
 def check_publisher(value, where: str = "/publisher") -> str:
@@ -271,6 +292,8 @@ def _parse_parts(items, where: str) -> tuple[PartRef, ...]:
         if not 0 < size <= MAX_PART_BYTES:
             raise PayloadError(f"a part is 1 to {MAX_PART_BYTES} bytes", code="E_FIELD_VALUE", where=f"{at}/size")
         url = _text(item["url"], f"{at}/url") if "url" in item else None
+        if any(p.sha256 == digest for p in parts):
+            raise PayloadError("the same part is listed twice", code="E_FIELD_VALUE", where=f"{at}/sha256")
         parts.append(PartRef(digest, size, url, at))
     return tuple(parts)
 
@@ -342,7 +365,7 @@ def merge_part(manifest: Manifest, part_index: int, data: bytes) -> Manifest:
     if not 0 <= part_index < len(manifest.parts):
         raise IndexError(part_index)
     ref = manifest.parts[part_index]
-    where = f"part {part_index}"
+    where = f"/parts/{part_index}"
     if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
         raise PayloadError("part bytes do not match the size and sha256 in the signed manifest", code="E_PART_DIGEST", where=ref.ref)
     if ref.sha256 in manifest.parts_loaded:
@@ -350,11 +373,12 @@ def merge_part(manifest: Manifest, part_index: int, data: bytes) -> Manifest:
     doc = ijson.loads(data, max_size=MAX_PART_BYTES, what=where)
     if not isinstance(doc, dict):
         raise PayloadError("a part is a JSON object", code="E_FIELD_TYPE", where=where)
-    if _require(doc, "notrain-part", int, "") != VERSION:
+    if _require(doc, "notrain-part", int, where) != VERSION:
         raise PayloadError("unsupported part version", code="E_VERSION", where=f"{where}/notrain-part")
-    if doc.get("publisher") != manifest.publisher or doc.get("sequence") != manifest.sequence:
+    sequence = doc.get("sequence")
+    if doc.get("publisher") != manifest.publisher or type(sequence) is not int or sequence != manifest.sequence:
         raise PayloadError("a part must repeat its manifest's publisher and sequence", code="E_FIELD_VALUE", where=where)
-    prefix = f"/parts/{part_index}"
+    prefix = where
     works = _parse_works(doc.get("works", []), f"{prefix}/works")
     if manifest.pdq is None and any(w.pdq for w in works):
         raise PayloadError("part works carry PDQ hashes but the manifest names no hasher", code="E_FIELD_MISSING", where="/pdq")

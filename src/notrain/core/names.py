@@ -2,16 +2,17 @@
 
 An artist lists the names that must not become captions or prompt tokens
 ("by Jane Doe", "janedoe_art").  Captions spell them in every way, so both
-sides are normalised the same way (spec/manifest.md, "Names"):
+sides are normalised the same way (spec/matching.md, "Names"):
 
 1. Unicode NFKC, then case folding (full-width and styled letters fold too);
-2. combining marks removed (``Zoë`` matches ``Zoe``);
+2. combining marks removed (``Zoë`` matches ``Zoe``), except the kana
+   voicing marks;
 3. everything that is not a letter or digit becomes a word break, so
    ``jane_doe``, ``Jane-Doe`` and ``@jane.doe`` are the words ``jane doe``.
 
 A name then matches a caption that contains its words as a contiguous run of
 whole words (``jane doe`` does not match ``jane does``).  Scripts written
-without spaces (Han, Hiragana, Katakana) have no word boundaries to honour, so
+without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) have no word boundaries to honour, so
 a name containing them matches as a substring of the normalised caption.
 """
 
@@ -26,13 +27,20 @@ Owner = TypeVar("Owner", bound=Hashable)
 
 MAX_CAPTION_CHARS = 65536
 _WORD = re.compile(r"[^\W_]+")
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer,
+# Hiragana, Katakana (and its extensions), Han (all blocks and extensions).
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U000323af]"
+)
+# Kana voicing marks are combining, but ジ is not シ: they are kept.
+_KEPT_MARKS = frozenset("\u3099\u309a")
 
 
 def normalise(text: str) -> str:
     """Name normal form: NFKC, case-folded, no combining marks, single spaces between words."""
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    stripped = "".join(c for c in folded if not unicodedata.combining(c))
+    stripped = "".join(c for c in folded if not unicodedata.combining(c) or c in _KEPT_MARKS)
     return " ".join(_WORD.findall(unicodedata.normalize("NFC", stripped)))
 
 

@@ -24,6 +24,7 @@ from .vocab import State
 
 MAX_PATTERN_OCTETS = 2048
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_NEEDS_ENCODING = re.compile(r"[\x00-\x20\x7f]")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -32,11 +33,17 @@ def _normalise_escape(match: re.Match[str]) -> str:
     return chr(octet) if octet in _UNRESERVED else "%" + match.group(1).upper()
 
 
+def _encode(char: str) -> str:
+    # surrogatepass: a lone surrogate in a URL string still gets one spelling.
+    return "".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass"))
+
+
 def normalise(text: str) -> str:
-    """Percent-encoding normal form: UTF-8-encode non-ASCII, uppercase escapes,
-    decode escapes of unreserved characters (RFC 3986 §6.2.2)."""
-    if not text.isascii():
-        text = "".join(c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in text)
+    """Percent-encoding normal form: percent-encode non-ASCII (as UTF-8), spaces
+    and controls; uppercase escapes; decode escapes of unreserved characters
+    (RFC 3986 §6.2.2)."""
+    if not text.isascii() or _NEEDS_ENCODING.search(text):
+        text = "".join(_encode(c) if not c.isascii() or _NEEDS_ENCODING.match(c) else c for c in text)
     return _ESCAPE.sub(_normalise_escape, text) if "%" in text else text
 
 

@@ -1,6 +1,6 @@
 """Verifying a signed manifest: bytes in, a trusted :class:`Manifest` out.
 
-The order is fixed by the spec (spec/verification.md): parse the envelope,
+The order is fixed by the spec (spec/envelope.md, "Verification"): parse the envelope,
 check its payload type, verify a signature by a trusted key over the exact
 payload bytes, and only then parse those bytes.  Policy checks follow: the
 manifest must be for the publisher the verifier asked about, still valid, and

@@ -114,6 +114,13 @@ def _same_host(source: str, target: str) -> bool:
     if b.scheme not in ("http", "https") or a.hostname != b.hostname:
         return False
     if a.scheme == b.scheme:
-        return a.port == b.port
+        return _port(a) == _port(b)
     # http -> https on the same host is an upgrade, not a change of speaker.
     return a.scheme == "http" and b.scheme == "https"
+
+
+def _port(url) -> int | None:
+    try:
+        return url.port or {"http": 80, "https": 443}[url.scheme]
+    except ValueError:
+        return None

@@ -22,7 +22,8 @@ import enum
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from collections import OrderedDict
+from typing import Callable, Hashable, TypeVar
 from urllib.parse import urljoin
 
 from ..core import dsse
@@ -40,6 +41,8 @@ from .http import Fetched, HttpClient
 MANIFEST_PATH = "/.well-known/notrain.json"
 KEYSET_PATH = "/.well-known/notrain-keys.json"
 MAX_CATALOGUE_BYTES = 64 * 1024 * 1024  # all parts of one manifest together
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class ManifestState:
     stale: bool = False  # a last good manifest serving while a refresh fails
     fetched_at: float = field(default_factory=time.time)
     matcher: PathMatcher | None = field(default=None, repr=False, compare=False)
+    etag: str | None = None  # for a conditional refresh
 
     @property
     def manifest(self) -> Manifest | None:
@@ -104,7 +108,11 @@ class ManifestFetcher:
         self.policy = policy or FetchPolicy()
         self._now = now
         self._cache: TTLCache[str, ManifestState] = TTLCache(self.policy.max_origins, clock)
-        self._pins: dict[str, dict[str, PublicKey]] = {}
+        # What must outlive cache eviction: pinned keys and the last accepted
+        # (sequence, digest) per publisher, for anti-rollback.  Small per origin,
+        # bounded all the same.
+        self._pins: BoundedDict[str, dict[str, PublicKey]] = BoundedDict(self.policy.max_origins * 10)
+        self._accepted: BoundedDict[str, Manifest] = BoundedDict(self.policy.max_origins * 10)
         self.fetches = 0  # manifest GETs issued (for stats and tests)
 
     @property
@@ -120,7 +128,11 @@ class ManifestFetcher:
     async def _load(self, origin: str) -> tuple[ManifestState, float]:
         source = origin + MANIFEST_PATH
         self.fetches += 1
-        fetched = await self.client.get(source, max_bytes=dsse.MAX_ENVELOPE_BYTES)
+        last = self._cache.peek(origin)
+        etag = last.etag if last is not None and last.status is Status.VERIFIED and not last.stale else None
+        fetched = await self.client.get(source, max_bytes=dsse.MAX_ENVELOPE_BYTES, etag=etag)
+        if fetched.not_modified and etag is not None:
+            return self._verified_state(origin, source, last.verified, last.etag)  # type: ignore[union-attr]
         if fetched.failure is None and fetched.status is not None:
             if fetched.status in (404, 410) or (400 <= fetched.status < 500 and fetched.status != 429):
                 return ManifestState(origin, Status.ABSENT, source), self.policy.manifest_ttl
@@ -130,7 +142,10 @@ class ManifestFetcher:
             verified = await self._verify(origin, fetched)
         except (NotrainError, _Unreachable) as error:
             return self._failed(origin, source, _describe(error))
-        state = ManifestState(origin, Status.VERIFIED, source, verified, matcher=PathMatcher(verified.manifest.paths))
+        return self._verified_state(origin, source, verified, fetched.header("ETag"))
+
+    def _verified_state(self, origin: str, source: str, verified: Verified, etag: str | None) -> tuple[ManifestState, float]:
+        state = ManifestState(origin, Status.VERIFIED, source, verified, matcher=PathMatcher(verified.manifest.paths), etag=etag)
         remaining = (verified.manifest.expires - self._now()).total_seconds()
         return state, max(1.0, min(remaining, self.policy.manifest_ttl))
 
@@ -143,8 +158,8 @@ class ManifestFetcher:
 
     async def _verify(self, origin: str, fetched: Fetched) -> Verified:
         publisher = _publisher_for(origin, fetched.final_url)
-        last = self._cache.peek(origin)
-        previous = last.manifest if last is not None and last.status is Status.VERIFIED else None
+        previous = self._accepted.get(publisher)
+        keys: dict[str, PublicKey] | None = None
         if not is_envelope(fetched.body):
             verified = accept_bare(fetched.body, fetched_from=fetched.final_url, now=self._now(), previous=previous)
         else:
@@ -154,8 +169,12 @@ class ManifestFetcher:
             keyset = parse_keyset(keys_fetched.body, publisher)
             keys = trusted_keys(publisher, keyset, self._pins.get(publisher))
             verified = verify_manifest(fetched.body, publisher=publisher, keys=keys, now=self._now(), previous=previous)
+        verified = await self._load_parts(verified, fetched.final_url)
+        # Only a manifest accepted in full moves the pins and the rollback floor.
+        if keys is not None:
             self._pins[publisher] = keys
-        return await self._load_parts(verified, fetched.final_url)
+        self._accepted[publisher] = verified.manifest
+        return verified
 
     async def _load_parts(self, verified: Verified, manifest_url: str) -> Verified:
         manifest, total = verified.manifest, 0
@@ -170,6 +189,20 @@ class ManifestFetcher:
                 raise _Unreachable("parts exceed the catalogue limit")
             manifest = merge_part(manifest, index, fetched.body)
         return Verified(manifest, verified.signed_by, verified.envelope_digest) if manifest is not verified.manifest else verified
+
+
+class BoundedDict(OrderedDict[K, V]):
+    """A dict that forgets its least recently written entries beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 class _Unreachable(Exception):

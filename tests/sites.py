@@ -53,6 +53,9 @@ class Site:
             return web.Response(status=404, text="not found")
         if route.delay:
             await asyncio.sleep(route.delay)
+        etag = route.headers.get("ETag")
+        if etag is not None and request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
         return web.Response(status=route.status, body=route.body, headers=route.headers)
 
     async def start(self) -> "Site":

@@ -254,3 +254,19 @@ async def test_the_cache_is_bounded(client):
     finally:
         for s in sites:
             await s.stop()
+
+
+async def test_conditional_refresh_reuses_the_verified_manifest_until_it_expires(site, client):
+    clock, today = Clock(), [NOW]
+    f = ManifestFetcher(client, FetchPolicy(manifest_ttl=60), now=lambda: today[0], clock=clock)
+    publish(site, make_key("site"), expires="2026-12-02T00:00:00Z")
+    site.routes["/.well-known/notrain.json"].headers["ETag"] = '"v1"'
+    first = await f.state(site.origin)
+    clock.t += 61
+    second = await f.state(site.origin)
+    assert second.verified is first.verified and not second.stale  # a 304, not a second verification
+    assert site.hits["/.well-known/notrain.json"] == 2
+    clock.t += 61
+    today[0] = NOW + timedelta(days=2)  # past expires: an unchanged manifest cannot outlive it
+    third = await f.state(site.origin)
+    assert third.status is Status.FAILED and third.error.startswith("E_EXPIRED")

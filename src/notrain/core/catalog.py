@@ -17,9 +17,10 @@ Scoping rules (spec/decision.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
 
 from .decision import Evidence, Statement
-from .manifest import Manifest, canonical_origin
+from .manifest import Manifest, origin_of_split
 from .names import NameIndex
 from .paths import PathMatcher, url_path
 from .verify import check_sequence
@@ -27,6 +28,7 @@ from .vocab import State
 from .works import WorkIndex
 
 MECHANISM = "notrain"
+MAX_MEMOISED_ORIGINS = 65536
 
 
 @dataclass(frozen=True)
@@ -38,24 +40,43 @@ class ContentHash:
     pdq_quality: int = 100
 
 
-def url_statements(manifest: Manifest, matcher: PathMatcher, url: str) -> list[Statement]:
-    """What one origin's manifest (its path rules compiled in ``matcher``) says
-    about one of that origin's URLs: one statement per deciding rule, per the
-    longest-match-then-default rule.  The caller has checked the origin."""
-    match = matcher.match(url_path(url))
-    by_rule: dict[str, dict[str, State]] = {}
-    for category, (state, rules) in match.by_category.items():
-        for rule in rules:
-            if dict(rule.prefs).get(category) is state:
-                by_rule.setdefault(rule.ref, {})[category] = state
-    for category, state in manifest.default.items():
-        if category not in match.by_category:
-            by_rule.setdefault("/default", {})[category] = state
-    return [Statement(prefs, _evidence(manifest, url, ref)) for ref, prefs in by_rule.items()]
+class OriginRules:
+    """One origin's manifest compiled for URL lookups.
+
+    A URL yields one statement per (deciding rule, category), longest match
+    first, then the manifest default.  The statements depend only on the rule
+    and the category, never on the URL, so each is built once and reused:
+    a lookup allocates nothing but its result list.
+    """
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.matcher = PathMatcher(manifest.paths)
+        self._statements: dict[tuple[str, str, State], Statement] = {}
+
+    def statements(self, url: str | SplitResult) -> list[Statement]:
+        """What the manifest says about ``url``; the caller has checked its origin."""
+        match = self.matcher.match(url_path(url))
+        found = []
+        for category, (state, rules) in match.by_category.items():
+            for rule in rules:
+                if (category, state) in rule.prefs:
+                    found.append(self._statement(rule.ref, category, state))
+        for category, state in self.manifest.default.items():
+            if category not in match.by_category:
+                found.append(self._statement("/default", category, state))
+        return found
+
+    def _statement(self, ref: str, category: str, state: State) -> Statement:
+        key = (ref, category, state)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = Statement({category: state}, _evidence(self.manifest, ref))
+        return statement
 
 
-def _evidence(manifest: Manifest, source: str, rule: str, detail: str = "") -> Evidence:
-    return Evidence(MECHANISM, source, manifest.publisher, rule, manifest.digest, manifest.sequence, detail)
+def _evidence(manifest: Manifest, rule: str, detail: str = "") -> Evidence:
+    return Evidence(MECHANISM, manifest.publisher, manifest.publisher, rule, manifest.digest, manifest.sequence, detail)
 
 
 class Catalog:
@@ -63,7 +84,8 @@ class Catalog:
 
     def __init__(self) -> None:
         self._manifests: dict[str, Manifest] = {}
-        self._paths: dict[str, PathMatcher] = {}
+        self._origins: dict[str, OriginRules] = {}
+        self._origin_of: dict[tuple[str, str], str | None] = {}  # (scheme, netloc) -> origin
         self._works: WorkIndex[str] = WorkIndex()
         self._names: NameIndex[str] = NameIndex()
 
@@ -95,9 +117,9 @@ class Catalog:
             self._names.remove_owner(publisher)
         self._manifests[publisher] = manifest
         if manifest.is_did_key:
-            self._paths.pop(publisher, None)
+            self._origins.pop(publisher, None)
         else:
-            self._paths[publisher] = PathMatcher(manifest.paths)
+            self._origins[publisher] = OriginRules(manifest)
         threshold = manifest.pdq.threshold if manifest.pdq else 0
         for i, work in enumerate(manifest.works):
             self._works.add(publisher, i, sha256=work.sha256, pdq=work.pdq, threshold=threshold)
@@ -107,7 +129,7 @@ class Catalog:
 
     def remove(self, publisher: str) -> None:
         if self._manifests.pop(publisher, None) is not None:
-            self._paths.pop(publisher, None)
+            self._origins.pop(publisher, None)
             self._works.remove_owner(publisher)
             self._names.remove_owner(publisher)
 
@@ -124,11 +146,22 @@ class Catalog:
         return found
 
     def url_statements(self, url: str) -> list[Statement]:
-        origin = canonical_origin(url, of_url=True)
-        manifest = self._manifests.get(origin) if origin else None
-        if manifest is None:
-            return []
-        return url_statements(manifest, self._paths[origin], url)
+        parts = urlsplit(url)
+        rules = self._origins.get(self._origin(parts))  # type: ignore[arg-type]
+        return rules.statements(parts) if rules is not None else []
+
+    def _origin(self, parts: SplitResult) -> str | None:
+        """The canonical origin of a split URL, memoised per (scheme, netloc):
+        a crawl meets the same hosts over and over."""
+        key = (parts.scheme, parts.netloc)
+        if key not in self._origin_of:
+            if len(self._origin_of) >= MAX_MEMOISED_ORIGINS:
+                self._origin_of.clear()
+            try:
+                self._origin_of[key] = origin_of_split(parts, of_url=True)
+            except ValueError:
+                self._origin_of[key] = None
+        return self._origin_of[key]
 
     def content_statements(self, content: ContentHash) -> list[Statement]:
         found = []
@@ -143,7 +176,7 @@ class Catalog:
             if not prefs:
                 continue
             detail = "sha256 match" if hit.by == "sha256" else f"pdq distance {hit.distance} <= {manifest.pdq.threshold}"  # type: ignore[union-attr]
-            found.append(Statement(prefs, _evidence(manifest, manifest.publisher, work.ref, detail)))
+            found.append(Statement(prefs, _evidence(manifest, work.ref, detail)))
         return found
 
     def text_statements(self, text: str) -> list[Statement]:
@@ -153,5 +186,5 @@ class Catalog:
             name = manifest.names[hit.index]
             prefs = manifest.prefs_for(name.prefs)
             if prefs:
-                found.append(Statement(prefs, _evidence(manifest, manifest.publisher, name.ref, f"name {hit.name!r}")))
+                found.append(Statement(prefs, _evidence(manifest, name.ref, f"name {hit.name!r}")))
         return found

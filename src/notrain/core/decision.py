@@ -108,13 +108,16 @@ def decide(
     if unknown_as is State.UNKNOWN:
         raise ValueError("unknown_as must be ALLOWED or DISALLOWED")
     statements = tuple(statements)
+    said: dict[tuple[str, State], list[Statement]] = {}
+    for statement in statements:
+        for category, state in statement.prefs.items():
+            said.setdefault((category, state), []).append(statement)
     outcomes: dict[str, Outcome] = {}
     for category in categories:
-        said = [s for s in statements if category in s.prefs]
-        no = tuple(s for s in said if s.prefs[category] is State.DISALLOWED)
-        if no:
-            outcomes[category] = Outcome(State.DISALLOWED, no)
-            continue
-        yes = tuple(s for s in said if s.prefs[category] is State.ALLOWED)
-        outcomes[category] = Outcome(State.ALLOWED, yes) if yes else Outcome(State.UNKNOWN)
+        no = said.get((category, State.DISALLOWED))
+        yes = said.get((category, State.ALLOWED))
+        outcomes[category] = Outcome(State.DISALLOWED, tuple(no)) if no else Outcome(State.ALLOWED, tuple(yes)) if yes else _UNKNOWN
     return Decision(outcomes, unknown_as, statements)
+
+
+_UNKNOWN = Outcome(State.UNKNOWN)

@@ -122,8 +122,29 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
         raise JSONError(
             f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", code="E_JSON"
         ) from None
-    _check_tree(value, max_depth, check_strings=_SURROGATE_ESCAPE.search(data) is not None)
+    has_surrogate_escape = _SURROGATE_ESCAPE.search(data) is not None
+    if has_surrogate_escape or _depth(value) > max_depth:
+        _check_tree(value, max_depth, check_strings=has_surrogate_escape)  # finds and names the problem
     return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, level by level over containers only: the cheap check that
+    runs on every document (``_check_tree`` runs only to name a problem)."""
+    depth = 0
+    level = [value] if type(value) in _CONTAINERS else []
+    while level:
+        depth += 1
+        level = [
+            item
+            for container in level
+            for item in (container.values() if type(container) is dict else container)
+            if type(item) in _CONTAINERS
+        ]
+    return depth
+
+
+_CONTAINERS = (dict, list)
 
 
 def dumps(value: Any, *, pretty: bool = False) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 import base58
 from cryptography.exceptions import InvalidSignature
@@ -53,8 +54,10 @@ class PublicKey:
     def __post_init__(self) -> None:
         if len(self.raw) != 32:
             raise KeyMaterialError("an Ed25519 public key is 32 bytes", code="E_JWK")
+        # Loaded once: verifying with the same key is the hot path of a crawler.
+        object.__setattr__(self, "_loaded", Ed25519PublicKey.from_public_bytes(self.raw))
 
-    @property
+    @cached_property
     def kid(self) -> str:
         return jwk_thumbprint(self.to_jwk(with_kid=False))
 
@@ -70,7 +73,7 @@ class PublicKey:
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+            self._loaded.verify(signature, message)  # type: ignore[attr-defined]
         except InvalidSignature:
             return False
         return True

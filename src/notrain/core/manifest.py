@@ -10,12 +10,14 @@ are ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from . import ijson
 from .dsse import MAX_PAYLOAD_BYTES
@@ -40,13 +42,16 @@ KNOWN_MEMBERS = frozenset(
     {"notrain", "publisher", "sequence", "issued", "expires", "default", "paths", "works", "pdq", "names", "accounts", "parts", "critical"}
 )
 _TIMESTAMP = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
-_SHA256_HEX = re.compile(r"\A[0-9a-f]{64}\Z")
+_BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
+_LOWER_HEX = re.compile(r"[0-9a-f]*\Z")
 # A DNS name (lowercase, ASCII: IDNs in punycode) or an IPv4 literal.
 _HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
-@dataclass(frozen=True)
-class Work:
+# Catalogue entries are NamedTuples: immutable like the rest of the model, and
+# several times cheaper to build than frozen dataclasses, which matters for a
+# manifest of thousands of works.
+class Work(NamedTuple):
     sha256: bytes | None
     pdq: bytes | None
     prefs: dict[str, State]
@@ -54,8 +59,7 @@ class Work:
     ref: str  # JSON Pointer of the entry, for evidence
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     name: str
     prefs: dict[str, State]
     ref: str
@@ -155,10 +159,10 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def _hex(value, where: str, octets: int) -> bytes:
+    if type(value) is str and len(value) == octets * 2 and _LOWER_HEX.match(value):
+        return bytes.fromhex(value)
     _typed(value, str, where)
-    if len(value) != octets * 2 or not re.fullmatch(r"[0-9a-f]*", value):
-        raise PayloadError(f"must be {octets * 2} lowercase hex digits", code="E_HASH", where=where)
-    return bytes.fromhex(value)
+    raise PayloadError(f"must be {octets * 2} lowercase hex digits", code="E_HASH", where=where)
 
 
 def canonical_origin(text: str, *, of_url: bool = False) -> str | None:
@@ -171,11 +175,17 @@ def canonical_origin(text: str, *, of_url: bool = False) -> str | None:
     that every origin has exactly one spelling.
     """
     try:
-        parts = urlsplit(text)
-        port = parts.port
+        return origin_of_split(urlsplit(text), of_url=of_url)
     except ValueError:
         return None
+
+
+def origin_of_split(parts: SplitResult, *, of_url: bool = False) -> str | None:
+    """:func:`canonical_origin` of an already split URL (raises ValueError for a bad port)."""
+    port = parts.port
     if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return None
+    if "[" in parts.netloc and not _BRACKETED.fullmatch(parts.netloc.rpartition("@")[2]):  # urlsplit is lax here
         return None
     if not of_url and (parts.username is not None or parts.password is not None):
         return None
@@ -238,17 +248,25 @@ def _parse_paths(items, where: str, publisher: str) -> tuple[PathRule, ...]:
 
 
 def _parse_works(items, where: str) -> tuple[Work, ...]:
+    """The hot loop of a large catalogue: plain lookups, no per-field helpers
+    on the happy path (errors still go through the same checkers)."""
     _typed(items, list, where)
     works = []
     for i, item in enumerate(items):
         at = f"{where}/{i}"
-        _typed(item, dict, at)
-        sha = _hex(item["sha256"], f"{at}/sha256", 32) if "sha256" in item else None
-        pdq = _hex(item["pdq"], f"{at}/pdq", 32) if "pdq" in item else None
+        if type(item) is not dict:
+            _typed(item, dict, at)
+        sha = item.get("sha256")
+        sha = None if sha is None and "sha256" not in item else _hex(sha, at + "/sha256", 32)
+        pdq = item.get("pdq")
+        pdq = None if pdq is None and "pdq" not in item else _hex(pdq, at + "/pdq", 32)
         if sha is None and pdq is None:
             raise PayloadError("a work needs 'sha256' or 'pdq'", code="E_FIELD_MISSING", where=at)
-        prefs = parse_prefs(item["prefs"], f"{at}/prefs") if "prefs" in item else {}
-        title = _text(item["title"], f"{at}/title") if "title" in item else None
+        prefs = parse_prefs(item["prefs"], at + "/prefs") if "prefs" in item else {}
+        title = item.get("title")
+        if title is not None or "title" in item:
+            if type(title) is not str or not 0 < len(title) <= MAX_TEXT_CHARS:
+                _text(title, at + "/title")
         works.append(Work(sha, pdq, prefs, title, at))
     return tuple(works)
 
@@ -382,12 +400,10 @@ def merge_part(manifest: Manifest, part_index: int, data: bytes) -> Manifest:
     works = _parse_works(doc.get("works", []), f"{prefix}/works")
     if manifest.pdq is None and any(w.pdq for w in works):
         raise PayloadError("part works carry PDQ hashes but the manifest names no hasher", code="E_FIELD_MISSING", where="/pdq")
-    return Manifest(
-        **{
-            **manifest.__dict__,
-            "paths": manifest.paths + _parse_paths(doc.get("paths", []), f"{prefix}/paths", manifest.publisher),
-            "works": manifest.works + works,
-            "names": manifest.names + _parse_names(doc.get("names", []), f"{prefix}/names"),
-            "parts_loaded": manifest.parts_loaded + (ref.sha256,),
-        }
+    return dataclasses.replace(
+        manifest,
+        paths=manifest.paths + _parse_paths(doc.get("paths", []), f"{prefix}/paths", manifest.publisher),
+        works=manifest.works + works,
+        names=manifest.names + _parse_names(doc.get("names", []), f"{prefix}/names"),
+        parts_loaded=manifest.parts_loaded + (ref.sha256,),
     )

@@ -6,25 +6,30 @@ percent-encoding normalisation, octet by octet, against the URL's path plus
 query.  The most specific rule (the longest pattern, in octets) decides, per
 category; rules of equal length combine most-restrictively.
 
-The rules are compiled into a trie.  A lookup walks the path once, so it costs
-O(path length) for literal patterns, whatever the number of rules; each
-wildcard on the way adds one state to follow (O(path length x wildcard states)
-in the worst case), which robots.txt-sized rule sets never come close to.
-Protego and urllib instead test every rule against the path.
+The rules are compiled into a trie.  Without wildcards the trie is itself a
+deterministic automaton: a lookup walks the path once, O(path length) whatever
+the number of rules.  Wildcards make it non-deterministic; the sets of trie
+nodes a path can reach are then built into a DFA lazily, as paths meet them,
+and kept (up to a bound), so that repeated lookups are again one dictionary
+step per character.  Protego and urllib instead test every rule against the
+path.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import PayloadError
 from .vocab import State
 
 MAX_PATTERN_OCTETS = 2048
+_MISSING = object()
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _NEEDS_ENCODING = re.compile(r"[\x00-\x20\x7f]")
+_FORBIDDEN_IN_PATTERN = re.compile(r"[\x00-\x20\x7f#]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -47,9 +52,9 @@ def normalise(text: str) -> str:
     return _ESCAPE.sub(_normalise_escape, text) if "%" in text else text
 
 
-def url_path(url: str) -> str:
+def url_path(url: str | SplitResult) -> str:
     """The part of a URL that path rules match: path and query, normalised."""
-    parts = urlsplit(url)
+    parts = urlsplit(url) if isinstance(url, str) else url
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -60,11 +65,11 @@ def check_pattern(pattern: object, where: str) -> str:
     """Validate a rule pattern and return its normal form."""
     if not isinstance(pattern, str) or not pattern.startswith("/"):
         raise PayloadError("a path pattern must be a string starting with '/'", code="E_PATTERN", where=where)
-    if any(c in pattern for c in " \t\r\n#") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in pattern):
+    if _FORBIDDEN_IN_PATTERN.search(pattern):
         raise PayloadError("a path pattern must not contain whitespace, control characters or '#'", code="E_PATTERN", where=where)
     if "$" in pattern[:-1]:
         raise PayloadError("'$' may only end a path pattern", code="E_PATTERN", where=where)
-    if re.search(r"%(?![0-9A-Fa-f]{2})", pattern):
+    if "%" in pattern and _BAD_ESCAPE.search(pattern):
         raise PayloadError("a '%' in a path pattern must start a %XX escape", code="E_PATTERN", where=where)
     normal = normalise(pattern)
     if len(normal) > MAX_PATTERN_OCTETS:
@@ -114,6 +119,22 @@ class PathMatch:
     by_category: dict[str, tuple[State, tuple[PathRule, ...]]]
 
 
+class _DfaState:
+    """A set of trie nodes reached by the same input, with what they contribute
+    and the transitions found so far (a lazily built DFA, as RE2 does it)."""
+
+    __slots__ = ("nodes", "prefix", "anchored", "next")
+
+    def __init__(self, nodes: tuple[_Node, ...]) -> None:
+        self.nodes = nodes
+        self.prefix = tuple(n.prefix for n in nodes if n.prefix is not None)
+        self.anchored = tuple(n.anchored for n in nodes if n.anchored is not None)
+        self.next: dict[str, _DfaState | None] = {}
+
+
+MAX_DFA_STATES = 65536  # beyond this, transitions are computed without being kept
+
+
 class PathMatcher:
     """A compiled set of path rules."""
 
@@ -123,6 +144,8 @@ class PathMatcher:
         self.rule_count = len(rules)
         for rule in rules:
             self._add(rule)
+        self._states: dict[frozenset[int], _DfaState] = {}
+        self._start = self._state([self._root]) if self._has_star else None
 
     def _add(self, rule: PathRule) -> None:
         node = self._root
@@ -143,48 +166,66 @@ class PathMatcher:
     def match(self, path: str) -> PathMatch:
         """Match a normalised path (see :func:`url_path`)."""
         best: dict[str, tuple[int, State, tuple[PathRule, ...]]] = {}
-        if not self._has_star:
+        collect = self._collect
+        if self._start is None:  # no wildcards: the trie itself is the automaton
             node = self._root
-            self._collect(node.prefix, best)
+            collect(node.prefix, best)
             for char in path:
                 node = node.children.get(char)  # type: ignore[assignment]
                 if node is None:
                     break
-                self._collect(node.prefix, best)
+                collect(node.prefix, best)
             else:
-                self._collect(node.anchored, best)
+                collect(node.anchored, best)
         else:
-            states = self._closure([self._root], best)
+            state: _DfaState | None = self._start
+            for slot in state.prefix:
+                collect(slot, best)
             for char in path:
-                step: list[_Node] = []
-                for node in states:
-                    child = node.children.get(char)
-                    if child is not None:
-                        step.append(child)
-                    if node.is_star:
-                        step.append(node)
-                if not step:
+                following = state.next.get(char, _MISSING)  # type: ignore[union-attr]
+                if following is _MISSING:
+                    following = self._step(state, char)  # type: ignore[arg-type]
+                if following is None:
                     break
-                states = self._closure(step, best)
+                state = following  # type: ignore[assignment]
+                for slot in state.prefix:  # type: ignore[union-attr]
+                    collect(slot, best)
             else:
-                for node in states:
-                    self._collect(node.anchored, best)
+                for slot in state.anchored:  # type: ignore[union-attr]
+                    collect(slot, best)
         return PathMatch({c: (state, rules) for c, (_, state, rules) in best.items()})
 
-    def _closure(self, nodes: list[_Node], best) -> list[_Node]:
-        """Add the star children of ``nodes`` (``*`` matches the empty string) and
-        collect the prefix rules of every state reached."""
-        seen: dict[int, _Node] = {}
+    def _step(self, state: _DfaState, char: str) -> "_DfaState | None":
+        reached: list[_Node] = []
+        for node in state.nodes:
+            child = node.children.get(char)
+            if child is not None:
+                reached.append(child)
+            if node.is_star:
+                reached.append(node)
+        following = self._state(reached) if reached else None
+        if len(self._states) < MAX_DFA_STATES:
+            state.next[char] = following
+        return following
+
+    def _state(self, nodes: list[_Node]) -> _DfaState:
+        """The DFA state for ``nodes`` and every star node reachable through
+        empty matches (``*`` matches the empty string)."""
+        closure: dict[int, _Node] = {}
         pending = list(nodes)
         while pending:
             node = pending.pop()
-            if id(node) in seen:
-                continue
-            seen[id(node)] = node
-            self._collect(node.prefix, best)
-            if node.star is not None:
-                pending.append(node.star)
-        return list(seen.values())
+            if id(node) not in closure:
+                closure[id(node)] = node
+                if node.star is not None:
+                    pending.append(node.star)
+        key = frozenset(closure)
+        state = self._states.get(key)
+        if state is None:
+            state = _DfaState(tuple(closure.values()))
+            if len(self._states) < MAX_DFA_STATES:
+                self._states[key] = state
+        return state
 
     @staticmethod
     def _collect(slot: "_Slot | None", best: dict) -> None:

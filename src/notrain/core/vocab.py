@@ -35,6 +35,9 @@ class State(enum.Enum):
         return {"y": cls.ALLOWED, "n": cls.DISALLOWED}.get(token, cls.UNKNOWN)
 
 
+_KNOWN = frozenset(CATEGORIES)
+_STATED = {"y": State.ALLOWED, "n": State.DISALLOWED}
+
 Prefs = Mapping[str, State]
 """Category -> stated value (ALLOWED or DISALLOWED); absent means unknown."""
 
@@ -50,14 +53,13 @@ def parse_prefs(value: object, where: str) -> dict[str, State]:
         raise PayloadError("preferences must be an object", code="E_FIELD_TYPE", where=where)
     prefs: dict[str, State] = {}
     for label, token in value.items():
-        at = f"{where}/{label}"
-        if not LABEL.match(label):
-            raise PayloadError(f"{label!r} is not a valid preference label", code="E_FIELD_VALUE", where=at)
-        if label not in CATEGORIES:
-            continue
-        if token not in ("y", "n"):
-            raise PayloadError(f"preference {label!r} must be \"y\" or \"n\"", code="E_FIELD_VALUE", where=at)
-        prefs[label] = State.from_token(token)
+        if label in _KNOWN:
+            state = _STATED.get(token) if type(token) is str else None
+            if state is None:
+                raise PayloadError(f"preference {label!r} must be \"y\" or \"n\"", code="E_FIELD_VALUE", where=f"{where}/{label}")
+            prefs[label] = state
+        elif not LABEL.match(label):
+            raise PayloadError(f"{label!r} is not a valid preference label", code="E_FIELD_VALUE", where=f"{where}/{label}")
     return prefs
 
 

@@ -121,6 +121,6 @@ def _same_host(source: str, target: str) -> bool:
 
 def _port(url) -> int | None:
     try:
-        return url.port or {"http": 80, "https": 443}[url.scheme]
+        return url.port if url.port is not None else {"http": 80, "https": 443}[url.scheme]
     except ValueError:
         return None

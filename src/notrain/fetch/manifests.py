@@ -27,13 +27,12 @@ from typing import Callable, Hashable, TypeVar
 from urllib.parse import urljoin
 
 from ..core import dsse
-from ..core.catalog import url_statements
+from ..core.catalog import OriginRules
 from ..core.decision import Statement, fail_closed
 from ..core.errors import NotrainError
 from ..core.keys import PublicKey
 from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ..core.manifest import MAX_PART_BYTES, Manifest, canonical_origin, merge_part
-from ..core.paths import PathMatcher
 from ..core.verify import Verified, accept_bare, is_envelope, trusted_keys, verify_manifest
 from .cache import TTLCache
 from .http import Fetched, HttpClient
@@ -77,7 +76,7 @@ class ManifestState:
     error: str | None = None  # "E_CODE: message" or a fetch failure
     stale: bool = False  # a last good manifest serving while a refresh fails
     fetched_at: float = field(default_factory=time.time)
-    matcher: PathMatcher | None = field(default=None, repr=False, compare=False)
+    rules: OriginRules | None = field(default=None, repr=False, compare=False)
     etag: str | None = None  # for a conditional refresh
 
     @property
@@ -88,9 +87,9 @@ class ManifestState:
         """What this origin's manifest (or its failure) says about one of its URLs."""
         if self.status is Status.FAILED:
             return [fail_closed(self.source, self.error or "manifest unavailable")]
-        if self.status is Status.ABSENT or self.matcher is None:
+        if self.status is Status.ABSENT or self.rules is None:
             return []
-        return url_statements(self.verified.manifest, self.matcher, url)  # type: ignore[union-attr]
+        return self.rules.statements(url)
 
 
 class ManifestFetcher:
@@ -132,7 +131,9 @@ class ManifestFetcher:
         etag = last.etag if last is not None and last.status is Status.VERIFIED and not last.stale else None
         fetched = await self.client.get(source, max_bytes=dsse.MAX_ENVELOPE_BYTES, etag=etag)
         if fetched.not_modified and etag is not None:
-            return self._verified_state(origin, source, last.verified, last.etag)  # type: ignore[union-attr]
+            if last.manifest.expires > self._now():  # type: ignore[union-attr]
+                return self._verified_state(origin, source, last.verified, last.etag)  # type: ignore[union-attr]
+            return self._failed(origin, source, "E_EXPIRED: the unchanged manifest has expired")
         if fetched.failure is None and fetched.status is not None:
             if fetched.status in (404, 410) or (400 <= fetched.status < 500 and fetched.status != 429):
                 return ManifestState(origin, Status.ABSENT, source), self.policy.manifest_ttl
@@ -145,15 +146,16 @@ class ManifestFetcher:
         return self._verified_state(origin, source, verified, fetched.header("ETag"))
 
     def _verified_state(self, origin: str, source: str, verified: Verified, etag: str | None) -> tuple[ManifestState, float]:
-        state = ManifestState(origin, Status.VERIFIED, source, verified, matcher=PathMatcher(verified.manifest.paths), etag=etag)
+        state = ManifestState(origin, Status.VERIFIED, source, verified, rules=OriginRules(verified.manifest), etag=etag)
         remaining = (verified.manifest.expires - self._now()).total_seconds()
         return state, max(1.0, min(remaining, self.policy.manifest_ttl))
 
     def _failed(self, origin: str, source: str, error: str) -> tuple[ManifestState, float]:
         last = self._cache.peek(origin)
-        if last is not None and last.status is Status.VERIFIED and last.manifest.expires > self._now():  # type: ignore[union-attr]
-            stale = ManifestState(origin, Status.VERIFIED, source, last.verified, error, True, last.fetched_at, last.matcher)
-            return stale, self.policy.error_ttl
+        remaining = (last.manifest.expires - self._now()).total_seconds() if last is not None and last.manifest else 0.0
+        if last is not None and last.status is Status.VERIFIED and remaining > 0:
+            stale = ManifestState(origin, Status.VERIFIED, source, last.verified, error, True, last.fetched_at, last.rules)
+            return stale, min(self.policy.error_ttl, remaining)
         return ManifestState(origin, Status.FAILED, source, error=error), self.policy.error_ttl
 
     async def _verify(self, origin: str, fetched: Fetched) -> Verified:

@@ -1,0 +1,118 @@
+"""Opt-out signals in an HTML page: robots metas, TDMRep metas, manifest links.
+
+What each element says (a category not named is not spoken for)::
+
+    <meta name="robots" content="noai">        train-ai disallowed (also noml)
+    <meta name="mybot" content="noai">         the same, for the crawler mybot only
+    <meta name="robots" content="noimageai">   train-ai disallowed, for the page's images
+    <meta name="tdm-reservation" content="1">  TDMRep, see :mod:`.tdmrep`
+    <link rel="notrain" href="...">            where a notrain manifest is
+
+``noimageai`` never applies to the page itself: DeviantArt puts it on the page
+and ``noai`` on the image download, so it speaks for the images the page
+shows.  :attr:`HtmlSignals.image_statements` holds what the page says about
+its images (``noai`` and ``noimageai`` alike), for a crawler that takes images
+from pages.  Names and directives are case-insensitive, as HTML's are.
+
+Elements count wherever they stand.  HTML's ``<head>`` tags are optional and a
+stray element in the head ends it early (the parsing algorithm then puts the
+following metas in the body), so position says little about intent, and
+skipping a misplaced meta would turn a markup slip into a lost opt-out.
+
+Parsing uses BeautifulSoup over the stdlib ``html.parser`` and builds only
+``meta``, ``link`` and ``base`` elements: no C dependency and no libxml2
+version drift, and with ``parse_only`` it is nearly as fast as lxml, since
+BeautifulSoup's own per-tag work dominates (2 MiB of dense markup: 1.5 s vs 1.2 s).
+Duplicate attributes keep the first value, as HTML says.  Only the first
+2 MiB are read (metas live at the top), with a warning beyond that, never an
+error.  The signals are ASCII, so bytes are decoded as UTF-8 with replacement,
+which finds them in any ASCII-compatible charset; UTF-16 needs its BOM.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, SoupStrainer, Tag
+
+from ..core.decision import Statement
+from .base import HTML_META_ROBOTS, TDMREP_HTML
+from .headers import agent_tokens, robots_statement, same_origin_url
+from .tdmrep import TdmValues, tdm_values
+
+MAX_HTML_BYTES = 2 * 1024 * 1024
+_ELEMENTS = SoupStrainer(["meta", "link", "base"])
+
+
+@dataclass(frozen=True)
+class HtmlSignals:
+    """What one HTML page says."""
+
+    statements: tuple[Statement, ...] = ()  # about the page itself
+    image_statements: tuple[Statement, ...] = ()  # about the images the page shows
+    tdmrep: TdmValues | None = None  # for tdmrep_statement(), which applies TDMRep's precedence
+    manifest_links: tuple[str, ...] = ()  # same-origin rel="notrain" targets, resolved
+    warnings: tuple[str, ...] = ()  # about the document as a whole
+
+
+def html_signals(body: bytes | str, url: str, *, agents: str | Iterable[str] = ()) -> HtmlSignals:
+    """Read the page ``body`` served at ``url``; ``agents`` are the crawler's product tokens."""
+    warnings = []
+    if len(body) > MAX_HTML_BYTES:
+        warnings.append("the page is longer than 2 MiB; signals after its first 2 MiB were not read")
+        body = body[:MAX_HTML_BYTES]
+    soup = BeautifulSoup(_text(body), "html.parser", parse_only=_ELEMENTS, on_duplicate_attribute="ignore")
+    tokens = agent_tokens(agents)
+    page, images = [], []
+    tdm: dict[str, list[str]] = {"tdm-reservation": [], "tdm-policy": []}
+    tdm_raw = []
+    for tag in soup.find_all("meta"):
+        name, content = _attr(tag, "name").strip().lower(), _attr(tag, "content")
+        if name == "robots" or name in tokens:
+            scope = None if name == "robots" else name
+            for image, found in ((False, page), (True, images)):
+                statement = robots_statement(content, HTML_META_ROBOTS, url, tokens, image=image, scope=scope, raw=str(tag))
+                if statement is not None:
+                    found.append(statement)
+        elif name in tdm:
+            tdm[name].append(content)
+            tdm_raw.append(str(tag))
+    tdmrep = tdm_values(TDMREP_HTML, url, tdm["tdm-reservation"], tdm["tdm-policy"], "\n".join(tdm_raw))
+    return HtmlSignals(tuple(page), tuple(images), tdmrep, _manifest_links(soup, url), tuple(warnings))
+
+
+def _manifest_links(soup: BeautifulSoup, url: str) -> tuple[str, ...]:
+    """``<link rel="notrain">`` targets, resolved against the document's base URL, same-origin only."""
+    base = _base_url(soup, url)
+    links: list[str] = []
+    for tag in soup.find_all("link", href=True):
+        if "notrain" in _attr(tag, "rel").lower().split():
+            link = same_origin_url(_attr(tag, "href"), base, origin_of=url)
+            if link is not None and link not in links:
+                links.append(link)
+    return tuple(links)
+
+
+def _base_url(soup: BeautifulSoup, url: str) -> str:
+    """HTML's document base URL: the first ``<base href>``, resolved against the page's URL."""
+    base = soup.find("base", href=True)
+    try:
+        return urljoin(url, _attr(base, "href").strip()) if isinstance(base, Tag) else url
+    except ValueError:
+        return url
+
+
+def _text(body: bytes | str) -> str:
+    if isinstance(body, str):
+        return body
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return body.decode("utf-16", errors="replace")
+    return body.decode("utf-8-sig", errors="replace")
+
+
+def _attr(tag: Tag, name: str) -> str:
+    value = tag.get(name)
+    return " ".join(value) if isinstance(value, list) else value or ""

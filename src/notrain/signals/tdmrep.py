@@ -1,0 +1,215 @@
+"""W3C TDMRep: ``/.well-known/tdmrep.json``, and TDMRep's own precedence.
+
+TDMRep says ``tdm-reservation: 1`` (text-and-data-mining rights reserved, the
+EU DSM Art. 4 opt-out) or ``0`` (not reserved), optionally with a
+``tdm-policy`` URL, in three places: the site-wide file, the HTTP headers of a
+response and metadata embedded in the content (HTML ``<meta>``).  Mapping:
+
+======================  ==========  ==========  ======
+TDMRep                  train-ai    ai-use      search
+======================  ==========  ==========  ======
+``tdm-reservation: 1``  disallowed  disallowed  --
+``tdm-reservation: 0``  allowed     allowed     --
+======================  ==========  ==========  ======
+
+Mining covers training and AI input alike; a policy URL is kept in the
+evidence, never fetched here.  Any other value is a protocol error, which
+TDMRep says to treat as unset (a warning, no preference).
+
+Unlike everything else, TDMRep sources do not combine most-restrictively: the
+spec's processing order is file < header < embedded metadata, later sources
+override earlier ones, and a source that is silent about a property keeps the
+earlier value.  So headers and HTML hand over their :class:`TdmValues` instead
+of statements, and :func:`tdmrep_statement` turns the three sources into the
+one statement that joins the AIPREF combining in
+:func:`notrain.core.decide`.
+
+The file's ``location`` patterns follow robots.txt (``*``, a final ``$``,
+case-sensitive, compared after percent-encoding normalisation against path and
+query), but the *first* matching rule in array order wins, not the longest.  A
+longer rule further down that disagrees is reported as a warning, since
+robots.txt-minded publishers expect it to win.  A file beyond 64 KiB raises
+:class:`SignalError`; a malformed one yields no rules and a warning, because a
+publisher's typo must not stop a crawl (the other signals still apply).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ..core.decision import Statement
+from ..core.errors import PayloadError
+from ..core.paths import check_pattern, url_path
+from ..core.vocab import AI_USE, TRAIN_AI, State
+from .base import TDMREP_FILE, check_size, make_statement
+
+MAX_FILE_BYTES = 64 * 1024
+_PREFS = {
+    1: {TRAIN_AI: State.DISALLOWED, AI_USE: State.DISALLOWED},
+    0: {TRAIN_AI: State.ALLOWED, AI_USE: State.ALLOWED},
+}
+
+
+@dataclass(frozen=True)
+class TdmValues:
+    """What one TDMRep source says about one resource (``None``: unset)."""
+
+    mechanism: str
+    source: str
+    reservation: int | None = None
+    policy: str | None = None
+    raw: str | None = None
+    rule: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def tdm_values(mechanism: str, source: str, reservations: Iterable[str], policies: Iterable[str], raw: str) -> TdmValues | None:
+    """Validate the textual values a header or HTML carries (``None`` if it carries none).
+
+    Several values that disagree are a publisher error; the reservation wins,
+    being the opt-out, and the first policy is kept.
+    """
+    reservations = [r.strip() for r in reservations]
+    policies = [p.strip() for p in policies if p.strip()]
+    if not reservations and not policies:
+        return None
+    warnings = [f"tdm-reservation {r!r} is neither 1 nor 0; treated as unset" for r in reservations if r not in ("0", "1")]
+    valid = {int(r) for r in reservations if r in ("0", "1")}
+    if len(valid) > 1:
+        warnings.append("conflicting tdm-reservation values; 1 (reserved) wins")
+    if len(set(policies)) > 1:
+        warnings.append("several tdm-policy values; the first is used")
+    return TdmValues(
+        mechanism, source, max(valid) if valid else None, policies[0] if policies else None, raw, None, tuple(warnings)
+    )
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: str  # normal form
+    values: TdmValues
+
+    def matches(self, path: str) -> bool:
+        """Wildcard match by greedy leftmost search: no backtracking, so no crafted pattern is slow."""
+        anchored = self.pattern.endswith("$")
+        first, *rest = self.pattern.removesuffix("$").split("*")
+        if not path.startswith(first):
+            return False
+        pos = len(first)
+        last = rest.pop() if anchored and rest else None
+        for piece in rest:
+            pos = path.find(piece, pos)
+            if pos < 0:
+                return False
+            pos += len(piece)
+        if not anchored:
+            return True
+        if last is None:
+            return pos == len(path)
+        return path.endswith(last) and len(path) - len(last) >= pos
+
+
+@dataclass(frozen=True)
+class TdmRules:
+    """A parsed ``tdmrep.json``: its rules in file order, and what is wrong with it."""
+
+    source: str
+    rules: tuple[_Rule, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def match(self, url: str) -> TdmValues | None:
+        """The first rule whose location matches ``url``'s path and query."""
+        path = url_path(url)
+        hits = [rule for rule in self.rules if rule.matches(path)]
+        if not hits:
+            return None
+        first = hits[0]
+        longer = [r for r in hits[1:] if r.values.reservation != first.values.reservation and len(r.pattern) > len(first.pattern)]
+        if not longer:
+            return first.values
+        note = f"rule {first.pattern!r} matches first, so the more specific {longer[0].pattern!r} further down never applies here"
+        return replace(first.values, warnings=first.values.warnings + (note,))
+
+
+def parse_tdmrep(data: bytes, source: str) -> TdmRules:
+    """Parse the bytes of ``/.well-known/tdmrep.json`` fetched from ``source``."""
+    check_size(data, MAX_FILE_BYTES, "tdmrep.json")
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return TdmRules(source, warnings=(f"tdmrep.json is not valid JSON ({exc}); no rule applies",))
+    warnings: list[str] = []
+    if isinstance(doc, dict):
+        warnings.append("tdmrep.json must be an array of rules; read the single object as one rule")
+        doc = [doc]
+    if not isinstance(doc, list):
+        return TdmRules(source, warnings=("tdmrep.json must be an array of rules; no rule applies",))
+    rules = []
+    for index, item in enumerate(doc):
+        rule = _rule(item, index, source, warnings)
+        if rule is not None:
+            rules.append(rule)
+    return TdmRules(source, tuple(rules), tuple(warnings))
+
+
+def _rule(item: object, index: int, source: str, warnings: list[str]) -> _Rule | None:
+    where = f"tdmrep.json rule {index}"
+    if not isinstance(item, dict):
+        warnings.append(f"{where} is not an object; skipped")
+        return None
+    location = item.get("location")
+    try:
+        pattern = check_pattern(location, f"/{index}/location")
+    except PayloadError as exc:
+        warnings.append(f"{where}: location {location!r:.80} skipped: {exc.message}")
+        return None
+    rule_warnings = []
+    reservation = item.get("tdm-reservation")
+    if reservation in ("0", "1"):
+        rule_warnings.append(f"{where}: tdm-reservation should be the number {reservation}, not a string")
+        reservation = int(reservation)
+    elif type(reservation) is not int or reservation not in (0, 1):
+        rule_warnings.append(f"{where}: tdm-reservation {reservation!r:.80} is neither 1 nor 0; treated as unset")
+        reservation = None
+    policy = item.get("tdm-policy")
+    if policy is not None and not isinstance(policy, str):
+        rule_warnings.append(f"{where}: tdm-policy must be a URL string; ignored")
+        policy = None
+    raw = json.dumps(item, ensure_ascii=False)
+    return _Rule(pattern, TdmValues(TDMREP_FILE, source, reservation, policy or None, raw, pattern, tuple(rule_warnings)))
+
+
+def tdmrep_statement(
+    file_rules: TdmRules | None, header_values: TdmValues | None, html_values: TdmValues | None, url: str
+) -> Statement | None:
+    """Apply TDMRep's override order (file < header < HTML) and state the result.
+
+    ``None`` when no source said anything; a statement without preferences
+    when sources said only invalid things (it carries their warnings).  A
+    broken file's warnings always ride along: it may hide a reservation for ``url``.
+    """
+    sources = [v for v in (file_rules.match(url) if file_rules else None, header_values, html_values) if v is not None]
+    warnings = [*(file_rules.warnings if file_rules else ()), *(w for v in sources for w in v.warnings)]
+    if not sources and not warnings:
+        return None
+    decisive = next((v for v in reversed(sources) if v.reservation is not None), None)
+    if decisive is None:
+        last = sources[-1] if sources else TdmValues(TDMREP_FILE, file_rules.source if file_rules else url)
+        return make_statement({}, last.mechanism, last.source, raw=last.raw, warnings=warnings)
+    policy = next((v.policy for v in reversed(sources) if v.policy is not None), None)
+    overridden = [f"{v.mechanism} ({v.reservation})" for v in sources if v.reservation not in (None, decisive.reservation)]
+    detail = "; ".join(
+        ([f"tdm-policy {policy}"] if policy and decisive.reservation == 1 else [])
+        + ([f"overrides {', '.join(overridden)}"] if overridden else [])
+    )
+    return make_statement(
+        _PREFS[decisive.reservation],
+        decisive.mechanism,
+        decisive.source,
+        raw=decisive.raw,
+        rule=decisive.rule,
+        warnings=warnings,
+        detail=detail,
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -33,6 +34,7 @@ class Fetched:
     body: bytes = b""
     failure: str | None = None  # "timeout", "network: ...", "too large", "redirect: ..."
     not_modified: bool = False
+    truncated: bool = False  # the body was cut at max_bytes (only when the caller allowed it)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -44,6 +46,14 @@ class Fetched:
     @property
     def ok(self) -> bool:
         return self.failure is None and self.status is not None and 200 <= self.status < 300
+
+
+class Transport(Protocol):
+    """What the fetch layer needs from an HTTP client.  :class:`HttpClient` is the
+    aiohttp one; the Scrapy integration provides one that downloads through the
+    crawler's own engine."""
+
+    async def get(self, url: str, *, max_bytes: int, etag: str | None = None, truncate: bool = False) -> Fetched: ...
 
 
 @dataclass
@@ -70,14 +80,15 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
 
-    async def get(self, url: str, *, max_bytes: int, etag: str | None = None) -> Fetched:
-        """GET ``url`` following same-host redirects, reading at most ``max_bytes``."""
+    async def get(self, url: str, *, max_bytes: int, etag: str | None = None, truncate: bool = False) -> Fetched:
+        """GET ``url`` following same-host redirects, reading at most ``max_bytes``
+        (beyond that: a "too large" failure, or with ``truncate`` the first ``max_bytes``)."""
         try:
-            return await asyncio.wait_for(self._get(url, max_bytes, etag), self.timeout)
+            return await asyncio.wait_for(self._get(url, max_bytes, etag, truncate), self.timeout)
         except asyncio.TimeoutError:
             return Fetched(url, url, failure="timeout")
 
-    async def _get(self, url: str, max_bytes: int, etag: str | None) -> Fetched:
+    async def _get(self, url: str, max_bytes: int, etag: str | None, truncate: bool) -> Fetched:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"If-None-Match": etag} if etag else {}
@@ -96,12 +107,14 @@ class HttpClient:
                     if response.status == 304:
                         return Fetched(url, current, 304, received, not_modified=True)
                     declared = response.content_length
-                    if declared is not None and declared > max_bytes:
+                    if declared is not None and declared > max_bytes and not truncate:
                         return Fetched(url, current, response.status, received, failure="too large")
                     body = bytearray()
                     async for chunk in response.content.iter_chunked(_CHUNK):
                         body += chunk
                         if len(body) > max_bytes:
+                            if truncate:
+                                return Fetched(url, current, response.status, received, bytes(body[:max_bytes]), truncated=True)
                             return Fetched(url, current, response.status, received, failure="too large")
                     return Fetched(url, current, response.status, received, bytes(body))
             except (aiohttp.ClientError, OSError, ValueError) as error:

@@ -35,7 +35,7 @@ from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ..core.manifest import MAX_PART_BYTES, Manifest, canonical_origin, merge_part
 from ..core.verify import Verified, accept_bare, is_envelope, trusted_keys, verify_manifest
 from .cache import TTLCache
-from .http import Fetched, HttpClient
+from .http import Fetched, Transport
 
 MANIFEST_PATH = "/.well-known/notrain.json"
 KEYSET_PATH = "/.well-known/notrain-keys.json"
@@ -97,7 +97,7 @@ class ManifestFetcher:
 
     def __init__(
         self,
-        client: HttpClient,
+        client: Transport,
         policy: FetchPolicy | None = None,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),

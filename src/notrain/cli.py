@@ -2,7 +2,8 @@
 
 keygen -> init -> sign -> verify is the whole publishing path; ``keyset`` and
 ``rotate`` serve sites that publish ``/.well-known/notrain-keys.json``, and
-``show`` and ``lint`` help authors read what they are about to publish.
+``show`` and ``lint`` help authors read what they are about to publish, and
+``doctor`` shows a site owner what crawlers see for one of their URLs.
 
 Conventions: results go to stdout (JSON with ``--json``), progress and
 warnings to stderr.  Every document is parsed back with the core's strict
@@ -14,6 +15,7 @@ status is 1 for a refused document and 2 for a usage error.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -42,6 +44,9 @@ from .core.manifest import (
 from .core.names import normalise as normalise_name
 from .core.verify import check_policy, is_envelope, peek_publisher, trusted_keys, verify_manifest
 from .core.vocab import AI_USE, SEARCH, TRAIN_AI, State, prefs_to_json
+from .doctor import DEFAULT_TOKEN, diagnose
+from .doctor import render as render_diagnosis
+from .fetch.http import HttpClient
 from .keyfile import load_private_key, load_public_key, save_private_key
 
 EXPIRY_WARNING = timedelta(days=30)
@@ -610,3 +615,31 @@ def _lint(manifest: Manifest, now: datetime) -> list[dict]:
                 rule.ref,
             )
     return found
+
+
+# -- doctor -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("url")
+@click.option("--token", default=DEFAULT_TOKEN, show_default=True, help="The crawler product token to check robots.txt rules for.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds allowed for each fetch.")
+@json_option
+def doctor(url: str, token: str, timeout: float, as_json: bool) -> None:
+    """Show every signal a crawler sees for URL, the decision per purpose, and advice."""
+    if canonical_origin(url, of_url=True) is None:
+        raise click.BadParameter("an http(s) URL is needed", param_hint="URL")
+    diagnosis = asyncio.run(_diagnose(url, token, timeout))
+    if as_json:
+        _emit(diagnosis.to_json())
+    else:
+        click.echo(render_diagnosis(diagnosis))
+
+
+async def _diagnose(url: str, token: str, timeout: float):
+    async with HttpClient(user_agent=f"{token} (notrain doctor)", timeout=timeout) as client:
+        return await diagnose(url, client, token=token)
+
+
+if __name__ == "__main__":
+    main()

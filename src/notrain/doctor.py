@@ -1,0 +1,184 @@
+"""``notrain doctor URL``: what a crawler sees for one URL, explained to its publisher.
+
+It fetches the page and its origin's site-level files exactly as a crawler
+using notrain would (the same :class:`~notrain.fetch.site.SiteFetcher`), lists
+every statement found with where it came from, shows the decision per
+purpose with the statements behind it, and turns what it noticed into advice:
+a manifest that fails to verify (which opts the whole origin out of
+everything until fixed), parser warnings (an uppercase ``Content-Usage`` key
+voids the whole field), signals that disagree, mechanisms few crawlers read,
+and a CDN in front of the site that may strip preference headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .core.decision import FAIL_CLOSED, Decision, Statement, decide
+from .core.vocab import CATEGORIES, State
+from .fetch.http import Fetched, Transport
+from .fetch.manifests import Status
+from .fetch.site import SiteFetcher, SiteSignals, page_statements
+from .signals.base import AI_TXT
+from .signals.headers import discovered_manifest_links
+from .signals.robots import AI_CRAWLERS, TRAINING
+
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+DEFAULT_TOKEN = "notrain"
+# Response headers that show a CDN or caching proxy answered.
+_CDN_HEADERS = ("via", "cf-ray", "x-cache", "x-served-by", "x-amz-cf-id", "x-fastly-request-id", "x-akamai-transformed")
+_PREFERENCE_HEADERS = ("content-usage", "x-robots-tag", "tdm-reservation", "content-signal")
+
+
+@dataclass
+class Diagnosis:
+    url: str
+    token: str
+    page: Fetched
+    site: SiteSignals
+    statements: list[Statement]
+    decision: Decision
+    crawl: dict[str, bool]  # product token -> may it fetch the URL
+    advice: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        manifest = self.site.manifest
+        return {
+            "url": self.url,
+            "token": self.token,
+            "page": {"status": self.page.status, "final_url": self.page.final_url, "failure": self.page.failure},
+            "manifest": {
+                "status": manifest.status.value,
+                "source": manifest.source,
+                "error": manifest.error,
+                "stale": manifest.stale,
+                **(
+                    {"publisher": manifest.manifest.publisher, "sequence": manifest.manifest.sequence, "digest": manifest.manifest.digest}
+                    if manifest.manifest
+                    else {}
+                ),
+            },
+            "robots": self.site.files.robots.status,
+            "crawl": self.crawl,
+            "statements": [s.to_json() for s in self.statements],
+            "decision": self.decision.to_json(),
+            "advice": self.advice,
+        }
+
+
+async def diagnose(url: str, client: Transport, *, token: str = DEFAULT_TOKEN, fetcher: SiteFetcher | None = None) -> Diagnosis:
+    fetcher = fetcher or SiteFetcher(client)
+    page = await client.get(url, max_bytes=MAX_PAGE_BYTES, truncate=True)
+    site = await fetcher.site(url)
+    statements, html = page_statements(
+        site, url, token, headers=page.headers, body=page.body if page.ok else None, content_type=page.header("content-type")
+    )
+    crawl = {token: site.can_fetch(url, token)}
+    crawl.update((c.token, site.can_fetch(url, c.token)) for c in AI_CRAWLERS if c.purpose == TRAINING)
+    diagnosis = Diagnosis(url, token, page, site, statements, decide(statements), crawl)
+    diagnosis.advice = _advise(diagnosis, html.manifest_links if html else ())
+    return diagnosis
+
+
+def _advise(d: Diagnosis, page_links: tuple[str, ...]) -> list[str]:
+    advice: list[str] = []
+    manifest = d.site.manifest
+    if d.page.failure or (d.page.status is not None and d.page.status >= 400):
+        advice.append(f"the page itself could not be read ({d.page.failure or f'HTTP {d.page.status}'}): only site-level signals are shown")
+    if manifest.status is Status.FAILED:
+        advice.append(
+            f"your notrain manifest at {manifest.source} is refused: {manifest.error}. Until it verifies, crawlers that "
+            "honour notrain treat the whole origin as opted out of every use (fail-closed) — fix it or remove it"
+        )
+    elif manifest.stale:
+        advice.append(f"your manifest could not be refreshed ({manifest.error}); crawlers keep the last good one until it expires")
+    elif manifest.status is Status.ABSENT:
+        links = [*page_links, *discovered_manifest_links(d.page.headers, d.url)]
+        if links:
+            advice.append(f"this page points to a manifest at {links[0]}, but crawlers look at {manifest.source} first: publish it there")
+        else:
+            advice.append("no notrain manifest: only legacy signals apply, and none of them is signed or follows your work when reposted")
+    elif (days := (manifest.manifest.expires - datetime.now(timezone.utc)).days) < 30:  # type: ignore[union-attr]
+        advice.append(f"your manifest expires in {max(days, 0)} days: sign a new one with a higher sequence")
+    for warning in dict.fromkeys(_all_warnings(d)):
+        advice.append(warning)
+    if any(s.evidence.mechanism == AI_TXT for s in d.statements):
+        advice.append("ai.txt is read by few crawlers: say the same in robots.txt Content-Usage or your notrain manifest")
+    advice.extend(_disagreements(d))
+    advice.extend(_cdn(d))
+    blocked = [token for token, allowed in d.crawl.items() if not allowed and token != d.token]
+    if blocked and len(blocked) < len(d.crawl) - 1:
+        allowed = [t for t, ok in d.crawl.items() if ok and t != d.token]
+        advice.append(f"robots.txt blocks some AI training crawlers ({', '.join(blocked[:5])}) but not others ({', '.join(allowed[:5])})")
+    return advice
+
+
+def _all_warnings(d: Diagnosis):
+    yield from (f"robots.txt: {w}" for w in d.site.files.robots.warnings)
+    yield from d.site.files.warnings
+    for statement in d.statements:
+        for warning in statement.evidence.warnings:
+            if statement.evidence.mechanism != AI_TXT:
+                yield f"{statement.evidence.mechanism}: {warning}"
+
+
+def _disagreements(d: Diagnosis) -> list[str]:
+    found = []
+    said = [s for s in d.statements if s.evidence.mechanism != FAIL_CLOSED]  # explained on its own
+    for category in CATEGORIES:
+        yes = [s.evidence.mechanism for s in said if s.prefs.get(category) is State.ALLOWED]
+        no = [s.evidence.mechanism for s in said if s.prefs.get(category) is State.DISALLOWED]
+        if yes and no:
+            found.append(
+                f"signals disagree on {category}: {_says(no, 'no')}, {_says(yes, 'yes')}; "
+                "the most restrictive wins, so it is disallowed"
+            )
+    return found
+
+
+def _says(mechanisms: list[str], answer: str) -> str:
+    names = sorted(set(mechanisms))
+    return f"{', '.join(names)} say{'' if len(names) > 1 else 's'} {answer}"
+
+
+def _cdn(d: Diagnosis) -> list[str]:
+    names = {k.lower() for k, _ in d.page.headers}
+    cdn = [h for h in _CDN_HEADERS if h in names] + (["server: cloudflare"] if (d.page.header("server") or "").lower() == "cloudflare" else [])
+    if not cdn or any(h in names for h in _PREFERENCE_HEADERS):
+        return []
+    return [
+        f"this response came through a CDN or cache ({', '.join(cdn)}) and carries no preference header "
+        "(Content-Usage, X-Robots-Tag, tdm-reservation): if your origin server sends them, the CDN strips them"
+    ]
+
+
+def render(d: Diagnosis) -> str:
+    """The human report."""
+    lines = [f"notrain doctor: {d.url}  (as crawler token {d.token!r})", ""]
+    manifest = d.site.manifest
+    lines.append(f"manifest    {manifest.status.value}{' (stale)' if manifest.stale else ''}  {manifest.source}")
+    if manifest.manifest:
+        m = manifest.manifest
+        lines.append(f"            publisher {m.publisher}, sequence {m.sequence}, sha256 {m.digest[:16]}…")
+    if manifest.error:
+        lines.append(f"            {manifest.error}")
+    lines.append(f"robots.txt  {d.site.files.robots.status}")
+    lines.append("crawl       " + ", ".join(f"{token} {'yes' if ok else 'NO'}" for token, ok in d.crawl.items()))
+    lines += ["", "signals found:"]
+    if not d.statements:
+        lines.append("  (none)")
+    for s in d.statements:
+        prefs = ", ".join(f"{c}={'y' if v is State.ALLOWED else 'n'}" for c, v in s.prefs.items()) or "(no preference)"
+        where = " ".join(x for x in (s.evidence.rule, s.evidence.detail) if x)
+        lines.append(f"  {s.evidence.mechanism:28} {prefs:40} {s.evidence.source}  {where}")
+    lines += ["", "decision:"]
+    for category in CATEGORIES:
+        outcome = d.decision.outcomes[category]
+        verdict = "allowed" if d.decision.allowed(category) else "DISALLOWED"
+        why = ", ".join(sorted({s.evidence.mechanism for s in outcome.because})) or "nobody said (unknown → policy)"
+        lines.append(f"  {category:9} {verdict:11} ({outcome.state.value}; {why})")
+    if d.advice:
+        lines += ["", "advice:"]
+        lines += [f"  - {a}" for a in d.advice]
+    return "\n".join(lines)

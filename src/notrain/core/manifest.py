@@ -233,14 +233,21 @@ def check_publisher(value, where: str = "/publisher") -> str:
 # -- content sections (shared by the manifest and its parts) -------------------------
 
 
+def _entries(items, where: str):
+    """(pointer, object) for each entry of an array member that must hold objects."""
+    _typed(items, list, where)
+    for i, item in enumerate(items):
+        at = f"{where}/{i}"
+        _typed(item, dict, at)
+        yield at, item
+
+
 def _parse_paths(items, where: str, publisher: str) -> tuple[PathRule, ...]:
     _typed(items, list, where)
     if items and publisher.startswith("did:"):
         raise PayloadError("a did:key publisher has no origin, so it cannot have path rules", code="E_FIELD_VALUE", where=where)
     rules = []
-    for i, item in enumerate(items):
-        at = f"{where}/{i}"
-        _typed(item, dict, at)
+    for at, item in _entries(items, where):
         pattern = check_pattern(_require(item, "pattern", str, at), f"{at}/pattern")
         prefs = parse_prefs(_require(item, "prefs", dict, at), f"{at}/prefs")
         rules.append(PathRule(pattern, tuple(prefs.items()), at))
@@ -272,11 +279,8 @@ def _parse_works(items, where: str) -> tuple[Work, ...]:
 
 
 def _parse_names(items, where: str) -> tuple[Name, ...]:
-    _typed(items, list, where)
     names = []
-    for i, item in enumerate(items):
-        at = f"{where}/{i}"
-        _typed(item, dict, at)
+    for at, item in _entries(items, where):
         name = _text(_require(item, "name", str, at), f"{at}/name", MAX_NAME_CHARS)
         prefs = parse_prefs(item["prefs"], f"{at}/prefs") if "prefs" in item else {}
         names.append(Name(name, prefs, at))
@@ -284,11 +288,8 @@ def _parse_names(items, where: str) -> tuple[Name, ...]:
 
 
 def _parse_accounts(items, where: str) -> tuple[Account, ...]:
-    _typed(items, list, where)
     accounts = []
-    for i, item in enumerate(items):
-        at = f"{where}/{i}"
-        _typed(item, dict, at)
+    for at, item in _entries(items, where):
         url = _text(_require(item, "url", str, at), f"{at}/url")
         if canonical_origin(url) is None or not url.startswith("https://"):
             raise PayloadError("an account is an https URL", code="E_FIELD_VALUE", where=f"{at}/url")
@@ -301,10 +302,8 @@ def _parse_parts(items, where: str) -> tuple[PartRef, ...]:
     _typed(items, list, where)
     if len(items) > MAX_PARTS:
         raise PayloadError(f"at most {MAX_PARTS} parts", code="E_FIELD_VALUE", where=where)
-    parts = []
-    for i, item in enumerate(items):
-        at = f"{where}/{i}"
-        _typed(item, dict, at)
+    parts: list[PartRef] = []
+    for at, item in _entries(items, where):
         digest = _hex(_require(item, "sha256", str, at), f"{at}/sha256", 32).hex()
         size = _require(item, "size", int, at)
         if not 0 < size <= MAX_PART_BYTES:

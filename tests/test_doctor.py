@@ -107,3 +107,14 @@ async def test_doctor_cli_refuses_a_non_http_url():
     _, err = await process.communicate()
     assert process.returncode == 2 and b"http(s) URL" in err and b"Traceback" not in err
 
+
+
+async def test_doctor_follows_a_pages_manifest_link(site):
+    key = make_key("site")
+    publish(site, key)
+    site.routes["/meta/notrain.json"] = site.routes.pop("/.well-known/notrain.json")
+    site.serve("/p", '<html><head><link rel="notrain" href="/meta/notrain.json"></head></html>', **{"Content-Type": "text/html"})
+    async with HttpClient(timeout=2.0) as client:
+        d = await diagnose(site.origin + "/p", client)
+    assert d.site.manifest.status.value == "verified" and d.decision.state("train-ai") is State.DISALLOWED
+    assert any("publish it there too" in a for a in d.advice)

@@ -270,3 +270,18 @@ async def test_conditional_refresh_reuses_the_verified_manifest_until_it_expires
     today[0] = NOW + timedelta(days=2)  # past expires: an unchanged manifest cannot outlive it
     third = await f.state(site.origin)
     assert third.status is Status.FAILED and third.error.startswith("E_EXPIRED")
+
+
+async def test_a_linked_manifest_is_followed_only_when_the_well_known_one_is_absent(site, client):
+    body = payload(site.origin)
+    site.serve("/meta/notrain.json", dsse.sign(body, MANIFEST_TYPE, [make_key("site")]).to_bytes())
+    site.serve("/.well-known/notrain-keys.json", dumps(make_keyset(site.origin, [make_key("site").public]).to_json()))
+    f = fetcher(client)
+    other = await f.discovered(site.origin, "https://elsewhere.example/notrain.json")
+    assert other.status is Status.ABSENT  # another origin's file never speaks for this one
+    state = await f.discovered(site.origin, site.origin + "/meta/notrain.json")
+    assert state.status is Status.VERIFIED and state.source == site.origin + "/meta/notrain.json"
+    assert (await f.state(site.origin)) is state  # cached for the origin
+    publish(site, make_key("site"), sequence=2)
+    g = fetcher(client, Clock())
+    assert (await g.discovered(site.origin, site.origin + "/meta/notrain.json")).manifest.sequence == 2  # well-known wins

@@ -71,17 +71,24 @@ async def diagnose(url: str, client: Transport, *, token: str = DEFAULT_TOKEN, f
     fetcher = fetcher or SiteFetcher(client)
     page = await client.get(url, max_bytes=MAX_PAGE_BYTES, truncate=True)
     site = await fetcher.site(url)
-    statements, html = page_statements(
-        site, url, token, headers=page.headers, body=page.body if page.ok else None, content_type=page.header("content-type")
-    )
+    statements, html = _statements(site, url, token, page)
+    links = [*(html.manifest_links if html else ()), *discovered_manifest_links(page.headers, url)]
+    if site.manifest.status is Status.ABSENT and links:  # as a crawler would: follow the page's rel="notrain"
+        site = SiteSignals(await fetcher.manifests.discovered(site.origin, links[0]), site.files)
+        statements, html = _statements(site, url, token, page)
     crawl = {token: site.can_fetch(url, token)}
     crawl.update((c.token, site.can_fetch(url, c.token)) for c in AI_CRAWLERS if c.purpose == TRAINING)
     diagnosis = Diagnosis(url, token, page, site, statements, decide(statements), crawl)
-    diagnosis.advice = _advise(diagnosis, html.manifest_links if html else ())
+    diagnosis.advice = _advise(diagnosis, links)
     return diagnosis
 
 
-def _advise(d: Diagnosis, page_links: tuple[str, ...]) -> list[str]:
+def _statements(site: SiteSignals, url: str, token: str, page: Fetched):
+    body = page.body if page.ok else None
+    return page_statements(site, url, token, headers=page.headers, body=body, content_type=page.header("content-type"))
+
+
+def _advise(d: Diagnosis, links: list[str]) -> list[str]:
     advice: list[str] = []
     manifest = d.site.manifest
     if d.page.failure or (d.page.status is not None and d.page.status >= 400):
@@ -94,12 +101,13 @@ def _advise(d: Diagnosis, page_links: tuple[str, ...]) -> list[str]:
     elif manifest.stale:
         advice.append(f"your manifest could not be refreshed ({manifest.error}); crawlers keep the last good one until it expires")
     elif manifest.status is Status.ABSENT:
-        links = [*page_links, *discovered_manifest_links(d.page.headers, d.url)]
-        if links:
-            advice.append(f"this page points to a manifest at {links[0]}, but crawlers look at {manifest.source} first: publish it there")
-        else:
-            advice.append("no notrain manifest: only legacy signals apply, and none of them is signed or follows your work when reposted")
-    elif (days := (manifest.manifest.expires - datetime.now(timezone.utc)).days) < 30:  # type: ignore[union-attr]
+        advice.append("no notrain manifest: only legacy signals apply, and none of them is signed or follows your work when reposted")
+    if manifest.manifest is not None and links and manifest.source == links[0]:
+        advice.append(
+            "your manifest was found through this page's rel=\"notrain\" link; crawlers look at "
+            "/.well-known/notrain.json first: publish it there too"
+        )
+    if manifest.status is Status.VERIFIED and (days := (manifest.manifest.expires - datetime.now(timezone.utc)).days) < 30:  # type: ignore[union-attr]
         advice.append(f"your manifest expires in {max(days, 0)} days: sign a new one with a higher sequence")
     for warning in dict.fromkeys(_all_warnings(d)):
         advice.append(warning)

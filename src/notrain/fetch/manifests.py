@@ -124,8 +124,21 @@ class ManifestFetcher:
             raise ValueError(f"not an http(s) origin: {origin!r}")
         return await self._cache.get(canonical, lambda: self._load(canonical))
 
-    async def _load(self, origin: str) -> tuple[ManifestState, float]:
-        source = origin + MANIFEST_PATH
+    async def discovered(self, origin: str, manifest_url: str) -> ManifestState:
+        """Follow a ``Link``/``<link rel="notrain">`` target that a page of the
+        origin revealed, but only when the well-known location had no manifest
+        and the target is on the same origin (spec/discovery.md)."""
+        state = await self.state(origin)
+        if state.status is not Status.ABSENT or canonical_origin(manifest_url, of_url=True) != state.origin:
+            return state
+        if state.source == manifest_url:
+            return state
+        loaded, ttl = await self._load(state.origin, manifest_url)
+        self._cache.put(state.origin, loaded, ttl)
+        return loaded
+
+    async def _load(self, origin: str, source: str | None = None) -> tuple[ManifestState, float]:
+        source = source or origin + MANIFEST_PATH
         self.fetches += 1
         last = self._cache.peek(origin)
         etag = last.etag if last is not None and last.status is Status.VERIFIED and not last.stale else None

@@ -1,0 +1,230 @@
+"""``NotrainDownloaderMiddleware``: honour notrain manifests and every existing opt-out signal.
+
+Every request is held until its origin's site signals are known (manifest,
+robots.txt, tdmrep.json, ai.txt: fetched once per origin through the crawler
+itself, see :mod:`.transport`, and cached).  However many requests wait for
+one origin, a single fetch runs and each of them gets its answer: the cache
+makes every waiter await one shared task.  (Scrapy's RobotsTxtMiddleware
+shares a Deferred, which since 2.14 hands ``None`` — allow all — to the third
+and later waiters, and treats an unreachable robots.txt as allow-all.)
+
+* Before the download, a request is refused (:class:`Forbidden`, an
+  ``IgnoreRequest``) when robots.txt disallows crawling it for our product
+  token (unreachable robots.txt = complete disallow, RFC 9309), or when
+  site-level statements (manifest, robots.txt Content-Usage, ai.txt, or the
+  fail-closed state of an unverifiable manifest) already disallow a
+  configured purpose: such a page or image is never downloaded.
+* After the download, the response's own signals (headers, HTML metas,
+  TDMRep, embedded XMP/C2PA) join in, and so does the manifest a page links
+  to (``rel="notrain"``) when the origin has none at the well-known path;
+  :func:`notrain.core.decide` decides, and a disallowed (or, with ``NOTRAIN_UNKNOWN = "deny"``, undecided)
+  response is dropped.  An allowed one carries a :class:`Verdict` in
+  ``response.meta["notrain"]`` (the same dict as its request's meta).
+
+Settings:
+
+``NOTRAIN_ENABLED`` (False)
+    The middleware raises ``NotConfigured`` unless True (the add-on sets it).
+``NOTRAIN_PURPOSES`` (``["train-ai"]``)
+    The AIPREF categories the crawl's use of the content must be allowed for.
+``NOTRAIN_UNKNOWN`` (``"allow"``)
+    What a purpose nobody stated becomes: ``"allow"`` (opt-out semantics) or ``"deny"``.
+``NOTRAIN_PRODUCT_TOKEN`` (the first product token of ``USER_AGENT``, else ``"notrain"``)
+    The name robots.txt groups, per-bot metas and ai.txt are matched against.
+``NOTRAIN_OBEY_ROBOTS_CRAWL`` (True)
+    Also refuse what robots.txt disallows crawling (independent of Scrapy's ``ROBOTSTXT_OBEY``).
+``NOTRAIN_MANIFEST_TTL`` (86400) / ``NOTRAIN_ERROR_TTL`` (300)
+    Seconds a verified manifest (at most until its expiry) / a failure is cached.
+``NOTRAIN_CACHE_SIZE`` (10000)
+    Origins kept in memory (least recently used dropped first).
+``NOTRAIN_TIMEOUT`` (10)
+    Seconds for one policy file, redirects included.
+``NOTRAIN_REPORT_PATH`` (``"notrain-report.json"``)
+    Where the compliance report is written when the spider closes (see :mod:`.report`).
+
+Request meta: ``dont_obey_notrain`` skips the gate for one request.
+
+Stats (``notrain/``): ``request_count``, ``response_count``,
+``response_status_count/<status>`` and ``exception_count/<type>`` for policy
+fetches; ``requests_checked``, ``responses_checked``, ``allowed``,
+``forbidden`` and ``forbidden/<mechanism>``; ``manifest/verified`` and
+``manifest/failed/<error code>``; ``cache_hits`` (lookups answered without
+a new fetch, waiters on an in-flight fetch included).
+
+Signal: :data:`notrain.scrapy.signals.manifest_verified`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response
+from scrapy.utils.asyncio import is_asyncio_available
+
+from ..core.decision import FAIL_CLOSED, Decision, decide
+from ..core.vocab import State
+from ..fetch.manifests import ManifestState, Status
+from ..fetch.site import SiteFetcher, SiteSignals, page_statements
+from ..signals.headers import discovered_manifest_links
+from ..signals.robots import UNREACHABLE
+from .options import Options, SettingsError
+from .report import ALLOWED, DROPPED, FORBIDDEN, ComplianceReport, manifest_json
+from .signals import manifest_verified
+from .transport import DONT_OBEY, ScrapyTransport
+
+logger = logging.getLogger(__name__)
+
+ROBOTS_DISALLOW = "robots.txt-disallow"  # crawl permission, as opposed to robots.txt usage statements
+UNKNOWN_POLICY = "unknown-policy"  # NOTRAIN_UNKNOWN = "deny" and nobody said yes
+
+
+class Forbidden(IgnoreRequest):
+    """A request or response refused by notrain; errbacks can tell it from other ``IgnoreRequest``."""
+
+    def __init__(self, url: str, purposes: list[str], mechanisms: list[str], stage: str) -> None:
+        self.url, self.purposes, self.mechanisms, self.stage = url, purposes, mechanisms, stage
+        when = "before download" if stage == FORBIDDEN else "after download"
+        super().__init__(f"Forbidden by notrain ({when}): {', '.join(purposes)} disallowed by {', '.join(mechanisms)}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What notrain decided about an allowed response: ``response.meta["notrain"]``."""
+
+    url: str
+    decision: Decision
+    manifest: ManifestState
+
+    def to_json(self) -> dict:
+        return {"url": self.url, "manifest": manifest_json(self.manifest), "decision": self.decision.to_json()}
+
+
+class NotrainDownloaderMiddleware:
+    def __init__(self, crawler: Crawler) -> None:
+        if not crawler.settings.getbool("NOTRAIN_ENABLED"):
+            raise NotConfigured("NOTRAIN_ENABLED is not set")
+        # Not NotConfigured: silently crawling without the gate is the failure to avoid.
+        if not is_asyncio_available():
+            raise SettingsError("notrain needs asyncio: the asyncio reactor (Scrapy's default) or the reactorless mode")
+        self.crawler = crawler
+        self.options = Options.from_settings(crawler.settings)
+        self.token = self.options.product_token
+        self.fetcher = SiteFetcher(ScrapyTransport(crawler, self.options.timeout), self.options.policy())
+        self.report = ComplianceReport(self.options)
+        crawler.signals.connect(self._write_report, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NotrainDownloaderMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        if not _gated(request):
+            return
+        self._inc("notrain/requests_checked")
+        site = await self._site(request.url)
+        if self.options.obey_robots_crawl and not site.can_fetch(request.url, self.token):
+            mechanism = FAIL_CLOSED if site.files.robots.status == UNREACHABLE else ROBOTS_DISALLOW
+            raise self._forbid(request.url, list(self.options.purposes), [mechanism], FORBIDDEN)
+        # Site-level statements can only be joined by more "n"s or "y"s, never
+        # overridden, so a "disallowed" here is final (an "unknown" is not).
+        decision = decide(site.statements(request.url, self.token), categories=self.options.purposes)
+        refused = [p for p in self.options.purposes if decision.state(p) is State.DISALLOWED]
+        if refused:
+            raise self._forbid(request.url, refused, _mechanisms(decision, refused), FORBIDDEN)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if not _gated(request):
+            return response
+        self._inc("notrain/responses_checked")
+        site = await self._site(response.url)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
+        statements, page = page_statements(site, response.url, self.token, headers=headers, body=response.body)
+        links = [*(page.manifest_links if page else ()), *discovered_manifest_links(headers, response.url)]
+        if site.manifest.status is Status.ABSENT and links:  # spec/discovery.md: follow the page's rel="notrain"
+            site = SiteSignals(await self.fetcher.manifests.discovered(site.origin, links[0]), site.files)
+            await self._note(site)
+            statements += site.manifest.statements(response.url)  # the absent one said nothing
+        decision = decide(statements, unknown_as=self.options.unknown_as)
+        refused = [p for p in self.options.purposes if not decision.allowed(p)]
+        if refused:
+            raise self._forbid(response.url, refused, _mechanisms(decision, refused), DROPPED)
+        request.meta["notrain"] = Verdict(response.url, decision, site.manifest)
+        self._inc("notrain/allowed")
+        self.report.count(ALLOWED)
+        return response
+
+    async def _site(self, url: str) -> SiteSignals:
+        site = await self.fetcher.site(url)
+        self.crawler.stats.set_value("notrain/cache_hits", self.fetcher.manifests.cache.hits)
+        await self._note(site)
+        return site
+
+    async def _note(self, site: SiteSignals) -> None:
+        """Report; and count, signal and log a manifest state the crawl has not seen before."""
+        if not self.report.observe(site):
+            return
+        state = site.manifest
+        if state.error:
+            self._inc(f"notrain/manifest/failed/{_error_code(state.error)}")
+        elif state.status is Status.VERIFIED:
+            self._inc("notrain/manifest/verified")
+            await self.crawler.signals.send_catch_log_async(signal=manifest_verified, origin=site.origin, manifest=state.manifest)
+        root = decide(site.statements(site.origin + "/", self.token), categories=self.options.purposes)
+        logger.info(
+            "notrain: %s: manifest %s%s; robots.txt %s, tdmrep.json %s, ai.txt %s; at /: %s",
+            site.origin,
+            state.status.value + (" (stale: last good one kept)" if state.stale else ""),
+            f" ({state.error})" if state.error else f" ({state.manifest.publisher}, sequence {state.manifest.sequence})" if state.manifest else "",
+            site.files.robots.status,
+            "present" if site.files.tdmrep else "absent",
+            "present" if site.files.ai_txt else "absent",
+            ", ".join(f"{p} {root.state(p).value}" for p in self.options.purposes),
+        )
+
+    def _forbid(self, url: str, purposes: list[str], mechanisms: list[str], stage: str) -> Forbidden:
+        self._inc("notrain/forbidden")
+        for mechanism in mechanisms:
+            self._inc(f"notrain/forbidden/{mechanism}")
+        self.report.count(stage, mechanisms)
+        forbidden = Forbidden(url, purposes, mechanisms, stage)
+        logger.debug("%s: %s", forbidden, url)
+        return forbidden
+
+    def _write_report(self) -> None:
+        path = self.report.write(self.options.report_path)
+        logger.info("notrain: compliance report written to %s", path)
+
+    def _inc(self, key: str) -> None:
+        self.crawler.stats.inc_value(key)
+
+
+def _gated(request: Request) -> bool:
+    """Whether notrain decides about this request.
+
+    Not for its own policy fetches, nor for ``dont_obey_notrain``, nor for
+    non-HTTP schemes; nor for the robots.txt fetched by Scrapy's
+    RobotsTxtMiddleware, which is read to obey it, not to use it.
+    """
+    if request.meta.get(DONT_OBEY):
+        return False
+    url = urlsplit(request.url)
+    if url.scheme not in ("http", "https"):
+        return False
+    return not (request.meta.get("dont_obey_robotstxt") and url.path == "/robots.txt")
+
+
+def _mechanisms(decision: Decision, purposes: list[str]) -> list[str]:
+    found = {s.evidence.mechanism for p in purposes for s in decision.disallowed_by(p)}
+    return sorted(found) or [UNKNOWN_POLICY]
+
+
+def _error_code(error: str) -> str:
+    """A stats key for a manifest failure: "E_SIGNATURE_INVALID", "HTTP_503", "timeout", "network"..."""
+    head = error.split(":", 1)[0].strip()
+    return re.sub(r"\W+", "_", head) or "unknown"

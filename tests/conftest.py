@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from sites import Site
 
 from notrain.core import PrivateKey
 
@@ -35,3 +36,17 @@ def manifest_bytes(**members) -> bytes:
 @pytest.fixture
 def site_key() -> PrivateKey:
     return make_key("site")
+
+
+@pytest.fixture
+async def sites():
+    """Start local sites on demand (``site = await sites()``); all stopped after the test."""
+    started: list[Site] = []
+
+    async def start() -> Site:
+        started.append(await Site().start())
+        return started[-1]
+
+    yield start
+    for site in started:
+        await site.stop()

@@ -22,7 +22,6 @@ import scrapy
 from conftest import make_key
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
-from sites import Site
 from test_fetch_manifests import payload, publish
 
 from notrain.core import dsse
@@ -91,19 +90,6 @@ async def crawl(spider_settings: dict, requests) -> tuple[scrapy.crawler.Crawler
     crawler = get_crawler(Pages, spider_settings)
     await crawler.crawl_async(requests=requests)
     return crawler, crawler.spider
-
-
-@pytest.fixture
-async def sites():
-    started: list[Site] = []
-
-    async def start() -> Site:
-        started.append(await Site().start())
-        return started[-1]
-
-    yield start
-    for site in started:
-        await site.stop()
 
 
 async def test_a_crawl_honours_every_origin(sites, tmp_path, caplog):

@@ -41,6 +41,15 @@ Settings:
     Seconds for one policy file, redirects included.
 ``NOTRAIN_REPORT_PATH`` (``"notrain-report.json"``)
     Where the compliance report is written when the spider closes (see :mod:`.report`).
+``NOTRAIN_SOURCES`` (``[]``)
+    Bundles (or other sources) of manifests about works and names anywhere,
+    for the pipelines (see :mod:`.sources`).
+``NOTRAIN_REDIS_URL`` (unset)
+    Fleet mode: policy files are shared with the other processes of the
+    fleet through this Redis (:class:`~notrain.fetch.shared.SharedTransport`,
+    keys under ``notrain:``, so never in the way of scrapy-redis's
+    ``<spider>:requests``, ``:dupefilter``, ``:items``); every process still
+    verifies every signature itself.  Needs the ``notrain[fleet]`` extra.
 
 Request meta: ``dont_obey_notrain`` skips the gate for one request.
 
@@ -49,7 +58,8 @@ Stats (``notrain/``): ``request_count``, ``response_count``,
 fetches; ``requests_checked``, ``responses_checked``, ``allowed``,
 ``forbidden`` and ``forbidden/<mechanism>``; ``manifest/verified`` and
 ``manifest/failed/<error code>``; ``cache_hits`` (lookups answered without
-a new fetch, waiters on an in-flight fetch included).
+a new fetch, waiters on an in-flight fetch included); in fleet mode,
+``fleet/shared_hits`` (policy files read from Redis instead of fetched).
 
 Signal: :data:`notrain.scrapy.signals.manifest_verified`.
 """
@@ -59,29 +69,33 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.asyncio import is_asyncio_available
 
 from ..core.decision import FAIL_CLOSED, Decision, decide
 from ..core.vocab import State
+from ..fetch.http import Transport
 from ..fetch.manifests import ManifestState, Status
 from ..fetch.site import SiteFetcher, SiteSignals, page_statements
 from ..signals.headers import discovered_manifest_links
 from ..signals.robots import UNREACHABLE
 from .options import Options, SettingsError
-from .report import ALLOWED, DROPPED, FORBIDDEN, ComplianceReport, manifest_json
+from .report import ALLOWED, DROPPED, FORBIDDEN, manifest_json
+from .runtime import Runtime, mechanisms
 from .signals import manifest_verified
 from .transport import DONT_OBEY, ScrapyTransport
+
+if TYPE_CHECKING:
+    from ..fetch.shared import SharedTransport
 
 logger = logging.getLogger(__name__)
 
 ROBOTS_DISALLOW = "robots.txt-disallow"  # crawl permission, as opposed to robots.txt usage statements
-UNKNOWN_POLICY = "unknown-policy"  # NOTRAIN_UNKNOWN = "deny" and nobody said yes
 
 
 class Forbidden(IgnoreRequest):
@@ -104,20 +118,23 @@ class Verdict:
     def to_json(self) -> dict:
         return {"url": self.url, "manifest": manifest_json(self.manifest), "decision": self.decision.to_json()}
 
+    def __repr__(self) -> str:  # short: items carrying one get logged whole (e.g. when dropped)
+        states = ", ".join(f"{c} {o.state.value}" for c, o in self.decision.outcomes.items())
+        return f"<Verdict {self.url}: {states}>"
+
 
 class NotrainDownloaderMiddleware:
     def __init__(self, crawler: Crawler) -> None:
-        if not crawler.settings.getbool("NOTRAIN_ENABLED"):
-            raise NotConfigured("NOTRAIN_ENABLED is not set")
-        # Not NotConfigured: silently crawling without the gate is the failure to avoid.
-        if not is_asyncio_available():
-            raise SettingsError("notrain needs asyncio: the asyncio reactor (Scrapy's default) or the reactorless mode")
+        self.runtime = Runtime.of(crawler)
         self.crawler = crawler
-        self.options = Options.from_settings(crawler.settings)
+        self.options = self.runtime.options
+        self.report = self.runtime.report
         self.token = self.options.product_token
-        self.fetcher = SiteFetcher(ScrapyTransport(crawler, self.options.timeout), self.options.policy())
-        self.report = ComplianceReport(self.options)
-        crawler.signals.connect(self._write_report, signal=signals.spider_closed)
+        transport: Transport = ScrapyTransport(crawler, self.options.timeout)
+        self.shared = _shared(transport, self.options) if self.options.redis_url else None
+        if self.shared is not None:
+            crawler.signals.connect(self._close_redis, signal=signals.spider_closed)
+        self.fetcher = SiteFetcher(self.shared or transport, self.options.policy())
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NotrainDownloaderMiddleware:
@@ -136,7 +153,7 @@ class NotrainDownloaderMiddleware:
         decision = decide(site.statements(request.url, self.token), categories=self.options.purposes)
         refused = [p for p in self.options.purposes if decision.state(p) is State.DISALLOWED]
         if refused:
-            raise self._forbid(request.url, refused, _mechanisms(decision, refused), FORBIDDEN)
+            raise self._forbid(request.url, refused, mechanisms(decision, refused), FORBIDDEN)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if not _gated(request):
@@ -150,10 +167,9 @@ class NotrainDownloaderMiddleware:
             site = SiteSignals(await self.fetcher.manifests.discovered(site.origin, links[0]), site.files)
             await self._note(site)
             statements += site.manifest.statements(response.url)  # the absent one said nothing
-        decision = decide(statements, unknown_as=self.options.unknown_as)
-        refused = [p for p in self.options.purposes if not decision.allowed(p)]
+        decision, refused = self.runtime.decide(statements)
         if refused:
-            raise self._forbid(response.url, refused, _mechanisms(decision, refused), DROPPED)
+            raise self._forbid(response.url, refused, mechanisms(decision, refused), DROPPED)
         request.meta["notrain"] = Verdict(response.url, decision, site.manifest)
         self._inc("notrain/allowed")
         self.report.count(ALLOWED)
@@ -162,6 +178,8 @@ class NotrainDownloaderMiddleware:
     async def _site(self, url: str) -> SiteSignals:
         site = await self.fetcher.site(url)
         self.crawler.stats.set_value("notrain/cache_hits", self.fetcher.manifests.cache.hits)
+        if self.shared is not None:
+            self.crawler.stats.set_value("notrain/fleet/shared_hits", self.shared.shared_hits)
         await self._note(site)
         return site
 
@@ -174,6 +192,7 @@ class NotrainDownloaderMiddleware:
             self._inc(f"notrain/manifest/failed/{_error_code(state.error)}")
         elif state.status is Status.VERIFIED:
             self._inc("notrain/manifest/verified")
+            self.runtime.sources.crawled.add(state.manifest)  # its works and names, wherever they turn up
             await self.crawler.signals.send_catch_log_async(signal=manifest_verified, origin=site.origin, manifest=state.manifest)
         root = decide(site.statements(site.origin + "/", self.token), categories=self.options.purposes)
         logger.info(
@@ -187,18 +206,14 @@ class NotrainDownloaderMiddleware:
             ", ".join(f"{p} {root.state(p).value}" for p in self.options.purposes),
         )
 
-    def _forbid(self, url: str, purposes: list[str], mechanisms: list[str], stage: str) -> Forbidden:
-        self._inc("notrain/forbidden")
-        for mechanism in mechanisms:
-            self._inc(f"notrain/forbidden/{mechanism}")
-        self.report.count(stage, mechanisms)
-        forbidden = Forbidden(url, purposes, mechanisms, stage)
+    def _forbid(self, url: str, purposes: list[str], by: list[str], stage: str) -> Forbidden:
+        self.runtime.refused(stage, "notrain/forbidden", by)
+        forbidden = Forbidden(url, purposes, by, stage)
         logger.debug("%s: %s", forbidden, url)
         return forbidden
 
-    def _write_report(self) -> None:
-        path = self.report.write(self.options.report_path)
-        logger.info("notrain: compliance report written to %s", path)
+    async def _close_redis(self) -> None:
+        await self.shared.redis.aclose()  # type: ignore[union-attr]
 
     def _inc(self, key: str) -> None:
         self.crawler.stats.inc_value(key)
@@ -219,9 +234,19 @@ def _gated(request: Request) -> bool:
     return not (request.meta.get("dont_obey_robotstxt") and url.path == "/robots.txt")
 
 
-def _mechanisms(decision: Decision, purposes: list[str]) -> list[str]:
-    found = {s.evidence.mechanism for p in purposes for s in decision.disallowed_by(p)}
-    return sorted(found) or [UNKNOWN_POLICY]
+def _shared(transport: Transport, options: Options) -> SharedTransport:
+    """Fleet mode's transport (imported here: redis is an optional extra)."""
+    try:
+        from redis.asyncio import Redis
+
+        from ..fetch.shared import SharedTransport
+    except ImportError:
+        raise SettingsError("NOTRAIN_REDIS_URL needs the redis package: pip install 'notrain[fleet]'") from None
+    try:
+        redis = Redis.from_url(options.redis_url)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise SettingsError(f"NOTRAIN_REDIS_URL: {error}") from None
+    return SharedTransport(transport, redis, ttl=options.manifest_ttl, error_ttl=options.error_ttl)
 
 
 def _error_code(error: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.settings import BaseSettings
 
@@ -16,6 +17,7 @@ from ..core.vocab import CATEGORIES, TRAIN_AI, State
 from ..fetch.manifests import FetchPolicy
 
 DEFAULT_TOKEN = "notrain"
+CAPTION_FIELDS = ("caption", "alt", "title", "text", "description")
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")  # RFC 9309's product token characters
 
 
@@ -34,6 +36,9 @@ class Options:
     cache_size: int
     timeout: float
     report_path: str
+    redis_url: str | None = None
+    caption_fields: tuple[str, ...] = CAPTION_FIELDS
+    provenance_field: str | None = "notrain"
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Options:
@@ -57,6 +62,9 @@ class Options:
             cache_size=settings.getint("NOTRAIN_CACHE_SIZE", 10_000),
             timeout=settings.getfloat("NOTRAIN_TIMEOUT", 10.0),
             report_path=settings.get("NOTRAIN_REPORT_PATH", "notrain-report.json"),
+            redis_url=settings.get("NOTRAIN_REDIS_URL") or None,
+            caption_fields=tuple(settings.getlist("NOTRAIN_CAPTION_FIELDS", list(CAPTION_FIELDS))),
+            provenance_field=settings.get("NOTRAIN_PROVENANCE_FIELD", "notrain") or None,
         )
         if options.timeout <= 0 or options.cache_size < 1:
             raise SettingsError("NOTRAIN_TIMEOUT and NOTRAIN_CACHE_SIZE must be positive")
@@ -76,6 +84,8 @@ class Options:
     def to_json(self) -> dict:
         doc = asdict(self)
         doc["purposes"] = list(self.purposes)
+        doc["caption_fields"] = list(self.caption_fields)
+        doc["redis_url"] = _without_credentials(self.redis_url)
         return doc
 
 
@@ -83,3 +93,11 @@ def _token_of(user_agent: str) -> str:
     """The product token a robots.txt group names: "MyBot/1.2 (+url)" -> "MyBot"."""
     found = _PRODUCT_TOKEN.match(user_agent.strip())
     return found.group(0) if found else DEFAULT_TOKEN
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """The Redis URL as the report shows it: user, password and query (which may hold one) removed."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=""))

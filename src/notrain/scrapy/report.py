@@ -4,10 +4,13 @@ It is a JSON document (written atomically, so a reader never sees half of
 one) holding the notrain version, the settings honoured, every manifest
 state consulted (each refresh or failure is a new entry: origin, publisher,
 sequence, digest, signing key ids, status, when, error), the robots.txt,
-tdmrep.json and ai.txt status of every origin, counts per outcome and per
-mechanism, and the errors met.  ``snapshot`` is reserved and null: a crawl
-that honours an aggregator snapshot will cite it there (checkpoint, digest)
-once snapshots exist (a later issue).  Being evidence, it keeps one small
+tdmrep.json and ai.txt status of every origin, what each of
+``NOTRAIN_SOURCES`` held (``sources``: its ``describe()``), counts per
+outcome (pages and files refused before or after download, files the media
+pipelines did not store, items dropped) and per mechanism, and the errors
+met.  ``snapshot`` is reserved and null: a crawl that honours an aggregator
+snapshot will cite it there (checkpoint, digest) once snapshots exist (a
+later issue).  Being evidence, it keeps one small
 entry per origin crawled for the whole crawl (the fetch cache is bounded; the
 report is not).
 """
@@ -27,17 +30,21 @@ from ..fetch.manifests import ManifestState, Status
 from ..fetch.site import SiteFiles, SiteSignals
 from ..signals.robots import UNREACHABLE
 from .options import Options
+from .sources import Sources
 
 ALLOWED = "allowed"
 FORBIDDEN = "forbidden_before_download"
 DROPPED = "dropped_after_download"
+MEDIA_FORBIDDEN = "media_not_stored"
+ITEM_DROPPED = "item_dropped"
 
 
 class ComplianceReport:
     """Accumulates what the middleware saw; :meth:`write` produces the file."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, sources: Sources | None = None) -> None:
         self.options = options
+        self.sources = sources or Sources(())
         self.manifests: list[dict] = []
         self.origins: dict[str, dict] = {}
         self.outcomes: Counter[str] = Counter()
@@ -76,6 +83,7 @@ class ComplianceReport:
             "origins": self.origins,
             "counts": {"outcomes": dict(self.outcomes), "forbidden_by_mechanism": dict(self.mechanisms)},
             "errors": self.errors,
+            "sources": self.sources.describe(),
             "snapshot": None,
         }
 

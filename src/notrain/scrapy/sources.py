@@ -1,0 +1,89 @@
+"""``NOTRAIN_SOURCES``: where a crawl learns the works and names of publishers it never fetched.
+
+A site's own manifest only covers that site.  An artist's works reposted on
+an image board, and a person with no site at all, are known to the crawl
+through *sources*: each entry of ``NOTRAIN_SOURCES`` is one
+:class:`~notrain.fetch.sources.ManifestSource`, given as
+
+* a path (a :class:`pathlib.Path`, or a string ending in ``.json`` or
+  containing a ``/``): a local bundle, :class:`~notrain.fetch.sources.LocalSource`;
+* any other string: the import path of a source class (or object), so an
+  aggregator client or snapshot reader can plug in without changes here;
+* a class: built with Scrapy's ``build_from_crawler`` (its ``from_crawler``
+  if it has one, else no arguments);
+* an object with ``catalog()`` and ``describe()``: used as is.
+
+Every source is loaded when the crawl starts, and a source that cannot be
+loaded stops it (:class:`~notrain.scrapy.options.SettingsError`): a crawl
+that silently ignores the bundle it was given is the failure to avoid.
+``catalog()`` is asked again at each lookup, so a source may refresh itself.
+
+The works and names of the origin manifests the crawl itself verified join
+in (:attr:`Sources.crawled`, filled by the downloader middleware): a work an
+artist lists on their own site is then recognised when reposted elsewhere,
+from the moment the crawl has read that site.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from scrapy.crawler import Crawler
+from scrapy.utils.misc import build_from_crawler, load_object
+
+from ..core.catalog import Catalog, ContentHash
+from ..core.decision import Statement
+from ..core.errors import NotrainError
+from ..fetch.sources import LocalSource, ManifestSource
+from .options import SettingsError
+
+
+class Sources:
+    """The crawl's sources, asked together."""
+
+    def __init__(self, sources: Iterable[ManifestSource]) -> None:
+        self.sources = list(sources)
+        self.crawled = Catalog()
+
+    def __bool__(self) -> bool:
+        """Whether any manifest could match (else hashing a file is wasted work)."""
+        return bool(self.sources or len(self.crawled))
+
+    def content_statements(self, content: ContentHash) -> list[Statement]:
+        return [s for catalog in self._catalogs() for s in catalog.content_statements(content)]
+
+    def text_statements(self, text: str) -> list[Statement]:
+        return [s for catalog in self._catalogs() for s in catalog.text_statements(text)]
+
+    def describe(self) -> list[dict]:
+        return [source.describe() for source in self.sources]
+
+    def _catalogs(self) -> list[Catalog]:
+        return [self.crawled, *(source.catalog() for source in self.sources)]
+
+
+def load_sources(entries: Iterable[object], crawler: Crawler) -> Sources:
+    sources = [_source(entry, crawler) for entry in entries]
+    for source in sources:
+        try:
+            source.catalog()
+        except NotrainError as error:
+            raise SettingsError(f"NOTRAIN_SOURCES: {error}") from None
+    return Sources(sources)
+
+
+def _source(entry: object, crawler: Crawler) -> ManifestSource:
+    if isinstance(entry, os.PathLike) or (isinstance(entry, str) and (entry.endswith(".json") or "/" in entry)):
+        return LocalSource(Path(entry))
+    if isinstance(entry, str):
+        try:
+            entry = load_object(entry)
+        except (ImportError, NameError, ValueError) as error:
+            raise SettingsError(f"NOTRAIN_SOURCES: cannot import {entry!r}: {error}") from None
+    if isinstance(entry, type):
+        entry = build_from_crawler(entry, crawler)
+    if not (callable(getattr(entry, "catalog", None)) and callable(getattr(entry, "describe", None))):
+        raise SettingsError(f"NOTRAIN_SOURCES: {entry!r} is not a bundle path nor a source (catalog() and describe())")
+    return entry  # type: ignore[return-value]

@@ -19,7 +19,7 @@ def free_port() -> int:
 
 def require(program: str) -> str:
     """The program's path; in CI a missing program is a failure, elsewhere a skip."""
-    path = shutil.which(program)
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
     if path is None:
         if os.environ.get("CI"):
             pytest.fail(f"{program} is not installed: .ci/run should have installed it")

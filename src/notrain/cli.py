@@ -3,7 +3,9 @@
 keygen -> init -> sign -> verify is the whole publishing path; ``keyset`` and
 ``rotate`` serve sites that publish ``/.well-known/notrain-keys.json``, and
 ``show`` and ``lint`` help authors read what they are about to publish, and
-``doctor`` shows a site owner what crawlers see for one of their URLs.
+``doctor`` shows a site owner what crawlers see for one of their URLs;
+``export`` says what a site's manifest says in robots.txt, tdmrep.json,
+server headers and meta tags, for crawlers that do not read notrain.
 
 Conventions: results go to stdout (JSON with ``--json``), progress and
 warnings to stderr.  Every document is parsed back with the core's strict
@@ -46,6 +48,8 @@ from .core.verify import check_policy, is_envelope, peek_publisher, trusted_keys
 from .core.vocab import AI_USE, SEARCH, TRAIN_AI, State, prefs_to_json
 from .doctor import DEFAULT_TOKEN, diagnose
 from .doctor import render as render_diagnosis
+from .export import FORMATS, ExportOptions, valid_policy_url
+from .export import export as export_legacy
 from .fetch.http import HttpClient
 from .keyfile import load_private_key, load_public_key, save_private_key
 
@@ -412,6 +416,94 @@ def sign(payload_path: Path, key_paths: tuple[Path, ...], out: Path, force: bool
     _write(out, envelope.to_bytes(), force=force)
     click.echo(f"wrote {out}: signed by {', '.join(k.public.kid for k in keys)}")
     click.echo(f"manifest sha256 {manifest.digest}; valid until {format_timestamp(manifest.expires)}")
+
+
+_EXPORT_USE = {
+    "robots": "merge its groups into {origin}/robots.txt",
+    "tdmrep": "serve it as {origin}/.well-known/tdmrep.json",
+    "nginx": "include it inside the server block of {origin}",
+    "apache": "include it in the VirtualHost of {origin} (needs mod_headers)",
+    "meta": "put the tags in the <head> of pages no path rule covers",
+}
+
+
+def _policy_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not valid_policy_url(value):
+        raise click.BadParameter("an absolute http(s) URL of printable ASCII, without quotes, '\\' or '$'")
+    return value
+
+
+@main.command("export")
+@click.argument("path", metavar="MANIFEST", type=_FILE)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="notrain-export",
+    show_default=True,
+    help="Directory for the files (created if missing).",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(list(FORMATS)),
+    multiple=True,
+    help="Write only this format (repeatable; default: all).",
+)
+@click.option(
+    "--block-training-crawlers",
+    is_flag=True,
+    help="robots.txt: also Disallow AI training crawlers (GPTBot, CCBot...) where train-ai is n. This stops them crawling there.",
+)
+@click.option("--content-signal", is_flag=True, help="robots.txt: add a Cloudflare Content-Signal line for what holds site-wide.")
+@click.option("--tdm-policy", metavar="URL", callback=_policy_url, help="TDMRep policy to name wherever mining is reserved.")
+@force_option
+@json_option
+def export_command(
+    path: Path,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    block_training_crawlers: bool,
+    content_signal: bool,
+    tdm_policy: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Say what MANIFEST says in robots.txt, tdmrep.json, nginx/Apache headers and HTML meta tags.
+
+    MANIFEST is a signed envelope or a bare payload of a site (an origin publisher). It is NOT
+    verified here: check it with `notrain verify` first. Where a format cannot say something
+    exactly, its file has a comment, a warning is printed, and the stricter value is written,
+    never a more permissive one. Works and names cannot be exported: only the manifest carries them.
+    """
+    manifest, _ = _open_document(path)
+    chosen = [name for name in FORMATS if name in formats] if formats else list(FORMATS)
+    result = export_legacy(manifest, ExportOptions(block_training_crawlers, content_signal, tdm_policy), chosen)
+    targets = {name: out_dir / FORMATS[name] for name in chosen}
+    existing = [str(target) for target in targets.values() if target.exists()]
+    if existing and not force:
+        raise NotrainError(f"{', '.join(existing)} already exist; pass --force to overwrite", code="E_EXISTS", where=existing[0])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in targets.items():
+        _write(target, result.files[FORMATS[name]].encode(), force=force)
+    uses = {name: _EXPORT_USE[name].format(origin=manifest.publisher) for name in chosen}
+    if as_json:
+        _emit(
+            {
+                "ok": True,
+                "verified": False,
+                "publisher": manifest.publisher,
+                "sequence": manifest.sequence,
+                "digest": manifest.digest,
+                "files": [{"format": name, "path": str(targets[name]), "use": uses[name]} for name in chosen],
+                "warnings": [warning.to_json() for warning in result.warnings],
+            }
+        )
+        return
+    for warning in result.warnings:
+        _warn(f"{warning.mechanism}: {warning.where}: {warning.message}")
+    for name in chosen:
+        click.echo(f"wrote {targets[name]}: {uses[name]}")
 
 
 # -- reading ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notrain.core import PayloadError, State
-from notrain.core.paths import PathMatcher, PathRule, check_pattern, normalise, url_path
+from notrain.core.paths import PathMatcher, PathRule, check_pattern, normalise, pattern_matches, url_path
 
 Y, N = State.ALLOWED, State.DISALLOWED
 
@@ -46,6 +46,13 @@ rule_lists = st.lists(
 def test_trie_agrees_with_the_naive_definition(rules, path):
     got = {c: s for c, (s, _) in PathMatcher(rules).match(path).by_category.items()}
     assert got == naive(rules, path)
+
+
+@given(patterns, st.text(st.sampled_from("/ab.x"), max_size=10).map(lambda s: "/" + s))
+@settings(max_examples=500)
+def test_single_pattern_matching_agrees_with_the_definition(pattern, path):
+    rule = PathRule(pattern, (("train-ai", N),), "/paths/0")
+    assert pattern_matches(pattern, path) == bool(naive([rule], path))
 
 
 def test_evidence_names_the_winning_rules():

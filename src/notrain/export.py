@@ -71,6 +71,7 @@ from urllib.parse import urlsplit
 
 from .core.errors import NotrainError
 from .core.manifest import Manifest, format_timestamp
+from .core.paths import pattern_matches
 from .core.vocab import AI_USE, CATEGORIES, SEARCH, TRAIN_AI, State
 from .signals.robots import AI_CRAWLERS, TRAINING
 
@@ -416,36 +417,15 @@ def _relation(inner: str, outer: str) -> str:
     """
     if not _compatible(_head(inner), _head(outer), str.startswith):
         return _NEVER
-    if _glob(outer, _body(inner)) and (inner.endswith("$") or not outer.endswith("$")):
+    if pattern_matches(outer, _body(inner)) and (inner.endswith("$") or not outer.endswith("$")):
         return _ALWAYS
     if _exact(inner):  # its one URL, which outer does not match
         return _NEVER
     if _exact(outer):
-        return _MAYBE if _glob(inner, _body(outer)) else _NEVER
+        return _MAYBE if pattern_matches(inner, _body(outer)) else _NEVER
     if inner.endswith("$") and outer.endswith("$") and not _compatible(_tail(inner), _tail(outer), str.endswith):
         return _NEVER
     return _MAYBE
-
-
-def _glob(pattern: str, text: str) -> bool:
-    """Does ``pattern`` match ``text`` (a prefix of it, unless the pattern ends with ``$``)?
-    Leftmost matching of the literal pieces is exact for ``*``-only globs, and linear."""
-    anchored = pattern.endswith("$")
-    first, *pieces = _body(pattern).split("*")
-    if not text.startswith(first):
-        return False
-    position = len(first)
-    last = pieces.pop() if anchored and pieces else None
-    for piece in pieces:
-        position = text.find(piece, position)
-        if position < 0:
-            return False
-        position += len(piece)
-    if not anchored:
-        return True
-    if last is None:
-        return position == len(text)
-    return text.endswith(last) and len(text) - len(last) >= position
 
 
 def _body(pattern: str) -> str:

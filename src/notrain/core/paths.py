@@ -77,6 +77,32 @@ def check_pattern(pattern: object, where: str) -> str:
     return normal
 
 
+def pattern_matches(pattern: str, path: str) -> bool:
+    """Whether one normalised pattern matches a normalised path (a prefix of it,
+    unless the pattern ends with ``$``), for code that tests single patterns.
+
+    Leftmost search of the literal pieces between ``*``: exact for patterns
+    whose only wildcard is ``*``, linear, and without backtracking, so no
+    crafted pattern is slow.
+    """
+    anchored = pattern.endswith("$")
+    first, *pieces = pattern.removesuffix("$").split("*")
+    if not path.startswith(first):
+        return False
+    position = len(first)
+    last = pieces.pop() if anchored and pieces else None
+    for piece in pieces:
+        position = path.find(piece, position)
+        if position < 0:
+            return False
+        position += len(piece)
+    if not anchored:
+        return True
+    if last is None:
+        return position == len(path)
+    return path.endswith(last) and len(path) - len(last) >= position
+
+
 @dataclass(frozen=True)
 class PathRule:
     pattern: str  # normal form

@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 
 from ..core.decision import Statement
 from ..core.errors import PayloadError
-from ..core.paths import check_pattern, url_path
+from ..core.paths import check_pattern, pattern_matches, url_path
 from ..core.vocab import AI_USE, TRAIN_AI, State
 from .base import TDMREP_FILE, check_size, make_statement
 
@@ -92,23 +92,7 @@ class _Rule:
     values: TdmValues
 
     def matches(self, path: str) -> bool:
-        """Wildcard match by greedy leftmost search: no backtracking, so no crafted pattern is slow."""
-        anchored = self.pattern.endswith("$")
-        first, *rest = self.pattern.removesuffix("$").split("*")
-        if not path.startswith(first):
-            return False
-        pos = len(first)
-        last = rest.pop() if anchored and rest else None
-        for piece in rest:
-            pos = path.find(piece, pos)
-            if pos < 0:
-                return False
-            pos += len(piece)
-        if not anchored:
-            return True
-        if last is None:
-            return pos == len(path)
-        return path.endswith(last) and len(path) - len(last) >= pos
+        return pattern_matches(self.pattern, path)
 
 
 @dataclass(frozen=True)

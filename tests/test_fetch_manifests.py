@@ -285,3 +285,11 @@ async def test_a_linked_manifest_is_followed_only_when_the_well_known_one_is_abs
     publish(site, make_key("site"), sequence=2)
     g = fetcher(client, Clock())
     assert (await g.discovered(site.origin, site.origin + "/meta/notrain.json")).manifest.sequence == 2  # well-known wins
+
+
+async def test_many_pages_revealing_the_same_link_fetch_it_once(site, client):
+    site.serve("/meta/notrain.json", dsse.sign(payload(site.origin), MANIFEST_TYPE, [make_key("site")]).to_bytes(), delay=0.2)
+    site.serve("/.well-known/notrain-keys.json", dumps(make_keyset(site.origin, [make_key("site").public]).to_json()))
+    f = fetcher(client)
+    states = await asyncio.gather(*(f.discovered(site.origin, site.origin + "/meta/notrain.json") for _ in range(10)))
+    assert all(s.status is Status.VERIFIED for s in states) and site.hits["/meta/notrain.json"] == 1

@@ -18,6 +18,7 @@ the pinned keys through signed rotations (spec/keys.md).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class ManifestFetcher:
         # bounded all the same.
         self._pins: BoundedDict[str, dict[str, PublicKey]] = BoundedDict(self.policy.max_origins * 10)
         self._accepted: BoundedDict[str, Manifest] = BoundedDict(self.policy.max_origins * 10)
+        self._discovering: dict[str, asyncio.Task[ManifestState]] = {}
         self.fetches = 0  # manifest GETs issued (for stats and tests)
 
     @property
@@ -133,9 +135,18 @@ class ManifestFetcher:
             return state
         if state.source == manifest_url:
             return state
-        loaded, ttl = await self._load(state.origin, manifest_url)
-        self._cache.put(state.origin, loaded, ttl)
-        return loaded
+        task = self._discovering.get(state.origin)
+        if task is None:  # one fetch however many pages reveal the link at once
+            task = self._discovering[state.origin] = asyncio.ensure_future(self._load_discovered(state.origin, manifest_url))
+        return await asyncio.shield(task)
+
+    async def _load_discovered(self, origin: str, manifest_url: str) -> ManifestState:
+        try:
+            loaded, ttl = await self._load(origin, manifest_url)
+            self._cache.put(origin, loaded, ttl)
+            return loaded
+        finally:
+            self._discovering.pop(origin, None)
 
     async def _load(self, origin: str, source: str | None = None) -> tuple[ManifestState, float]:
         source = source or origin + MANIFEST_PATH

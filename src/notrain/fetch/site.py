@@ -15,6 +15,7 @@ them; :func:`notrain.core.decide` is still the one place where they combine.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from .cache import TTLCache
 from .http import Fetched, Transport
 from .manifests import FetchPolicy, ManifestFetcher, ManifestState
 
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 ROBOTS_PATH = "/robots.txt"
 TDMREP_PATH = "/.well-known/tdmrep.json"
 AI_TXT_PATH = "/ai.txt"
@@ -99,15 +101,32 @@ class SiteFetcher:
         self.policy = policy or FetchPolicy()
         self.manifests = ManifestFetcher(client, self.policy, now=now, clock=clock)
         self._files: TTLCache[str, SiteFiles] = TTLCache(self.policy.max_origins, clock)
+        self._origins: dict[str, str] = {}
 
     async def site(self, url_or_origin: str) -> SiteSignals:
-        origin = canonical_origin(url_or_origin, of_url=True)
-        if origin is None:
-            raise ValueError(f"not an http(s) URL: {url_or_origin!r}")
+        origin = self._origin(url_or_origin)
+        manifest, files = self.manifests.cache.fresh(origin), self._files.fresh(origin)
+        if manifest is not None and files is not None:  # the common case: no tasks, no suspension
+            self.manifests.cache.hits += 1
+            return SiteSignals(manifest, files)
         manifest, files = await asyncio.gather(
             self.manifests.state(origin), self._files.get(origin, lambda: self._load_files(origin))
         )
         return SiteSignals(manifest, files)
+
+    def _origin(self, url: str) -> str:
+        """The URL's origin, memoised per ``scheme://authority`` (a crawl meets the same hosts over and over)."""
+        match = _AUTHORITY.match(url)
+        head = match.group() if match else url
+        origin = self._origins.get(head)
+        if origin is None:
+            origin = canonical_origin(url, of_url=True)
+            if origin is None:
+                raise ValueError(f"not an http(s) URL: {url!r}")
+            if len(self._origins) >= self.policy.max_origins:
+                self._origins.clear()
+            self._origins[head] = origin
+        return origin
 
     async def _load_files(self, origin: str) -> tuple[SiteFiles, float]:
         robots, tdmrep, ai_txt = await asyncio.gather(
@@ -150,15 +169,17 @@ def page_statements(
     headers: Iterable[tuple[str, str]] = (),
     body: bytes | None = None,
     content_type: str | None = None,
+    site_statements: list[Statement] | None = None,
 ) -> tuple[list[Statement], HtmlSignals | None]:
     """Everything known about one response: site-level statements, its headers,
     TDMRep in its precedence order, and HTML or embedded image metadata.
 
     Returns the statements and, for HTML, the parsed page (for the images and
-    manifest links it reveals).
+    manifest links it reveals).  ``site_statements``: what ``site.statements``
+    already gave for this URL (a crawler computed it before the download).
     """
     headers = list(headers)
-    found = site.statements(url, token)
+    found = list(site_statements) if site_statements is not None else site.statements(url, token)
     found += header_statements(headers, url, agents=token)
     kind = (content_type or _header(headers, "content-type") or "").split(";")[0].strip().lower()
     page = None

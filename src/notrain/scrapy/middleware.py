@@ -95,7 +95,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ROBOTS_DISALLOW = "robots.txt-disallow"  # crawl permission, as opposed to robots.txt usage statements
+ROBOTS_DISALLOW = "robots.txt-disallow"
+_SITE_STATEMENTS = "_notrain_site_statements"  # request meta: site-level statements computed before the download  # crawl permission, as opposed to robots.txt usage statements
 
 
 class Forbidden(IgnoreRequest):
@@ -150,10 +151,12 @@ class NotrainDownloaderMiddleware:
             raise self._forbid(request.url, list(self.options.purposes), [mechanism], FORBIDDEN)
         # Site-level statements can only be joined by more "n"s or "y"s, never
         # overridden, so a "disallowed" here is final (an "unknown" is not).
-        decision = decide(site.statements(request.url, self.token), categories=self.options.purposes)
+        statements = site.statements(request.url, self.token)
+        decision = decide(statements, categories=self.options.purposes)
         refused = [p for p in self.options.purposes if decision.state(p) is State.DISALLOWED]
         if refused:
             raise self._forbid(request.url, refused, mechanisms(decision, refused), FORBIDDEN)
+        request.meta[_SITE_STATEMENTS] = (request.url, statements)  # reused for the response, unless redirected
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if not _gated(request):
@@ -161,7 +164,11 @@ class NotrainDownloaderMiddleware:
         self._inc("notrain/responses_checked")
         site = await self._site(response.url)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
-        statements, page = page_statements(site, response.url, self.token, headers=headers, body=response.body)
+        url, earlier = request.meta.pop(_SITE_STATEMENTS, (None, None))
+        statements, page = page_statements(
+            site, response.url, self.token, headers=headers, body=response.body,
+            site_statements=earlier if url == response.url and not site.manifest.stale else None,
+        )
         links = [*(page.manifest_links if page else ()), *discovered_manifest_links(headers, response.url)]
         if site.manifest.status is Status.ABSENT and links:  # spec/discovery.md: follow the page's rel="notrain"
             site = SiteSignals(await self.fetcher.manifests.discovered(site.origin, links[0]), site.files)

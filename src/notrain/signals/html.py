@@ -69,8 +69,11 @@ def html_signals(body: bytes | str, url: str, *, agents: str | Iterable[str] = (
     if len(body) > MAX_HTML_BYTES:
         warnings.append("the page is longer than 2 MiB; signals after its first 2 MiB were not read")
         body = body[:MAX_HTML_BYTES]
-    soup = BeautifulSoup(_relevant_tags(_text(body)), "html.parser", parse_only=_ELEMENTS, on_duplicate_attribute="ignore")
     tokens = agent_tokens(agents)
+    tags = _relevant_tags(_text(body), tokens)
+    if not tags:  # most pages: nothing here can state a preference or point to a manifest
+        return HtmlSignals(warnings=tuple(warnings))
+    soup = BeautifulSoup(tags, "html.parser", parse_only=_ELEMENTS, on_duplicate_attribute="ignore")
     page, images = [], []
     tdm: dict[str, list[str]] = {"tdm-reservation": [], "tdm-policy": []}
     tdm_raw = []
@@ -110,8 +113,8 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
         return url
 
 
-def _relevant_tags(text: str) -> str:
-    """Only the ``meta``, ``link`` and ``base`` start tags of the document.
+def _relevant_tags(text: str, tokens: Iterable[str]) -> str:
+    """The ``meta``, ``link`` and ``base`` start tags that could matter.
 
     BeautifulSoup's tokenizer walks every tag of a page in Python even with
     ``parse_only`` (tens of milliseconds for a 100 KB page, which would cap a
@@ -119,8 +122,16 @@ def _relevant_tags(text: str) -> str:
     tags that matter in C.  Comments and the raw text of ``script``, ``style``
     and ``textarea`` are removed first, as the HTML tokenizer would not see tags
     there either; an unclosed one runs to the end of the document, as in HTML.
+    A tag is kept if its text mentions a name this module reads (``robots``,
+    ``tdm-``, ``notrain``, a product token of ours), is a ``base``, or holds a
+    character reference (which could spell any of those): the others (charset,
+    viewport, stylesheets...) cannot say anything here, and skipping them spares
+    most pages BeautifulSoup altogether.
     """
-    return "".join(_TAG.findall(_INERT.sub(" ", text)))
+    needles = ("robots", "tdm-", "notrain", "&", *tokens)
+    return "".join(
+        tag for tag in _TAG.findall(_INERT.sub(" ", text)) if tag[:5].lower() == "<base" or any(n in tag.lower() for n in needles)
+    )
 
 
 def _text(body: bytes | str) -> str:

@@ -10,6 +10,7 @@ import pytest
 from sites import Site
 
 from notrain.core import PrivateKey
+from notrain.fetch.http import HttpClient
 
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 ORIGIN = "https://art.example"
@@ -36,6 +37,20 @@ def manifest_bytes(**members) -> bytes:
 @pytest.fixture
 def site_key() -> PrivateKey:
     return make_key("site")
+
+
+@pytest.fixture
+async def site():
+    """One local site on 127.0.0.1."""
+    s = await Site().start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def client():
+    async with HttpClient(timeout=2.0) as c:
+        yield c
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import json
 import os
 import sys
 
-import pytest
 
 from conftest import make_key
 from notrain.core import State
@@ -24,13 +23,6 @@ User-agent: *
 Allow: /
 Content-Usage: search=y
 """
-
-
-@pytest.fixture
-async def site():
-    s = await Site().start()
-    yield s
-    await s.stop()
 
 
 def messy(site: Site) -> None:

@@ -40,19 +40,6 @@ class Clock:
         return self.t
 
 
-@pytest.fixture
-async def site():
-    s = await Site().start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def client():
-    async with HttpClient(timeout=2.0) as c:
-        yield c
-
-
 def fetcher(client, clock=None, **policy) -> ManifestFetcher:
     return ManifestFetcher(client, FetchPolicy(**policy), now=lambda: NOW, clock=clock or Clock())
 

@@ -17,7 +17,6 @@ from notrain.fetch.http import HttpClient
 from notrain.fetch.manifests import FetchPolicy, ManifestFetcher, Status
 from notrain.fetch.shared import SharedTransport
 from services import RedisServer
-from sites import Site
 from test_fetch_manifests import NOW, Clock, payload, publish
 
 
@@ -26,13 +25,6 @@ def redis_server(tmp_path):
     server = RedisServer(tmp_path)
     yield server
     server.stop()
-
-
-@pytest.fixture
-async def site():
-    s = await Site().start()
-    yield s
-    await s.stop()
 
 
 WORKER = textwrap.dedent(

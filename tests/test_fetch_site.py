@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 
 from conftest import make_key
 from notrain.core import State, decide
 from notrain.fetch.http import HttpClient
 from notrain.fetch.manifests import FetchPolicy, Status
 from notrain.fetch.site import SiteFetcher, page_statements
-from sites import Route, Site
+from sites import Route
 from test_fetch_manifests import NOW, Clock, publish
 
 ROBOTS = b"""User-agent: *
@@ -29,19 +28,6 @@ PAGE = b"""<!doctype html><html><head>
 <meta name="robots" content="noai, noimageai">
 <meta name="tdm-reservation" content="0">
 </head><body><img src="/a.png"></body></html>"""
-
-
-@pytest.fixture
-async def site():
-    s = await Site().start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def client():
-    async with HttpClient(timeout=1.0) as c:
-        yield c
 
 
 def fetcher(client, **policy) -> SiteFetcher:

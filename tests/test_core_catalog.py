@@ -2,8 +2,8 @@ import hashlib
 import random
 
 import pytest
-
 from conftest import ORIGIN, make_key, manifest_bytes
+
 from notrain.core import Catalog, ContentHash, PolicyError, State, decide, has_proof, merge_part, parse_payload, proof_token
 from notrain.core.ijson import dumps
 from notrain.core.names import NameIndex

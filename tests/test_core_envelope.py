@@ -1,10 +1,10 @@
 import json
 
 import pytest
+from conftest import NOW, ORIGIN, make_key, manifest_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import NOW, ORIGIN, make_key, manifest_bytes
 from notrain.core import MANIFEST_TYPE, NotrainError, dsse, make_keyset, parse_payload, trusted_keys, verify_manifest
 
 

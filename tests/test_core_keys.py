@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import NOW, ORIGIN, make_key, manifest_bytes
+
 from notrain.core import (
     MANIFEST_TYPE,
     KeyMaterialError,

@@ -8,13 +8,13 @@ import json
 import os
 import sys
 
-
 from conftest import make_key
+from sites import Site
+from test_fetch_manifests import publish
+
 from notrain.core import State
 from notrain.doctor import diagnose, render
 from notrain.fetch.http import HttpClient
-from sites import Site
-from test_fetch_manifests import publish
 
 ROBOTS = b"""User-agent: GPTBot
 Disallow: /

@@ -8,13 +8,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from conftest import make_key
+from sites import LocalCA, Site
+
 from notrain.core import MANIFEST_TYPE, State, decide, dsse, make_keyset, make_rotation
 from notrain.core.ijson import dumps
 from notrain.fetch.http import HttpClient
 from notrain.fetch.manifests import FetchPolicy, ManifestFetcher, Status
-from sites import LocalCA, Site
 
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 

@@ -9,15 +9,15 @@ import sys
 import textwrap
 
 import pytest
-from redis.asyncio import Redis
-
 from conftest import make_key
+from redis.asyncio import Redis
+from services import RedisServer
+from test_fetch_manifests import NOW, Clock, payload, publish
+
 from notrain.core import MANIFEST_TYPE, dsse
 from notrain.fetch.http import HttpClient
 from notrain.fetch.manifests import FetchPolicy, ManifestFetcher, Status
 from notrain.fetch.shared import SharedTransport
-from services import RedisServer
-from test_fetch_manifests import NOW, Clock, payload, publish
 
 
 @pytest.fixture

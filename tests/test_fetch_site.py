@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-
 from conftest import make_key
+from sites import Route
+from test_fetch_manifests import NOW, Clock, publish
+
 from notrain.core import State, decide
 from notrain.fetch.http import HttpClient
 from notrain.fetch.manifests import FetchPolicy, Status
 from notrain.fetch.site import SiteFetcher, page_statements
-from sites import Route
-from test_fetch_manifests import NOW, Clock, publish
 
 ROBOTS = b"""User-agent: *
 Allow: /

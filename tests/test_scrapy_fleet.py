@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 
+import crawl_process
 import pytest
 from conftest import make_key
 from redis.asyncio import Redis
@@ -15,27 +14,6 @@ from test_scrapy_middleware import MANIFEST, valid_now
 
 from notrain.scrapy import SettingsError
 from notrain.scrapy.options import Options
-
-CRAWLER = """
-import json, sys
-import scrapy
-from scrapy.crawler import AsyncCrawlerProcess
-
-class Pages(scrapy.Spider):
-    name = "pages"
-    async def start(self):
-        for url in sys.argv[3:]:
-            yield scrapy.Request(url, dont_filter=True)
-    def parse(self, response):
-        pass
-
-process = AsyncCrawlerProcess({"ADDONS": {"notrain.scrapy.Addon": 0}, "NOTRAIN_REDIS_URL": sys.argv[1],
-                               "NOTRAIN_REPORT_PATH": sys.argv[2], "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False})
-crawler = process.create_crawler(Pages)
-process.crawl(crawler)
-process.start()
-print(json.dumps({k: v for k, v in crawler.stats.get_stats().items() if k.startswith("notrain/")}))
-"""
 
 POLICY_FILES = (MANIFEST, "/.well-known/notrain-keys.json", "/robots.txt", "/.well-known/tdmrep.json", "/ai.txt")
 
@@ -60,16 +38,14 @@ async def test_two_crawler_processes_fetch_each_policy_file_once(sites, tmp_path
     await redis.zadd("pages:requests", {"queued request": -1})
     await redis.sadd("pages:dupefilter", "fingerprint")
     urls = [site.origin + path for site in origins for path in ("/art/1", "/about")]
-    processes = [
-        await asyncio.create_subprocess_exec(sys.executable, "-c", CRAWLER, redis_server.url, str(tmp_path / f"r{i}.json"), *urls,
-                                             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        for i in range(2)
-    ]
-    results = [await asyncio.wait_for(p.communicate(), 60) for p in processes]
-    for process, (_, err) in zip(processes, results):
-        assert process.returncode == 0, err.decode()
-        assert "Unclosed" not in err.decode()  # the Redis client is closed with the spider
-    stats = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in results]
+    results = await asyncio.gather(
+        *(crawl_process.run({"NOTRAIN_REDIS_URL": redis_server.url, "NOTRAIN_REPORT_PATH": str(tmp_path / f"r{i}.json")}, urls)
+          for i in range(2))
+    )
+    for code, _, err in results:
+        assert code == 0, err
+        assert "Unclosed" not in err  # the Redis client is closed with the spider
+    stats = [s for _, s, _ in results]
 
     for site in origins:
         assert [site.hits[path] for path in POLICY_FILES] == [1] * len(POLICY_FILES)

@@ -9,14 +9,13 @@ be downloaded is asserted on the servers' hit counts, not only on items.
 from __future__ import annotations
 
 import ast
-import asyncio
 import json
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar
 
+import crawl_process
 import pytest
 import scrapy
 from conftest import make_key
@@ -324,28 +323,6 @@ async def test_transport_rules(sites):
     assert any(k.startswith("notrain/exception_count/") for k in stats)
 
 
-REACTOR_SCRIPT = """
-import json, sys
-import scrapy
-from scrapy.crawler import AsyncCrawlerProcess
-
-class Pages(scrapy.Spider):
-    name = "pages"
-    async def start(self):
-        for url in sys.argv[2:]:
-            yield scrapy.Request(url, dont_filter=True)
-    def parse(self, response):
-        pass
-
-process = AsyncCrawlerProcess({"ADDONS": {"notrain.scrapy.Addon": 0}, "NOTRAIN_REPORT_PATH": sys.argv[1],
-                               "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False})
-crawler = process.create_crawler(Pages)
-process.crawl(crawler)
-process.start()
-print(json.dumps({k: v for k, v in crawler.stats.get_stats().items() if k.startswith("notrain/")}))
-"""
-
-
 async def test_under_scrapys_default_asyncio_reactor(sites, tmp_path):
     """Production crawls run the Twisted asyncio reactor, not the reactorless mode of the tests above."""
     site = await sites()
@@ -353,13 +330,8 @@ async def test_under_scrapys_default_asyncio_reactor(sites, tmp_path):
     paths = [f"/art/{i}" for i in range(10)] + ["/about"]
     for path in paths:
         site.serve(path, "page")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", REACTOR_SCRIPT, str(tmp_path / "r.json"), *(site.origin + p for p in paths),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err.decode()
-    stats = json.loads(out.decode().strip().splitlines()[-1])
+    code, stats, err = await crawl_process.run({"NOTRAIN_REPORT_PATH": str(tmp_path / "r.json")}, [site.origin + p for p in paths], 30)
+    assert code == 0, err
     assert [site.hits[p] for p in paths] == [0] * 10 + [1] and site.hits[MANIFEST] == 1
     assert stats["notrain/forbidden/notrain"] == 10 and stats["notrain/manifest/verified"] == 1
     assert json.loads((tmp_path / "r.json").read_text())["manifests"][0]["status"] == "verified"

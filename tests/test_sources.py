@@ -8,8 +8,8 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
 from conftest import make_key
+
 from notrain.core import MANIFEST_TYPE, ContentHash, NotrainError, State, decide, dsse, make_keyset
 from notrain.core.ijson import dumps
 from notrain.fetch.sources import LocalSource, SourceError, bundle

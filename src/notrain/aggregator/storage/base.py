@@ -1,0 +1,234 @@
+"""The storage contract: the values stored, the two protocols, and the guarantees every backend gives.
+
+Guarantees (the rest of the aggregator may rely on these, and on nothing else):
+
+* **Durable on return.** Every write method returns only after its transaction has committed; on SQLite
+  with ``synchronous=FULL``, on PostgreSQL with the server's own durability.  A receipt handed out after
+  :meth:`Storage.append` returned promises nothing the database cannot keep.
+* **Atomic appends.** ``append`` stores the entry, its manifest record and the raised rollback floor in
+  one transaction.  The same idempotency key always yields the same entry (``created`` False the second
+  time, nothing else written), so a retried submission gets the same receipt.
+* **Equivocation is kept, never resolved.** Two manifests of one publisher with one ``sequence`` and
+  different payloads are both stored and both flagged; which one counts is the ingest's decision.
+* **Floors only rise.** ``raise_floor`` (also inside ``append``) never lowers a publisher's floor.
+* **One sequencer.** At most one :class:`Sequencer` exists per database at a time, across processes;
+  opening a second raises :class:`SequencerBusy` at once (no waiting, no home-made election).
+* **Integration is one transaction.** :meth:`Sequencer.integrate` assigns the next log indices, stores the
+  tiles and entry bundles and replaces the checkpoint, compare-and-swapped on the old (size, root), all
+  or nothing: a crash never leaves a checkpoint pointing at a missing tile or an unassigned index.
+  Tiles are immutable: storing the same bytes again is a no-op, different bytes are a :class:`TileConflict`.
+* **Bounded reads.** Every read returns at most :data:`MAX_READ` rows; asking for more is a
+  :class:`ReadTooLarge` (the API validates first, so this is a programming error, not a user's).
+
+Tiles, entry bundles and the signed note are opaque bytes here: computing them is pure code in
+``notrain.core``; storage only keeps what it is given, keyed by C2SP tile coordinates.  Times are
+timezone-aware UTC datetimes, stored as integer milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+MAX_READ = 1000  # rows per read: entries by range, histories, searches, due lists
+
+
+class StorageError(Exception):
+    """A storage fault inside the service, never a verdict on a document (those carry spec codes)."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer notrain; refusing to run rather than misread it."""
+
+
+class SequencerBusy(StorageError):
+    """Another process or connection holds the sequencer."""
+
+
+class CheckpointConflict(StorageError):
+    """The stored checkpoint is not the one the sequencer expected: someone else integrated."""
+
+
+class TileConflict(StorageError):
+    """A tile or entry bundle already stored with different bytes: the log would fork."""
+
+
+class NotPending(StorageError):
+    """``integrate`` was given an entry id that is unknown or already has a log index."""
+
+
+class ReadTooLarge(StorageError, ValueError):
+    """A read asked for more than :data:`MAX_READ` rows, or for a negative range."""
+
+
+def check_count(count: int) -> int:
+    if not 0 <= count <= MAX_READ:
+        raise ReadTooLarge(f"at most {MAX_READ} rows per read, not {count}")
+    return count
+
+
+def to_ms(when: datetime) -> int:
+    if when.tzinfo is None:
+        raise ValueError("storage times must be timezone-aware")
+    return round(when.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """A log entry accepted but not yet sequenced: ``leaf`` is the entry's exact bytes."""
+
+    leaf: bytes
+    leaf_hash: bytes
+    kind: str
+    publisher: str | None
+    received_at: datetime
+    deadline: datetime  # the integration time promised in the receipt
+    idempotency_key: bytes | None = None  # e.g. sha256 of the submitted envelope; None: never deduplicated
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry(NewEntry):
+    id: int
+    log_index: int | None  # None while pending
+
+
+@dataclass(frozen=True)
+class NewManifest:
+    """A verified publisher manifest, kept as the exact envelope bytes received."""
+
+    publisher: str
+    sequence: int
+    payload_sha256: bytes
+    envelope: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest(NewManifest):
+    id: int
+    entry_id: int
+    received_at: datetime
+    log_index: int | None  # None until its entry is integrated
+    equivocation: bool  # another payload exists with the same publisher and sequence
+
+
+@dataclass(frozen=True)
+class Appended:
+    entry: Entry
+    manifest: Manifest | None
+    created: bool  # False: the idempotency key was known, nothing was written
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    size: int
+    root: bytes
+    note: bytes  # the signed note, exactly as served
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A publisher's rollback floor: the last accepted manifest, which later ones must exceed."""
+
+    publisher: str
+    sequence: int
+    payload_sha256: bytes
+    issued: str
+    keyid: str
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP validators of one crawled document, for conditional GETs."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    origin: str
+    added_by: str  # "config", "api", "submission", ...
+    added_at: datetime
+    next_crawl_at: datetime
+    last_status: int | None = None
+    failures: int = 0
+    validators: Mapping[str, Validators] = field(default_factory=dict)  # document name -> validators
+
+
+@dataclass(frozen=True)
+class AccountProof:
+    publisher: str
+    account_url: str
+    status: str
+    checked_at: datetime
+    next_check_at: datetime
+
+
+class Sequencer(Protocol):
+    """The one writer of the log, alive while ``async with storage.sequencer()`` holds its lock."""
+
+    async def pending(self, limit: int) -> list[Entry]:
+        """Pending entries, oldest first."""
+
+    async def integrate(self, expected: Checkpoint | None, entry_ids: Sequence[int], tiles: Mapping[tuple[int, int, int], bytes],
+                        bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+        """Give ``entry_ids`` the indices ``expected.size, expected.size + 1, ...`` (0 for no checkpoint), store
+        ``tiles`` ((level, index, width) -> bytes) and ``bundles`` ((index, width) -> bytes), and replace
+        ``expected`` by ``checkpoint``, whose size must be the new size: all in one transaction."""
+
+
+class Storage(Protocol):
+    """The aggregator's only persistent state; see the module docstring for the guarantees."""
+
+    async def close(self) -> None: ...
+
+    # ingest
+    async def append(self, entry: NewEntry, manifest: NewManifest | None = None, floor: Floor | None = None) -> Appended: ...
+    async def raise_floor(self, floor: Floor) -> bool:
+        """True if stored: the publisher had no floor or a lower sequence."""
+
+    async def floor(self, publisher: str) -> Floor | None: ...
+    async def pins(self, origin: str) -> frozenset[str]: ...
+    async def set_pins(self, origin: str, keyids: frozenset[str]) -> None: ...
+    async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
+        """True if new; a known origin keeps its schedule."""
+
+    async def origin(self, origin: str) -> Origin | None: ...
+    async def due_origins(self, now: datetime, limit: int) -> list[Origin]: ...
+    async def record_crawl(self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime,
+                           validators: Mapping[str, Validators]) -> None: ...
+    async def put_account_proof(self, proof: AccountProof) -> None: ...
+    async def account_proofs(self, publisher: str) -> list[AccountProof]: ...
+    async def due_account_proofs(self, now: datetime, limit: int) -> list[AccountProof]: ...
+
+    # the log
+    def sequencer(self) -> AbstractAsyncContextManager[Sequencer]: ...
+    async def checkpoint(self) -> Checkpoint | None: ...
+    async def tile(self, level: int, index: int, width: int) -> bytes | None: ...
+    async def entry_bundle(self, index: int, width: int) -> bytes | None: ...
+    async def entry(self, entry_id: int) -> Entry | None: ...
+    async def entries(self, start: int, stop: int) -> list[Entry]:
+        """Sequenced entries with ``start <= log_index < stop``."""
+
+    async def recent_entries(self, limit: int) -> list[Entry]:
+        """The last sequenced entries, newest first."""
+
+    async def pending_count(self) -> int: ...
+
+    # publishers
+    async def latest_manifest(self, publisher: str) -> Manifest | None:
+        """Highest sequence (the first received, if equivocated), integrated or not."""
+
+    async def manifest_history(self, publisher: str, limit: int) -> list[Manifest]:
+        """Newest sequence first."""
+
+    async def search_publishers(self, prefix: str, limit: int) -> list[str]: ...
+    async def equivocations(self, limit: int) -> list[Manifest]:
+        """Flagged manifests, grouped by (publisher, sequence)."""

@@ -1,0 +1,382 @@
+"""SQLite backend: the embedded default, for one host.
+
+Why the standard library's ``sqlite3`` on threads of our own rather than aiosqlite: the writer needs
+*group commit*.  One thread owns the only writing connection; every :meth:`append` queued while a
+commit is in flight joins the next transaction, each in its own savepoint (one failing append never
+fails its neighbours), so one fsync covers many receipts.  aiosqlite gives a thread per connection but
+no way to batch callers.  Reads use a second connection on a second thread; WAL lets them run while the
+writer commits.  Nothing blocks the event loop.
+
+Settings: WAL, ``synchronous=FULL`` (a returned append survives power loss, not only a crash), a busy
+timeout for the rare second process, foreign keys on.  Writes use ``BEGIN IMMEDIATE`` so a
+read-then-write transaction never has to be retried.
+
+Sequencer: an exclusive ``flock`` on ``<database>.sequencer``, which the kernel releases when the holder
+dies.  Several processes on one host may share the database; exactly one of them sequences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from . import migrations, rows
+from .base import (MAX_READ, AccountProof, Appended, Checkpoint, CheckpointConflict, Entry, Floor, Manifest, NewEntry, NewManifest,
+                   NotPending, Origin, SchemaTooNew, SequencerBusy, TileConflict, Validators, check_count, to_ms)
+
+T = TypeVar("T")
+MAX_GROUP = 512  # appends per group commit
+BUSY_TIMEOUT_MS = 10_000
+
+
+class SQLiteStorage:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._writer = ThreadPoolExecutor(1, "notrain-sqlite-writer", self._connect)
+        self._reader = ThreadPoolExecutor(1, "notrain-sqlite-reader", self._connect)
+        self._queued: list[tuple[tuple[NewEntry, NewManifest | None, Floor | None], asyncio.Future]] = []
+        self._committer: asyncio.Task | None = None
+
+    @classmethod
+    async def open(cls, path: str) -> SQLiteStorage:
+        storage = cls(path)
+        try:
+            await storage._write(_migrate)
+        except BaseException:
+            await storage.close()
+            raise
+        return storage
+
+    def _connect(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._local.conn = conn
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, lambda: fn(self._local.conn, *args))
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._writer, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._reader, fn, *args)
+
+    async def _fetch(self, sql: str, *params: Any) -> list[tuple]:
+        return await self._read(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer
+        for pool in (self._writer, self._reader):
+            pool.submit(self._disconnect)
+            pool.shutdown(wait=True)
+
+    def _disconnect(self) -> None:
+        conn = getattr(self._local, "conn", None)  # absent if this thread never started
+        if conn is not None:
+            conn.close()
+
+    # ingest
+    async def append(self, entry: NewEntry, manifest: NewManifest | None = None, floor: Floor | None = None) -> Appended:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append(((entry, manifest, floor), done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        return await done
+
+    async def _commit_queued(self) -> None:
+        while self._queued:
+            group, self._queued = self._queued[:MAX_GROUP], self._queued[MAX_GROUP:]
+            try:
+                results = await self._write(_append_group, [args for args, _ in group])
+            except Exception as exc:  # the transaction itself failed: every append in it did
+                results = [exc] * len(group)
+            for (_, done), result in zip(group, results):
+                if done.done():  # the caller was cancelled; the append stands (a retry finds it)
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+    async def raise_floor(self, floor: Floor) -> bool:
+        return await self._write(_transaction(_raise_floor), floor)
+
+    async def floor(self, publisher: str) -> Floor | None:
+        found = await self._fetch(f"SELECT {rows.FLOOR} FROM floors WHERE publisher = ?", publisher)
+        return rows.floor(found[0]) if found else None
+
+    async def pins(self, origin: str) -> frozenset[str]:
+        return frozenset(r[0] for r in await self._fetch("SELECT keyid FROM pins WHERE origin = ?", origin))
+
+    async def set_pins(self, origin: str, keyids: frozenset[str]) -> None:
+        def replace(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM pins WHERE origin = ?", (origin,))
+            conn.executemany("INSERT INTO pins (origin, keyid) VALUES (?, ?)", [(origin, k) for k in sorted(keyids)])
+        await self._write(_transaction(replace))
+
+    async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
+        sql = "INSERT INTO origins (origin, added_by, added_at, next_crawl_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        params = (origin, added_by, to_ms(datetime.now(next_crawl_at.tzinfo)), to_ms(next_crawl_at))
+        return await self._write(_transaction(lambda conn: conn.execute(sql, params).rowcount == 1))
+
+    async def origin(self, origin: str) -> Origin | None:
+        found = await self._origins(f"SELECT {rows.ORIGIN} FROM origins WHERE origin = ?", origin)
+        return found[0] if found else None
+
+    async def due_origins(self, now: datetime, limit: int) -> list[Origin]:
+        sql = f"SELECT {rows.ORIGIN} FROM origins WHERE next_crawl_at <= ? ORDER BY next_crawl_at LIMIT ?"
+        return await self._origins(sql, to_ms(now), check_count(limit))
+
+    async def _origins(self, sql: str, *params: Any) -> list[Origin]:
+        def read(conn: sqlite3.Connection) -> list[Origin]:
+            found = conn.execute(sql, params).fetchall()
+            marks = ",".join("?" * len(found))
+            validators: dict[str, dict[str, Validators]] = {r[0]: {} for r in found}
+            for o, document, etag, modified in conn.execute(
+                    f"SELECT origin, document, etag, last_modified FROM validators WHERE origin IN ({marks})", [r[0] for r in found]):
+                validators[o][document] = Validators(etag, modified)
+            return [rows.origin(r, validators[r[0]]) for r in found]
+        return await self._read(read)
+
+    async def record_crawl(self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime,
+                           validators: Mapping[str, Validators]) -> None:
+        def record(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE origins SET last_status = ?, failures = ?, next_crawl_at = ? WHERE origin = ?",
+                         (status, failures, to_ms(next_crawl_at), origin))
+            conn.execute("DELETE FROM validators WHERE origin = ?", (origin,))
+            conn.executemany("INSERT INTO validators (origin, document, etag, last_modified) VALUES (?, ?, ?, ?)",
+                             [(origin, doc, v.etag, v.last_modified) for doc, v in validators.items()])
+        await self._write(_transaction(record))
+
+    async def put_account_proof(self, proof: AccountProof) -> None:
+        sql = ("INSERT INTO account_proofs (publisher, account_url, status, checked_at, next_check_at) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT (publisher, account_url) DO UPDATE SET status = excluded.status,"
+               " checked_at = excluded.checked_at, next_check_at = excluded.next_check_at")
+        params = (proof.publisher, proof.account_url, proof.status, to_ms(proof.checked_at), to_ms(proof.next_check_at))
+        await self._write(_transaction(lambda conn: conn.execute(sql, params)))
+
+    async def account_proofs(self, publisher: str) -> list[AccountProof]:
+        sql = f"SELECT {rows.ACCOUNT_PROOF} FROM account_proofs WHERE publisher = ? ORDER BY account_url LIMIT {MAX_READ}"
+        return [rows.account_proof(r) for r in await self._fetch(sql, publisher)]
+
+    async def due_account_proofs(self, now: datetime, limit: int) -> list[AccountProof]:
+        sql = f"SELECT {rows.ACCOUNT_PROOF} FROM account_proofs WHERE next_check_at <= ? ORDER BY next_check_at LIMIT ?"
+        return [rows.account_proof(r) for r in await self._fetch(sql, to_ms(now), check_count(limit))]
+
+    # the log
+    @asynccontextmanager
+    async def sequencer(self) -> AsyncIterator[SQLiteSequencer]:
+        fd = os.open(self.path + ".sequencer", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SequencerBusy(f"another process sequences {self.path}") from None
+            yield SQLiteSequencer(self)
+        finally:
+            os.close(fd)  # releases the lock
+
+    async def checkpoint(self) -> Checkpoint | None:
+        found = await self._fetch("SELECT size, root, note FROM checkpoint")
+        return Checkpoint(*found[0]) if found else None
+
+    async def tile(self, level: int, index: int, width: int) -> bytes | None:
+        found = await self._fetch("SELECT data FROM tiles WHERE level = ? AND idx = ? AND width = ?", level, index, width)
+        return found[0][0] if found else None
+
+    async def entry_bundle(self, index: int, width: int) -> bytes | None:
+        found = await self._fetch("SELECT data FROM entry_bundles WHERE idx = ? AND width = ?", index, width)
+        return found[0][0] if found else None
+
+    async def entry(self, entry_id: int) -> Entry | None:
+        found = await self._fetch(f"SELECT {rows.ENTRY} FROM entries WHERE id = ?", entry_id)
+        return rows.entry(found[0]) if found else None
+
+    async def entries(self, start: int, stop: int) -> list[Entry]:
+        check_count(stop - start)
+        sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index >= ? AND log_index < ? ORDER BY log_index"
+        return [rows.entry(r) for r in await self._fetch(sql, start, stop)]
+
+    async def recent_entries(self, limit: int) -> list[Entry]:
+        sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index IS NOT NULL ORDER BY log_index DESC LIMIT ?"
+        return [rows.entry(r) for r in await self._fetch(sql, check_count(limit))]
+
+    async def pending_count(self) -> int:
+        return (await self._fetch("SELECT count(*) FROM entries WHERE log_index IS NULL"))[0][0]
+
+    # publishers
+    async def latest_manifest(self, publisher: str) -> Manifest | None:
+        found = await self._fetch(f"SELECT {rows.MANIFEST} WHERE m.publisher = ? ORDER BY m.sequence DESC, m.id LIMIT 1", publisher)
+        return rows.manifest(found[0]) if found else None
+
+    async def manifest_history(self, publisher: str, limit: int) -> list[Manifest]:
+        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = ? ORDER BY m.sequence DESC, m.id LIMIT ?"
+        return [rows.manifest(r) for r in await self._fetch(sql, publisher, check_count(limit))]
+
+    async def search_publishers(self, prefix: str, limit: int) -> list[str]:
+        # A range scan on the index, cut where the prefix stops matching: exact, and no LIKE escaping.
+        sql = "SELECT DISTINCT publisher FROM manifests WHERE publisher >= ? ORDER BY publisher LIMIT ?"
+        found = [r[0] for r in await self._fetch(sql, prefix, check_count(limit))]
+        return [p for p in found if p.startswith(prefix)]
+
+    async def equivocations(self, limit: int) -> list[Manifest]:
+        sql = f"SELECT {rows.MANIFEST} WHERE m.equivocation ORDER BY m.publisher, m.sequence, m.id LIMIT ?"
+        return [rows.manifest(r) for r in await self._fetch(sql, check_count(limit))]
+
+
+class SQLiteSequencer:
+    def __init__(self, storage: SQLiteStorage) -> None:
+        self._storage = storage
+
+    async def pending(self, limit: int) -> list[Entry]:
+        sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index IS NULL ORDER BY id LIMIT ?"
+        return [rows.entry(r) for r in await self._storage._fetch(sql, check_count(limit))]
+
+    async def integrate(self, expected: Checkpoint | None, entry_ids: Sequence[int], tiles: Mapping[tuple[int, int, int], bytes],
+                        bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+        old_size = expected.size if expected else 0
+        if checkpoint.size != old_size + len(entry_ids):
+            raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
+        await self._storage._write(_transaction(_integrate), expected, entry_ids, tiles, bundles, checkpoint)
+
+
+def _transaction(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` inside BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    def run(conn: sqlite3.Connection, *args: Any) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+    return run
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    steps = migrations.load("sqlite")
+    conn.execute("BEGIN IMMEDIATE")  # a second process migrating at once waits here, then sees our version
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        if current > len(steps):
+            raise SchemaTooNew(f"database schema {current} is newer than this notrain's {len(steps)}")
+        for version, script in steps[current:]:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, round(time.time() * 1000)))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (``executescript`` would commit mid-migration)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current)
+            current = ""
+    if current.strip():
+        raise ValueError("migration ends in an incomplete statement")
+    return statements
+
+
+def _append_group(conn: sqlite3.Connection, group: list[tuple[NewEntry, NewManifest | None, Floor | None]]) -> list:
+    results: list = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for args in group:
+            conn.execute("SAVEPOINT one")
+            try:
+                results.append(_append_one(conn, *args))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO one")
+                results.append(exc)
+            conn.execute("RELEASE one")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return results
+
+
+def _append_one(conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest | None, floor: Floor | None) -> Appended:
+    if entry.idempotency_key is not None:
+        known = conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = ?", (entry.idempotency_key,)).fetchone()
+        if known is not None:
+            found = conn.execute(f"SELECT {rows.MANIFEST} WHERE m.entry_id = ?", (known[0],)).fetchone()
+            return Appended(rows.entry(known), rows.manifest(found) if found else None, created=False)
+    entry_id = conn.execute(
+        "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (entry.idempotency_key, entry.leaf, entry.leaf_hash, entry.kind, entry.publisher, to_ms(entry.received_at),
+         to_ms(entry.deadline))).lastrowid
+    stored = rows.entry(conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE id = ?", (entry_id,)).fetchone())
+    record = None
+    if manifest is not None:
+        m = manifest
+        conn.execute("INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES (?, ?, ?, ?, ?)"
+                     " ON CONFLICT DO NOTHING", (m.publisher, m.sequence, m.payload_sha256, m.envelope, entry_id))
+        conn.execute("UPDATE manifests SET equivocation = 1 WHERE publisher = ? AND sequence = ? AND NOT equivocation"
+                     " AND (SELECT count(*) FROM manifests WHERE publisher = ? AND sequence = ?) > 1",
+                     (m.publisher, m.sequence, m.publisher, m.sequence))
+        record = rows.manifest(conn.execute(f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.sequence = ? AND m.payload_sha256 = ?",
+                                            (m.publisher, m.sequence, m.payload_sha256)).fetchone())
+    if floor is not None:
+        _raise_floor(conn, floor)
+    return Appended(stored, record, created=True)
+
+
+def _raise_floor(conn: sqlite3.Connection, floor: Floor) -> bool:
+    return conn.execute(
+        f"INSERT INTO floors ({rows.FLOOR}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (publisher) DO UPDATE SET"
+        " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256, issued = excluded.issued, keyid = excluded.keyid"
+        " WHERE excluded.sequence > floors.sequence",
+        (floor.publisher, floor.sequence, floor.payload_sha256, floor.issued, floor.keyid)).rowcount == 1
+
+
+def _integrate(conn: sqlite3.Connection, expected: Checkpoint | None, entry_ids: Sequence[int],
+               tiles: Mapping[tuple[int, int, int], bytes], bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+    stored = conn.execute("SELECT size, root FROM checkpoint").fetchone()
+    if stored != (None if expected is None else (expected.size, expected.root)):
+        raise CheckpointConflict(f"stored checkpoint is {stored and stored[0]}, expected {expected and expected.size}")
+    old_size = expected.size if expected else 0
+    assigned = conn.executemany("UPDATE entries SET log_index = ? WHERE id = ? AND log_index IS NULL",
+                                [(old_size + i, entry_id) for i, entry_id in enumerate(entry_ids)]).rowcount if entry_ids else 0
+    if assigned != len(entry_ids):
+        raise NotPending(f"{len(entry_ids) - assigned} of the entries are unknown or already sequenced")
+    _store_immutable(conn, "tiles", ("level", "idx", "width"), tiles)
+    _store_immutable(conn, "entry_bundles", ("idx", "width"), bundles)
+    conn.execute("INSERT INTO checkpoint (singleton, size, root, note) VALUES (1, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE"
+                 " SET size = excluded.size, root = excluded.root, note = excluded.note",
+                 (checkpoint.size, checkpoint.root, checkpoint.note))
+
+
+def _store_immutable(conn: sqlite3.Connection, table: str, key: tuple[str, ...], items: Mapping[tuple, bytes]) -> None:
+    """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not)."""
+    columns, marks = ", ".join(key), ", ".join("?" * (len(key) + 1))
+    inserted = conn.executemany(f"INSERT INTO {table} ({columns}, data) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                                [(*k, data) for k, data in items.items()]).rowcount
+    if inserted == len(items):
+        return
+    where = " AND ".join(f"{c} = ?" for c in key)
+    for k, data in items.items():
+        if conn.execute(f"SELECT data FROM {table} WHERE {where}", k).fetchone()[0] != data:
+            raise TileConflict(f"{table} {k} is already stored with other bytes")

@@ -1,0 +1,373 @@
+"""The storage contract (notrain.aggregator.storage.base), one suite run on both real backends:
+a SQLite file in a temporary directory and a throwaway PostgreSQL cluster (tests/postgres.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import sqlite3
+import sys
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+from postgres import PostgresCluster
+
+from notrain.aggregator.storage import (MAX_READ, AccountProof, Checkpoint, CheckpointConflict, Floor, NewEntry, NewManifest, NotPending,
+                                        ReadTooLarge, SchemaTooNew, SequencerBusy, TileConflict, Validators, open_storage)
+from notrain.aggregator.storage.migrations import latest
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+DID = "did:key:z6MkexampleArtist"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/aggregator.sqlite"
+    return await request.getfixturevalue("postgres_cluster").new_database()
+
+
+@pytest.fixture
+async def storage(url):
+    opened = await open_storage(url)
+    yield opened
+    await opened.close()
+
+
+def new_entry(n: int, *, key: bytes | None = None, publisher: str | None = DID) -> NewEntry:
+    leaf = b"entry %d" % n
+    return NewEntry(leaf=leaf, leaf_hash=hashlib.sha256(b"\x00" + leaf).digest(), kind="manifest", publisher=publisher,
+                    received_at=T0 + timedelta(seconds=n), deadline=T0 + timedelta(seconds=n + 60), idempotency_key=key)
+
+
+def new_manifest(sequence: int, payload: bytes, publisher: str = DID) -> NewManifest:
+    return NewManifest(publisher=publisher, sequence=sequence, payload_sha256=hashlib.sha256(payload).digest(),
+                       envelope=b'{"payload": "%s"}' % payload)
+
+
+def checkpoint(size: int) -> Checkpoint:
+    root = hashlib.sha256(b"root %d" % size).digest()
+    return Checkpoint(size, root, b"example.org/log\n%d\n%s\n" % (size, root.hex().encode()))
+
+
+async def integrate(storage, count: int, *, tiles=None) -> Checkpoint:
+    """Sequence the ``count`` oldest pending entries, with one made-up hash tile and bundle per batch."""
+    async with storage.sequencer() as seq:
+        expected = await storage.checkpoint()
+        ids = [e.id for e in await seq.pending(count)]
+        new = checkpoint((expected.size if expected else 0) + len(ids))
+        await seq.integrate(expected, ids, tiles or {(0, 0, new.size): b"tile %d" % new.size},
+                            {(0, new.size): b"bundle %d" % new.size}, new)
+        return new
+
+
+async def schema_versions(url: str) -> list[int]:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+    conn = await asyncpg.connect(url)
+    try:
+        return [r[0] for r in await conn.fetch("SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        await conn.close()
+
+
+async def execute(url: str, sql: str) -> None:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute(sql)
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+# --- schema and migrations
+
+
+async def test_migrates_an_empty_database_and_reopens_idempotently(url):
+    first = await open_storage(url)
+    await first.append(new_entry(1), floor=Floor(DID, 3, b"\x01" * 32, "2026-11-01T00:00:00Z", "kid"))
+    await first.close()
+    assert await schema_versions(url) == list(range(1, latest(url.split(":")[0].removesuffix("ql")) + 1))
+    second = await open_storage(url)
+    try:
+        assert await second.pending_count() == 1
+        assert (await second.floor(DID)).sequence == 3
+    finally:
+        await second.close()
+    assert len(await schema_versions(url)) == len(set(await schema_versions(url)))  # nothing applied twice
+
+
+async def test_refuses_a_schema_newer_than_the_code(url):
+    await (await open_storage(url)).close()
+    await execute(url, "INSERT INTO schema_version (version, applied_at) VALUES (999, 0)" if url.startswith("sqlite")
+                  else "INSERT INTO schema_version (version) VALUES (999)")
+    with pytest.raises(SchemaTooNew):
+        await open_storage(url)
+
+
+async def test_urls_are_checked():
+    with pytest.raises(ValueError):
+        await open_storage("mysql://localhost/db")
+    with pytest.raises(ValueError):
+        await open_storage("sqlite:///:memory:")
+
+
+# --- appends
+
+
+async def test_same_idempotency_key_gives_the_same_entry_and_writes_nothing(storage):
+    first = await storage.append(new_entry(1, key=b"envelope-sha"), new_manifest(1, b"a"))
+    again = await storage.append(new_entry(2, key=b"envelope-sha"), new_manifest(2, b"b"))
+    assert first.created and not again.created
+    assert again.entry == first.entry and again.manifest == first.manifest
+    assert await storage.pending_count() == 1
+    assert [m.sequence for m in await storage.manifest_history(DID, 10)] == [1]
+
+
+async def test_concurrent_appends_are_all_durable_and_one_bad_append_fails_alone(storage):
+    bad = new_entry(0)
+    bad = NewEntry(**{**bad.__dict__, "received_at": datetime(2026, 12, 1)})  # naive: refused
+    results = await asyncio.gather(*(storage.append(new_entry(n)) for n in range(1, 101)), storage.append(bad),
+                                   *(storage.append(new_entry(n, key=b"same")) for n in range(200, 210)), return_exceptions=True)
+    assert isinstance(results[100], ValueError)
+    good = results[:100]
+    assert len({r.entry.id for r in good}) == 100 and all(r.created for r in good)
+    same = results[101:]
+    assert len({r.entry.id for r in same}) == 1 and sum(r.created for r in same) == 1
+    assert await storage.pending_count() == 101
+
+
+async def test_equivocation_keeps_both_payloads_and_flags_them(storage):
+    await storage.append(new_entry(1), new_manifest(1, b"first"))
+    honest = await storage.append(new_entry(2), new_manifest(2, b"second"))
+    twin = await storage.append(new_entry(3), new_manifest(2, b"second, other bytes"))
+    repeat = await storage.append(new_entry(4), new_manifest(2, b"second"))  # same payload observed again
+    assert not honest.manifest.equivocation and twin.manifest.equivocation
+    assert repeat.manifest.id == honest.manifest.id and repeat.manifest.equivocation
+    flagged = await storage.equivocations(10)
+    assert [(m.sequence, m.payload_sha256) for m in flagged] == [(2, hashlib.sha256(b"second").digest()),
+                                                                 (2, hashlib.sha256(b"second, other bytes").digest())]
+    latest_one = await storage.latest_manifest(DID)
+    assert latest_one.id == honest.manifest.id and latest_one.envelope == b'{"payload": "second"}'
+    assert [m.sequence for m in await storage.manifest_history(DID, 10)] == [2, 2, 1]
+
+
+async def test_floors_only_rise_and_survive_reopening(url):
+    storage = await open_storage(url)
+    floor = Floor(DID, 5, b"\x05" * 32, "2026-11-05T00:00:00Z", "kid-a")
+    assert await storage.raise_floor(floor)
+    assert not await storage.raise_floor(Floor(DID, 4, b"\x04" * 32, "2026-11-04T00:00:00Z", "kid-a"))
+    assert not await storage.raise_floor(Floor(DID, 5, b"\x55" * 32, "2026-11-05T00:00:00Z", "kid-b"))
+    await storage.append(new_entry(1), new_manifest(3, b"old"), Floor(DID, 3, b"\x03" * 32, "2026-11-03T00:00:00Z", "kid-a"))
+    await storage.close()
+    storage = await open_storage(url)
+    try:
+        assert await storage.floor(DID) == floor
+        assert await storage.floor("did:key:nobody") is None
+    finally:
+        await storage.close()
+
+
+async def test_pins_origins_and_account_proofs_round_trip(storage):
+    origin = "https://art.example"
+    await storage.set_pins(origin, frozenset({"k1", "k2"}))
+    await storage.set_pins(origin, frozenset({"k2", "k3"}))
+    assert await storage.pins(origin) == {"k2", "k3"} and await storage.pins("https://other.example") == frozenset()
+
+    assert await storage.add_origin(origin, "config", T0)
+    assert not await storage.add_origin(origin, "api", T0 + timedelta(days=9))  # a known origin keeps its schedule
+    await storage.add_origin("https://later.example", "api", T0 + timedelta(hours=2))
+    assert [o.origin for o in await storage.due_origins(T0 + timedelta(hours=1), 10)] == [origin]
+    docs = {"manifest": Validators('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT"), "keys": Validators(None, None)}
+    await storage.record_crawl(origin, status=200, failures=0, next_crawl_at=T0 + timedelta(hours=3), validators=docs)
+    crawled = await storage.origin(origin)
+    assert (crawled.added_by, crawled.last_status, crawled.next_crawl_at, dict(crawled.validators)) == ("config", 200, T0 + timedelta(hours=3), docs)
+    await storage.record_crawl(origin, status=503, failures=1, next_crawl_at=T0, validators={})
+    assert (await storage.origin(origin)).validators == {}
+
+    proof = AccountProof(DID, "https://bsky.app/profile/artist", "proven", T0, T0 + timedelta(days=1))
+    await storage.put_account_proof(proof)
+    await storage.put_account_proof(AccountProof(DID, proof.account_url, "missing", T0 + timedelta(days=1), T0 + timedelta(days=2)))
+    assert [p.status for p in await storage.account_proofs(DID)] == ["missing"]
+    assert await storage.due_account_proofs(T0 + timedelta(days=1), 10) == []
+    assert len(await storage.due_account_proofs(T0 + timedelta(days=2), 10)) == 1
+
+
+async def test_publishers_are_searched_by_exact_prefix(storage):
+    for n, publisher in enumerate(["https://a.example", "https://a_b.example", "https://ab.example", "did:key:z6Mk1", "https://é.example"]):
+        await storage.append(new_entry(n, publisher=publisher), new_manifest(1, b"x", publisher))
+    assert await storage.search_publishers("https://a", 10) == ["https://a.example", "https://a_b.example", "https://ab.example"]
+    assert await storage.search_publishers("https://a_", 10) == ["https://a_b.example"]  # _ is no wildcard
+    assert await storage.search_publishers("https://é", 10) == ["https://é.example"]
+    assert await storage.search_publishers("%", 10) == []
+    assert len(await storage.search_publishers("", 2)) == 2
+
+
+# --- the log
+
+
+async def test_integration_assigns_indices_tiles_and_checkpoint(storage):
+    for n in range(10):
+        await storage.append(new_entry(n), new_manifest(n, b"p%d" % n) if n == 3 else None)
+    assert await storage.checkpoint() is None
+    first = await integrate(storage, 4)
+    second = await integrate(storage, 100)
+    assert await storage.checkpoint() == second and second.size == 10
+    assert [e.log_index for e in await storage.entries(0, 10)] == list(range(10))
+    assert [e.leaf for e in await storage.entries(2, 5)] == [b"entry 2", b"entry 3", b"entry 4"]
+    assert [e.log_index for e in await storage.recent_entries(3)] == [9, 8, 7]
+    assert await storage.tile(0, 0, 4) == b"tile 4" and await storage.tile(0, 0, 10) == b"tile 10"
+    assert await storage.entry_bundle(0, first.size) == b"bundle 4" and await storage.tile(0, 0, 5) is None
+    assert (await storage.latest_manifest(DID)).log_index == 3
+    assert await storage.pending_count() == 0
+
+
+async def test_checkpoint_swap_is_compare_and_swap(storage):
+    for n in range(3):
+        await storage.append(new_entry(n))
+    current = await integrate(storage, 1)
+    await storage.append(new_entry(9))
+    async with storage.sequencer() as seq:
+        ids = [e.id for e in await seq.pending(10)]
+        stale = Checkpoint(0, b"", b"")
+        for wrong in (None, stale, Checkpoint(current.size, b"\x00" * 32, current.note)):
+            with pytest.raises(CheckpointConflict):
+                size = wrong.size if wrong else 0
+                await seq.integrate(wrong, ids, {(0, 0, 99): b"t"}, {}, checkpoint(size + len(ids)))
+        with pytest.raises(ValueError):  # the new size must be the old size plus the entries
+            await seq.integrate(current, ids, {}, {}, checkpoint(current.size + 1))
+    assert await storage.checkpoint() == current and await storage.tile(0, 0, 99) is None
+    assert await storage.pending_count() == 3  # nothing of the refused swaps stayed
+
+
+async def test_entries_are_sequenced_once_and_tiles_never_change(storage):
+    for n in range(4):
+        await storage.append(new_entry(n))
+    first = await integrate(storage, 2)
+    done = [e.id for e in await storage.entries(0, 2)]
+    async with storage.sequencer() as seq:
+        with pytest.raises(NotPending):
+            await seq.integrate(first, done, {}, {}, checkpoint(4))
+        ids = [e.id for e in await seq.pending(10)]
+        with pytest.raises(TileConflict):
+            await seq.integrate(first, ids, {(0, 0, 2): b"other bytes"}, {}, checkpoint(4))
+        await seq.integrate(first, ids, {(0, 0, 2): b"tile 2", (0, 0, 4): b"tile 4"}, {}, checkpoint(4))  # same bytes: fine
+    assert (await storage.checkpoint()).size == 4 and await storage.tile(0, 0, 2) == b"tile 2"
+
+
+async def test_one_sequencer_at_a_time(url, storage):
+    other = await open_storage(url)  # a second process would look the same: its own connections
+    try:
+        async with storage.sequencer():
+            with pytest.raises(SequencerBusy):
+                async with other.sequencer():
+                    pass
+        async with other.sequencer():  # released on exit
+            pass
+    finally:
+        await other.close()
+
+
+async def test_reads_are_bounded(storage):
+    for call in (lambda: storage.entries(0, MAX_READ + 1), lambda: storage.entries(5, 4), lambda: storage.recent_entries(MAX_READ + 1),
+                 lambda: storage.manifest_history(DID, MAX_READ + 1), lambda: storage.search_publishers("", -1),
+                 lambda: storage.equivocations(10**9), lambda: storage.due_origins(T0, MAX_READ + 1)):
+        with pytest.raises(ReadTooLarge):
+            await call()
+    assert await storage.entries(0, MAX_READ) == []
+
+
+# --- other processes: contention and crashes
+
+CHILD = r"""
+import asyncio, sys, time
+from notrain.aggregator.storage import Checkpoint, open_storage
+
+url, mode = sys.argv[1], sys.argv[2]
+
+def hang(*_):
+    print("READY", flush=True)
+    time.sleep(600)
+
+async def main():
+    storage = await open_storage(url)
+    async with storage.sequencer() as seq:
+        if mode == "hold":
+            hang()
+        # crash: stop for good in the middle of the integration transaction, after the tiles are written.
+        # SQLite traces a statement before running it; asyncpg calls its loggers soon after a query, while
+        # the next one (still inside the transaction) is awaited.
+        if url.startswith("sqlite"):
+            await storage._write(lambda conn: conn.set_trace_callback(lambda sql: sql.startswith("INSERT INTO checkpoint") and hang()))
+        else:
+            seq._conn.add_query_logger(lambda record: record.query.startswith("INSERT INTO tiles") and hang())
+        expected = await storage.checkpoint()
+        ids = [e.id for e in await seq.pending(100)]
+        size = expected.size + len(ids)
+        await seq.integrate(expected, ids, {(0, 0, size): b"crashed"}, {(0, size): b"crashed"}, Checkpoint(size, b"r", b"n"))
+    print("NOT KILLED", flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def start_child(url: str, mode: str) -> asyncio.subprocess.Process:
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, url, mode, stdout=asyncio.subprocess.PIPE)
+    line = await asyncio.wait_for(child.stdout.readline(), 60)
+    assert line == b"READY\n"
+    return child
+
+
+async def kill(child: asyncio.subprocess.Process) -> None:
+    child.send_signal(signal.SIGKILL)
+    assert await child.wait() == -signal.SIGKILL
+
+
+async def test_sequencer_held_by_another_process_is_released_when_it_dies(storage, url):
+    child = await start_child(url, "hold")
+    try:
+        with pytest.raises(SequencerBusy):
+            async with storage.sequencer():
+                pass
+    finally:
+        await kill(child)
+    for _ in range(100):  # the server notices the dropped connection at once; allow it a few tries
+        try:
+            async with storage.sequencer():
+                return
+        except SequencerBusy:
+            await asyncio.sleep(0.1)
+    pytest.fail("the dead process's sequencer lock was never released")
+
+
+async def test_a_crash_mid_integration_leaves_the_last_checkpoint_consistent(url):
+    storage = await open_storage(url)
+    for n in range(10):
+        await storage.append(new_entry(n))
+    first = await integrate(storage, 4)
+    await storage.close()
+
+    await kill(await start_child(url, "crash"))
+
+    storage = await open_storage(url)
+    try:
+        assert await storage.checkpoint() == first
+        assert await storage.pending_count() == 6 and len(await storage.entries(0, 10)) == 4
+        assert await storage.tile(0, 0, 10) is None and await storage.entry_bundle(0, 10) is None
+        assert (await integrate(storage, 100)).size == 10  # the next sequencer takes over where it stopped
+        assert await storage.tile(0, 0, 10) == b"tile 10"
+    finally:
+        await storage.close()

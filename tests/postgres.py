@@ -41,9 +41,22 @@ class PostgresCluster:
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
         self._databases = 0
         try:
-            self._run("initdb", "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
-            self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"), "-o",
-                      f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100")
+            self._run(
+                "initdb", "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"
+            )
+            self._run(
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                str(self.dir / "data"),
+                "-l",
+                str(self.dir / "server.log"),
+                "-o",
+                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+            )
         except BaseException:
             log = self.dir / "server.log"
             print(log.read_text() if log.exists() else "(no server log)")
@@ -51,8 +64,14 @@ class PostgresCluster:
             raise
 
     def _run(self, program: str, *args: str) -> None:
-        subprocess.run([str(self.bin / program), *args], check=True, user=self._user, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, cwd=self.dir)
+        subprocess.run(
+            [str(self.bin / program), *args],
+            check=True,
+            user=self._user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.dir,
+        )
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

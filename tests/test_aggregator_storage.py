@@ -8,17 +8,31 @@ import hashlib
 import signal
 import sqlite3
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from postgres import PostgresCluster
 
-from notrain.aggregator.storage import (MAX_READ, AccountProof, Checkpoint, CheckpointConflict, Floor, NewEntry, NewManifest, NotPending,
-                                        ReadTooLarge, SchemaTooNew, SequencerBusy, TileConflict, Validators, open_storage)
+from notrain.aggregator.storage import (
+    MAX_READ,
+    AccountProof,
+    Checkpoint,
+    CheckpointConflict,
+    Floor,
+    NewEntry,
+    NewManifest,
+    NotPending,
+    ReadTooLarge,
+    SchemaTooNew,
+    SequencerBusy,
+    TileConflict,
+    Validators,
+    open_storage,
+)
 from notrain.aggregator.storage.migrations import latest
 
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DID = "did:key:z6MkexampleArtist"
 
 
@@ -45,13 +59,24 @@ async def storage(url):
 
 def new_entry(n: int, *, key: bytes | None = None, publisher: str | None = DID) -> NewEntry:
     leaf = b"entry %d" % n
-    return NewEntry(leaf=leaf, leaf_hash=hashlib.sha256(b"\x00" + leaf).digest(), kind="manifest", publisher=publisher,
-                    received_at=T0 + timedelta(seconds=n), deadline=T0 + timedelta(seconds=n + 60), idempotency_key=key)
+    return NewEntry(
+        leaf=leaf,
+        leaf_hash=hashlib.sha256(b"\x00" + leaf).digest(),
+        kind="manifest",
+        publisher=publisher,
+        received_at=T0 + timedelta(seconds=n),
+        deadline=T0 + timedelta(seconds=n + 60),
+        idempotency_key=key,
+    )
 
 
 def new_manifest(sequence: int, payload: bytes, publisher: str = DID) -> NewManifest:
-    return NewManifest(publisher=publisher, sequence=sequence, payload_sha256=hashlib.sha256(payload).digest(),
-                       envelope=b'{"payload": "%s"}' % payload)
+    return NewManifest(
+        publisher=publisher,
+        sequence=sequence,
+        payload_sha256=hashlib.sha256(payload).digest(),
+        envelope=b'{"payload": "%s"}' % payload,
+    )
 
 
 def checkpoint(size: int) -> Checkpoint:
@@ -65,8 +90,9 @@ async def integrate(storage, count: int, *, tiles=None) -> Checkpoint:
         expected = await storage.checkpoint()
         ids = [e.id for e in await seq.pending(count)]
         new = checkpoint((expected.size if expected else 0) + len(ids))
-        await seq.integrate(expected, ids, tiles or {(0, 0, new.size): b"tile %d" % new.size},
-                            {(0, new.size): b"bundle %d" % new.size}, new)
+        await seq.integrate(
+            expected, ids, tiles or {(0, 0, new.size): b"tile %d" % new.size}, {(0, new.size): b"bundle %d" % new.size}, new
+        )
         return new
 
 
@@ -112,8 +138,12 @@ async def test_migrates_an_empty_database_and_reopens_idempotently(url):
 
 async def test_refuses_a_schema_newer_than_the_code(url):
     await (await open_storage(url)).close()
-    await execute(url, "INSERT INTO schema_version (version, applied_at) VALUES (999, 0)" if url.startswith("sqlite")
-                  else "INSERT INTO schema_version (version) VALUES (999)")
+    await execute(
+        url,
+        "INSERT INTO schema_version (version, applied_at) VALUES (999, 0)"
+        if url.startswith("sqlite")
+        else "INSERT INTO schema_version (version) VALUES (999)",
+    )
     with pytest.raises(SchemaTooNew):
         await open_storage(url)
 
@@ -140,8 +170,12 @@ async def test_same_idempotency_key_gives_the_same_entry_and_writes_nothing(stor
 async def test_concurrent_appends_are_all_durable_and_one_bad_append_fails_alone(storage):
     bad = new_entry(0)
     bad = NewEntry(**{**bad.__dict__, "received_at": datetime(2026, 12, 1)})  # naive: refused
-    results = await asyncio.gather(*(storage.append(new_entry(n)) for n in range(1, 101)), storage.append(bad),
-                                   *(storage.append(new_entry(n, key=b"same")) for n in range(200, 210)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(storage.append(new_entry(n)) for n in range(1, 101)),
+        storage.append(bad),
+        *(storage.append(new_entry(n, key=b"same")) for n in range(200, 210)),
+        return_exceptions=True,
+    )
     assert isinstance(results[100], ValueError)
     good = results[:100]
     assert len({r.entry.id for r in good}) == 100 and all(r.created for r in good)
@@ -158,8 +192,10 @@ async def test_equivocation_keeps_both_payloads_and_flags_them(storage):
     assert not honest.manifest.equivocation and twin.manifest.equivocation
     assert repeat.manifest.id == honest.manifest.id and repeat.manifest.equivocation
     flagged = await storage.equivocations(10)
-    assert [(m.sequence, m.payload_sha256) for m in flagged] == [(2, hashlib.sha256(b"second").digest()),
-                                                                 (2, hashlib.sha256(b"second, other bytes").digest())]
+    assert [(m.sequence, m.payload_sha256) for m in flagged] == [
+        (2, hashlib.sha256(b"second").digest()),
+        (2, hashlib.sha256(b"second, other bytes").digest()),
+    ]
     latest_one = await storage.latest_manifest(DID)
     assert latest_one.id == honest.manifest.id and latest_one.envelope == b'{"payload": "second"}'
     assert [m.sequence for m in await storage.manifest_history(DID, 10)] == [2, 2, 1]
@@ -194,20 +230,29 @@ async def test_pins_origins_and_account_proofs_round_trip(storage):
     docs = {"manifest": Validators('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT"), "keys": Validators(None, None)}
     await storage.record_crawl(origin, status=200, failures=0, next_crawl_at=T0 + timedelta(hours=3), validators=docs)
     crawled = await storage.origin(origin)
-    assert (crawled.added_by, crawled.last_status, crawled.next_crawl_at, dict(crawled.validators)) == ("config", 200, T0 + timedelta(hours=3), docs)
+    assert (crawled.added_by, crawled.last_status, crawled.next_crawl_at, dict(crawled.validators)) == (
+        "config",
+        200,
+        T0 + timedelta(hours=3),
+        docs,
+    )
     await storage.record_crawl(origin, status=503, failures=1, next_crawl_at=T0, validators={})
     assert (await storage.origin(origin)).validators == {}
 
     proof = AccountProof(DID, "https://bsky.app/profile/artist", "proven", T0, T0 + timedelta(days=1))
     await storage.put_account_proof(proof)
-    await storage.put_account_proof(AccountProof(DID, proof.account_url, "missing", T0 + timedelta(days=1), T0 + timedelta(days=2)))
+    await storage.put_account_proof(
+        AccountProof(DID, proof.account_url, "missing", T0 + timedelta(days=1), T0 + timedelta(days=2))
+    )
     assert [p.status for p in await storage.account_proofs(DID)] == ["missing"]
     assert await storage.due_account_proofs(T0 + timedelta(days=1), 10) == []
     assert len(await storage.due_account_proofs(T0 + timedelta(days=2), 10)) == 1
 
 
 async def test_publishers_are_searched_by_exact_prefix(storage):
-    for n, publisher in enumerate(["https://a.example", "https://a_b.example", "https://ab.example", "did:key:z6Mk1", "https://é.example"]):
+    for n, publisher in enumerate(
+        ["https://a.example", "https://a_b.example", "https://ab.example", "did:key:z6Mk1", "https://é.example"]
+    ):
         await storage.append(new_entry(n, publisher=publisher), new_manifest(1, b"x", publisher))
     assert await storage.search_publishers("https://a", 10) == ["https://a.example", "https://a_b.example", "https://ab.example"]
     assert await storage.search_publishers("https://a_", 10) == ["https://a_b.example"]  # _ is no wildcard
@@ -282,9 +327,15 @@ async def test_one_sequencer_at_a_time(url, storage):
 
 
 async def test_reads_are_bounded(storage):
-    for call in (lambda: storage.entries(0, MAX_READ + 1), lambda: storage.entries(5, 4), lambda: storage.recent_entries(MAX_READ + 1),
-                 lambda: storage.manifest_history(DID, MAX_READ + 1), lambda: storage.search_publishers("", -1),
-                 lambda: storage.equivocations(10**9), lambda: storage.due_origins(T0, MAX_READ + 1)):
+    for call in (
+        lambda: storage.entries(0, MAX_READ + 1),
+        lambda: storage.entries(5, 4),
+        lambda: storage.recent_entries(MAX_READ + 1),
+        lambda: storage.manifest_history(DID, MAX_READ + 1),
+        lambda: storage.search_publishers("", -1),
+        lambda: storage.equivocations(10**9),
+        lambda: storage.due_origins(T0, MAX_READ + 1),
+    ):
         with pytest.raises(ReadTooLarge):
             await call()
     assert await storage.entries(0, MAX_READ) == []
@@ -311,7 +362,8 @@ async def main():
         # SQLite traces a statement before running it; asyncpg calls its loggers soon after a query, while
         # the next one (still inside the transaction) is awaited.
         if url.startswith("sqlite"):
-            await storage._write(lambda conn: conn.set_trace_callback(lambda sql: sql.startswith("INSERT INTO checkpoint") and hang()))
+            trace = lambda sql: sql.startswith("INSERT INTO checkpoint") and hang()
+            await storage._write(lambda conn: conn.set_trace_callback(trace))
         else:
             seq._conn.add_query_logger(lambda record: record.query.startswith("INSERT INTO tiles") and hang())
         expected = await storage.checkpoint()

@@ -12,9 +12,29 @@ is newer than the code.  The guarantees every backend gives are written in :mod:
 
 from __future__ import annotations
 
-from .base import (MAX_READ, AccountProof, Appended, Checkpoint, CheckpointConflict, Entry, Floor, Manifest, NewEntry, NewManifest,
-                   NotPending, Origin, ReadTooLarge, SchemaTooNew, Sequencer, SequencerBusy, Storage, StorageError, TileConflict,
-                   Validators)
+from .base import (
+    MAX_BATCH,
+    MAX_READ,
+    AccountProof,
+    Appended,
+    Checkpoint,
+    CheckpointConflict,
+    Entry,
+    Floor,
+    Manifest,
+    NewEntry,
+    NewManifest,
+    NotPending,
+    Origin,
+    ReadTooLarge,
+    SchemaTooNew,
+    Sequencer,
+    SequencerBusy,
+    Storage,
+    StorageError,
+    TileConflict,
+    Validators,
+)
 
 
 async def open_storage(url: str) -> Storage:
@@ -34,7 +54,26 @@ async def open_storage(url: str) -> Storage:
 
 
 __all__ = [
-    "MAX_READ", "AccountProof", "Appended", "Checkpoint", "CheckpointConflict", "Entry", "Floor", "Manifest", "NewEntry", "NewManifest",
-    "NotPending", "Origin", "ReadTooLarge", "SchemaTooNew", "Sequencer", "SequencerBusy", "Storage", "StorageError", "TileConflict",
-    "Validators", "open_storage",
+    "MAX_BATCH",
+    "MAX_READ",
+    "AccountProof",
+    "Appended",
+    "Checkpoint",
+    "CheckpointConflict",
+    "Entry",
+    "Floor",
+    "Manifest",
+    "NewEntry",
+    "NewManifest",
+    "NotPending",
+    "Origin",
+    "ReadTooLarge",
+    "SchemaTooNew",
+    "Sequencer",
+    "SequencerBusy",
+    "Storage",
+    "StorageError",
+    "TileConflict",
+    "Validators",
+    "open_storage",
 ]

@@ -17,8 +17,9 @@ Guarantees (the rest of the aggregator may rely on these, and on nothing else):
   tiles and entry bundles and replaces the checkpoint, compare-and-swapped on the old (size, root), all
   or nothing: a crash never leaves a checkpoint pointing at a missing tile or an unassigned index.
   Tiles are immutable: storing the same bytes again is a no-op, different bytes are a :class:`TileConflict`.
-* **Bounded reads.** Every read returns at most :data:`MAX_READ` rows; asking for more is a
-  :class:`ReadTooLarge` (the API validates first, so this is a programming error, not a user's).
+* **Bounded reads.** Every read returns at most :data:`MAX_READ` rows (the sequencer's pending read at
+  most :data:`MAX_BATCH`); asking for more is a :class:`ReadTooLarge` (the API validates first, so this
+  is a programming error, not a user's).
 
 Tiles, entry bundles and the signed note are opaque bytes here: computing them is pure code in
 ``notrain.core``; storage only keeps what it is given, keyed by C2SP tile coordinates.  Times are
@@ -30,10 +31,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 MAX_READ = 1000  # rows per read: entries by range, histories, searches, due lists
+MAX_BATCH = 65_536  # pending entries per integration (the config's log.batch_max is at most this)
 
 
 class StorageError(Exception):
@@ -64,9 +66,9 @@ class ReadTooLarge(StorageError, ValueError):
     """A read asked for more than :data:`MAX_READ` rows, or for a negative range."""
 
 
-def check_count(count: int) -> int:
-    if not 0 <= count <= MAX_READ:
-        raise ReadTooLarge(f"at most {MAX_READ} rows per read, not {count}")
+def check_count(count: int, most: int = MAX_READ) -> int:
+    if not 0 <= count <= most:
+        raise ReadTooLarge(f"at most {most} rows per read, not {count}")
     return count
 
 
@@ -77,7 +79,7 @@ def to_ms(when: datetime) -> int:
 
 
 def from_ms(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True)
@@ -177,8 +179,14 @@ class Sequencer(Protocol):
     async def pending(self, limit: int) -> list[Entry]:
         """Pending entries, oldest first."""
 
-    async def integrate(self, expected: Checkpoint | None, entry_ids: Sequence[int], tiles: Mapping[tuple[int, int, int], bytes],
-                        bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+    async def integrate(
+        self,
+        expected: Checkpoint | None,
+        entry_ids: Sequence[int],
+        tiles: Mapping[tuple[int, int, int], bytes],
+        bundles: Mapping[tuple[int, int], bytes],
+        checkpoint: Checkpoint,
+    ) -> None:
         """Give ``entry_ids`` the indices ``expected.size, expected.size + 1, ...`` (0 for no checkpoint), store
         ``tiles`` ((level, index, width) -> bytes) and ``bundles`` ((index, width) -> bytes), and replace
         ``expected`` by ``checkpoint``, whose size must be the new size: all in one transaction."""
@@ -202,8 +210,9 @@ class Storage(Protocol):
 
     async def origin(self, origin: str) -> Origin | None: ...
     async def due_origins(self, now: datetime, limit: int) -> list[Origin]: ...
-    async def record_crawl(self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime,
-                           validators: Mapping[str, Validators]) -> None: ...
+    async def record_crawl(
+        self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime, validators: Mapping[str, Validators]
+    ) -> None: ...
     async def put_account_proof(self, proof: AccountProof) -> None: ...
     async def account_proofs(self, publisher: str) -> list[AccountProof]: ...
     async def due_account_proofs(self, now: datetime, limit: int) -> list[AccountProof]: ...

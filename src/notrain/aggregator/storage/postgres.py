@@ -13,14 +13,33 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from . import migrations, rows
-from .base import (MAX_READ, AccountProof, Appended, Checkpoint, CheckpointConflict, Entry, Floor, Manifest, NewEntry, NewManifest,
-                   NotPending, Origin, SchemaTooNew, SequencerBusy, TileConflict, Validators, check_count, to_ms)
+from .base import (
+    MAX_BATCH,
+    MAX_READ,
+    AccountProof,
+    Appended,
+    Checkpoint,
+    CheckpointConflict,
+    Entry,
+    Floor,
+    Manifest,
+    NewEntry,
+    NewManifest,
+    NotPending,
+    Origin,
+    SchemaTooNew,
+    SequencerBusy,
+    TileConflict,
+    Validators,
+    check_count,
+    to_ms,
+)
 
 LOCKS = int.from_bytes(b"notr")  # advisory lock class of notrain: (LOCKS, SEQUENCER), (LOCKS, MIGRATIONS)
 SEQUENCER, MIGRATIONS = 1, 2
@@ -55,8 +74,14 @@ class PostgresStorage:
             inserted = await conn.fetchrow(
                 "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline)"
                 f" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING RETURNING {rows.ENTRY}",
-                entry.idempotency_key, entry.leaf, entry.leaf_hash, entry.kind, entry.publisher, to_ms(entry.received_at),
-                to_ms(entry.deadline))
+                entry.idempotency_key,
+                entry.leaf,
+                entry.leaf_hash,
+                entry.kind,
+                entry.publisher,
+                to_ms(entry.received_at),
+                to_ms(entry.deadline),
+            )
             if inserted is None:  # the key is known: the first append's entry and manifest, nothing written
                 known = await conn.fetchrow(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = $1", entry.idempotency_key)
                 found = await conn.fetchrow(f"SELECT {rows.MANIFEST} WHERE m.entry_id = $1", known[0])
@@ -85,7 +110,11 @@ class PostgresStorage:
     async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
         status = await self._pool.execute(
             "INSERT INTO origins (origin, added_by, added_at, next_crawl_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            origin, added_by, to_ms(datetime.now(timezone.utc)), to_ms(next_crawl_at))
+            origin,
+            added_by,
+            to_ms(datetime.now(UTC)),
+            to_ms(next_crawl_at),
+        )
         return status == "INSERT 0 1"
 
     async def origin(self, origin: str) -> Origin | None:
@@ -101,25 +130,39 @@ class PostgresStorage:
             found = await conn.fetch(sql, *params)
             validators: dict[str, dict[str, Validators]] = {r[0]: {} for r in found}
             for o, document, etag, modified in await conn.fetch(
-                    "SELECT origin, document, etag, last_modified FROM validators WHERE origin = ANY($1::text[])", list(validators)):
+                "SELECT origin, document, etag, last_modified FROM validators WHERE origin = ANY($1::text[])", list(validators)
+            ):
                 validators[o][document] = Validators(etag, modified)
         return [rows.origin(r, validators[r[0]]) for r in found]
 
-    async def record_crawl(self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime,
-                           validators: Mapping[str, Validators]) -> None:
+    async def record_crawl(
+        self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime, validators: Mapping[str, Validators]
+    ) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("UPDATE origins SET last_status = $1, failures = $2, next_crawl_at = $3 WHERE origin = $4",
-                               status, failures, to_ms(next_crawl_at), origin)
+            await conn.execute(
+                "UPDATE origins SET last_status = $1, failures = $2, next_crawl_at = $3 WHERE origin = $4",
+                status,
+                failures,
+                to_ms(next_crawl_at),
+                origin,
+            )
             await conn.execute("DELETE FROM validators WHERE origin = $1", origin)
-            await conn.executemany("INSERT INTO validators (origin, document, etag, last_modified) VALUES ($1, $2, $3, $4)",
-                                   [(origin, doc, v.etag, v.last_modified) for doc, v in validators.items()])
+            await conn.executemany(
+                "INSERT INTO validators (origin, document, etag, last_modified) VALUES ($1, $2, $3, $4)",
+                [(origin, doc, v.etag, v.last_modified) for doc, v in validators.items()],
+            )
 
     async def put_account_proof(self, proof: AccountProof) -> None:
         await self._pool.execute(
             "INSERT INTO account_proofs (publisher, account_url, status, checked_at, next_check_at) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (publisher, account_url) DO UPDATE SET status = excluded.status,"
             " checked_at = excluded.checked_at, next_check_at = excluded.next_check_at",
-            proof.publisher, proof.account_url, proof.status, to_ms(proof.checked_at), to_ms(proof.next_check_at))
+            proof.publisher,
+            proof.account_url,
+            proof.status,
+            to_ms(proof.checked_at),
+            to_ms(proof.next_check_at),
+        )
 
     async def account_proofs(self, publisher: str) -> list[AccountProof]:
         sql = f"SELECT {rows.ACCOUNT_PROOF} FROM account_proofs WHERE publisher = $1 ORDER BY account_url LIMIT {MAX_READ}"
@@ -145,7 +188,9 @@ class PostgresStorage:
         return Checkpoint(found[0][0], bytes(found[0][1]), bytes(found[0][2])) if found else None
 
     async def tile(self, level: int, index: int, width: int) -> bytes | None:
-        return await self._pool.fetchval("SELECT data FROM tiles WHERE level = $1 AND idx = $2 AND width = $3", level, index, width)
+        return await self._pool.fetchval(
+            "SELECT data FROM tiles WHERE level = $1 AND idx = $2 AND width = $3", level, index, width
+        )
 
     async def entry_bundle(self, index: int, width: int) -> bytes | None:
         return await self._pool.fetchval("SELECT data FROM entry_bundles WHERE idx = $1 AND width = $2", index, width)
@@ -168,7 +213,9 @@ class PostgresStorage:
 
     # publishers
     async def latest_manifest(self, publisher: str) -> Manifest | None:
-        found = await self._fetch(f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 ORDER BY m.sequence DESC, m.id LIMIT 1", publisher)
+        found = await self._fetch(
+            f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 ORDER BY m.sequence DESC, m.id LIMIT 1", publisher
+        )
         return rows.manifest(found[0]) if found else None
 
     async def manifest_history(self, publisher: str, limit: int) -> list[Manifest]:
@@ -192,10 +239,16 @@ class PostgresSequencer:
 
     async def pending(self, limit: int) -> list[Entry]:
         sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index IS NULL ORDER BY id LIMIT $1"
-        return [rows.entry(r) for r in await self._conn.fetch(sql, check_count(limit))]
+        return [rows.entry(r) for r in await self._conn.fetch(sql, check_count(limit, MAX_BATCH))]
 
-    async def integrate(self, expected: Checkpoint | None, entry_ids: Sequence[int], tiles: Mapping[tuple[int, int, int], bytes],
-                        bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+    async def integrate(
+        self,
+        expected: Checkpoint | None,
+        entry_ids: Sequence[int],
+        tiles: Mapping[tuple[int, int, int], bytes],
+        bundles: Mapping[tuple[int, int], bytes],
+        checkpoint: Checkpoint,
+    ) -> None:
         old_size = expected.size if expected else 0
         if checkpoint.size != old_size + len(entry_ids):
             raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
@@ -206,21 +259,29 @@ class PostgresSequencer:
                 raise CheckpointConflict(f"stored checkpoint is {stored and stored[0]}, expected {expected and expected.size}")
             status = await conn.execute(
                 "UPDATE entries AS e SET log_index = v.idx FROM unnest($1::bigint[], $2::bigint[]) AS v(id, idx)"
-                " WHERE e.id = v.id AND e.log_index IS NULL", list(entry_ids), list(range(old_size, checkpoint.size)))
+                " WHERE e.id = v.id AND e.log_index IS NULL",
+                list(entry_ids),
+                list(range(old_size, checkpoint.size)),
+            )
             if int(status.split()[-1]) != len(entry_ids):
                 raise NotPending(f"{len(entry_ids) - int(status.split()[-1])} of the entries are unknown or already sequenced")
             await _store_immutable(conn, "tiles", ("level", "idx", "width"), ("int", "bigint", "int"), tiles)
             await _store_immutable(conn, "entry_bundles", ("idx", "width"), ("bigint", "int"), bundles)
-            await conn.execute("INSERT INTO checkpoint (singleton, size, root, note) VALUES (1, $1, $2, $3) ON CONFLICT (singleton)"
-                               " DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note",
-                               checkpoint.size, checkpoint.root, checkpoint.note)
+            await conn.execute(
+                "INSERT INTO checkpoint (singleton, size, root, note) VALUES (1, $1, $2, $3) ON CONFLICT (singleton)"
+                " DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note",
+                checkpoint.size,
+                checkpoint.root,
+                checkpoint.note,
+            )
 
 
 async def _migrate(conn: asyncpg.Connection) -> None:
     steps = migrations.load("postgres")
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCKS, MIGRATIONS)  # one migrator at a time
-    await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY,"
-                       " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
     current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
     if current > len(steps):
         raise SchemaTooNew(f"database schema {current} is newer than this notrain's {len(steps)}")
@@ -231,30 +292,57 @@ async def _migrate(conn: asyncpg.Connection) -> None:
 
 async def _add_manifest(conn: asyncpg.Connection, m: NewManifest, entry_id: int) -> Manifest:
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PUBLISHER_LOCKS, m.publisher)
-    await conn.execute("INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES ($1, $2, $3, $4, $5)"
-                       " ON CONFLICT DO NOTHING", m.publisher, m.sequence, m.payload_sha256, m.envelope, entry_id)
-    await conn.execute("UPDATE manifests SET equivocation = true WHERE publisher = $1 AND sequence = $2 AND NOT equivocation"
-                       " AND (SELECT count(*) FROM manifests WHERE publisher = $1 AND sequence = $2) > 1", m.publisher, m.sequence)
-    return rows.manifest(await conn.fetchrow(f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 AND m.sequence = $2 AND m.payload_sha256 = $3",
-                                             m.publisher, m.sequence, m.payload_sha256))
+    await conn.execute(
+        "INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT DO NOTHING",
+        m.publisher,
+        m.sequence,
+        m.payload_sha256,
+        m.envelope,
+        entry_id,
+    )
+    await conn.execute(
+        "UPDATE manifests SET equivocation = true WHERE publisher = $1 AND sequence = $2 AND NOT equivocation"
+        " AND (SELECT count(*) FROM manifests WHERE publisher = $1 AND sequence = $2) > 1",
+        m.publisher,
+        m.sequence,
+    )
+    return rows.manifest(
+        await conn.fetchrow(
+            f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 AND m.sequence = $2 AND m.payload_sha256 = $3",
+            m.publisher,
+            m.sequence,
+            m.payload_sha256,
+        )
+    )
 
 
 async def _raise_floor(conn: asyncpg.Connection, floor: Floor) -> bool:
     status = await conn.execute(
         f"INSERT INTO floors ({rows.FLOOR}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (publisher) DO UPDATE SET"
-        " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256, issued = excluded.issued, keyid = excluded.keyid"
+        " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256,"
+        " issued = excluded.issued, keyid = excluded.keyid"
         " WHERE excluded.sequence > floors.sequence",
-        floor.publisher, floor.sequence, floor.payload_sha256, floor.issued, floor.keyid)
+        floor.publisher,
+        floor.sequence,
+        floor.payload_sha256,
+        floor.issued,
+        floor.keyid,
+    )
     return status == "INSERT 0 1"
 
 
-async def _store_immutable(conn: asyncpg.Connection, table: str, key: tuple[str, ...], types: tuple[str, ...],
-                           items: Mapping[tuple, bytes]) -> None:
+async def _store_immutable(
+    conn: asyncpg.Connection, table: str, key: tuple[str, ...], types: tuple[str, ...], items: Mapping[tuple, bytes]
+) -> None:
     """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not)."""
     columns = list(zip(*items)) if items else [[] for _ in key]
     arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate((*types, "bytea")))
-    status = await conn.execute(f"INSERT INTO {table} ({', '.join(key)}, data) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
-                                *map(list, columns), list(items.values()))
+    status = await conn.execute(
+        f"INSERT INTO {table} ({', '.join(key)}, data) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
+        *map(list, columns),
+        list(items.values()),
+    )
     if int(status.split()[-1]) == len(items):
         return
     where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(key))

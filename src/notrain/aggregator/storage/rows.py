@@ -8,8 +8,10 @@ from typing import Any
 from .base import AccountProof, Entry, Floor, Manifest, Origin, Validators, from_ms
 
 ENTRY = "id, idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline, log_index"
-MANIFEST = ("m.id, m.publisher, m.sequence, m.payload_sha256, m.envelope, m.entry_id, e.received_at, e.log_index, m.equivocation"
-            " FROM manifests m JOIN entries e ON e.id = m.entry_id")
+MANIFEST = (
+    "m.id, m.publisher, m.sequence, m.payload_sha256, m.envelope, m.entry_id, e.received_at, e.log_index, m.equivocation"
+    " FROM manifests m JOIN entries e ON e.id = m.entry_id"
+)
 FLOOR = "publisher, sequence, payload_sha256, issued, keyid"
 ORIGIN = "origin, added_by, added_at, next_crawl_at, last_status, failures"
 ACCOUNT_PROOF = "publisher, account_url, status, checked_at, next_check_at"
@@ -18,13 +20,31 @@ Row = Sequence[Any]
 
 
 def entry(row: Row) -> Entry:
-    return Entry(id=row[0], idempotency_key=_bytes(row[1]), leaf=bytes(row[2]), leaf_hash=bytes(row[3]), kind=row[4],
-                 publisher=row[5], received_at=from_ms(row[6]), deadline=from_ms(row[7]), log_index=row[8])
+    return Entry(
+        id=row[0],
+        idempotency_key=_bytes(row[1]),
+        leaf=bytes(row[2]),
+        leaf_hash=bytes(row[3]),
+        kind=row[4],
+        publisher=row[5],
+        received_at=from_ms(row[6]),
+        deadline=from_ms(row[7]),
+        log_index=row[8],
+    )
 
 
 def manifest(row: Row) -> Manifest:
-    return Manifest(id=row[0], publisher=row[1], sequence=row[2], payload_sha256=bytes(row[3]), envelope=bytes(row[4]),
-                    entry_id=row[5], received_at=from_ms(row[6]), log_index=row[7], equivocation=bool(row[8]))
+    return Manifest(
+        id=row[0],
+        publisher=row[1],
+        sequence=row[2],
+        payload_sha256=bytes(row[3]),
+        envelope=bytes(row[4]),
+        entry_id=row[5],
+        received_at=from_ms(row[6]),
+        log_index=row[7],
+        equivocation=bool(row[8]),
+    )
 
 
 def floor(row: Row) -> Floor:
@@ -32,13 +52,21 @@ def floor(row: Row) -> Floor:
 
 
 def origin(row: Row, validators: dict[str, Validators]) -> Origin:
-    return Origin(origin=row[0], added_by=row[1], added_at=from_ms(row[2]), next_crawl_at=from_ms(row[3]), last_status=row[4],
-                  failures=row[5], validators=validators)
+    return Origin(
+        origin=row[0],
+        added_by=row[1],
+        added_at=from_ms(row[2]),
+        next_crawl_at=from_ms(row[3]),
+        last_status=row[4],
+        failures=row[5],
+        validators=validators,
+    )
 
 
 def account_proof(row: Row) -> AccountProof:
-    return AccountProof(publisher=row[0], account_url=row[1], status=row[2], checked_at=from_ms(row[3]),
-                        next_check_at=from_ms(row[4]))
+    return AccountProof(
+        publisher=row[0], account_url=row[1], status=row[2], checked_at=from_ms(row[3]), next_check_at=from_ms(row[4])
+    )
 
 
 def _bytes(value: Any) -> bytes | None:

@@ -30,8 +30,27 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from . import migrations, rows
-from .base import (MAX_READ, AccountProof, Appended, Checkpoint, CheckpointConflict, Entry, Floor, Manifest, NewEntry, NewManifest,
-                   NotPending, Origin, SchemaTooNew, SequencerBusy, TileConflict, Validators, check_count, to_ms)
+from .base import (
+    MAX_BATCH,
+    MAX_READ,
+    AccountProof,
+    Appended,
+    Checkpoint,
+    CheckpointConflict,
+    Entry,
+    Floor,
+    Manifest,
+    NewEntry,
+    NewManifest,
+    NotPending,
+    Origin,
+    SchemaTooNew,
+    SequencerBusy,
+    TileConflict,
+    Validators,
+    check_count,
+    to_ms,
+)
 
 T = TypeVar("T")
 MAX_GROUP = 512  # appends per group commit
@@ -126,6 +145,7 @@ class SQLiteStorage:
         def replace(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM pins WHERE origin = ?", (origin,))
             conn.executemany("INSERT INTO pins (origin, keyid) VALUES (?, ?)", [(origin, k) for k in sorted(keyids)])
+
         await self._write(_transaction(replace))
 
     async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
@@ -147,25 +167,35 @@ class SQLiteStorage:
             marks = ",".join("?" * len(found))
             validators: dict[str, dict[str, Validators]] = {r[0]: {} for r in found}
             for o, document, etag, modified in conn.execute(
-                    f"SELECT origin, document, etag, last_modified FROM validators WHERE origin IN ({marks})", [r[0] for r in found]):
+                f"SELECT origin, document, etag, last_modified FROM validators WHERE origin IN ({marks})", [r[0] for r in found]
+            ):
                 validators[o][document] = Validators(etag, modified)
             return [rows.origin(r, validators[r[0]]) for r in found]
+
         return await self._read(read)
 
-    async def record_crawl(self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime,
-                           validators: Mapping[str, Validators]) -> None:
+    async def record_crawl(
+        self, origin: str, *, status: int | None, failures: int, next_crawl_at: datetime, validators: Mapping[str, Validators]
+    ) -> None:
         def record(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE origins SET last_status = ?, failures = ?, next_crawl_at = ? WHERE origin = ?",
-                         (status, failures, to_ms(next_crawl_at), origin))
+            conn.execute(
+                "UPDATE origins SET last_status = ?, failures = ?, next_crawl_at = ? WHERE origin = ?",
+                (status, failures, to_ms(next_crawl_at), origin),
+            )
             conn.execute("DELETE FROM validators WHERE origin = ?", (origin,))
-            conn.executemany("INSERT INTO validators (origin, document, etag, last_modified) VALUES (?, ?, ?, ?)",
-                             [(origin, doc, v.etag, v.last_modified) for doc, v in validators.items()])
+            conn.executemany(
+                "INSERT INTO validators (origin, document, etag, last_modified) VALUES (?, ?, ?, ?)",
+                [(origin, doc, v.etag, v.last_modified) for doc, v in validators.items()],
+            )
+
         await self._write(_transaction(record))
 
     async def put_account_proof(self, proof: AccountProof) -> None:
-        sql = ("INSERT INTO account_proofs (publisher, account_url, status, checked_at, next_check_at) VALUES (?, ?, ?, ?, ?)"
-               " ON CONFLICT (publisher, account_url) DO UPDATE SET status = excluded.status,"
-               " checked_at = excluded.checked_at, next_check_at = excluded.next_check_at")
+        sql = (
+            "INSERT INTO account_proofs (publisher, account_url, status, checked_at, next_check_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (publisher, account_url) DO UPDATE SET status = excluded.status,"
+            " checked_at = excluded.checked_at, next_check_at = excluded.next_check_at"
+        )
         params = (proof.publisher, proof.account_url, proof.status, to_ms(proof.checked_at), to_ms(proof.next_check_at))
         await self._write(_transaction(lambda conn: conn.execute(sql, params)))
 
@@ -220,7 +250,9 @@ class SQLiteStorage:
 
     # publishers
     async def latest_manifest(self, publisher: str) -> Manifest | None:
-        found = await self._fetch(f"SELECT {rows.MANIFEST} WHERE m.publisher = ? ORDER BY m.sequence DESC, m.id LIMIT 1", publisher)
+        found = await self._fetch(
+            f"SELECT {rows.MANIFEST} WHERE m.publisher = ? ORDER BY m.sequence DESC, m.id LIMIT 1", publisher
+        )
         return rows.manifest(found[0]) if found else None
 
     async def manifest_history(self, publisher: str, limit: int) -> list[Manifest]:
@@ -244,10 +276,16 @@ class SQLiteSequencer:
 
     async def pending(self, limit: int) -> list[Entry]:
         sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index IS NULL ORDER BY id LIMIT ?"
-        return [rows.entry(r) for r in await self._storage._fetch(sql, check_count(limit))]
+        return [rows.entry(r) for r in await self._storage._fetch(sql, check_count(limit, MAX_BATCH))]
 
-    async def integrate(self, expected: Checkpoint | None, entry_ids: Sequence[int], tiles: Mapping[tuple[int, int, int], bytes],
-                        bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+    async def integrate(
+        self,
+        expected: Checkpoint | None,
+        entry_ids: Sequence[int],
+        tiles: Mapping[tuple[int, int, int], bytes],
+        bundles: Mapping[tuple[int, int], bytes],
+        checkpoint: Checkpoint,
+    ) -> None:
         old_size = expected.size if expected else 0
         if checkpoint.size != old_size + len(entry_ids):
             raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
@@ -256,6 +294,7 @@ class SQLiteSequencer:
 
 def _transaction(fn: Callable[..., T]) -> Callable[..., T]:
     """``fn`` inside BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
     def run(conn: sqlite3.Connection, *args: Any) -> T:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -265,6 +304,7 @@ def _transaction(fn: Callable[..., T]) -> Callable[..., T]:
             raise
         conn.execute("COMMIT")
         return result
+
     return run
 
 
@@ -325,55 +365,94 @@ def _append_one(conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest
             found = conn.execute(f"SELECT {rows.MANIFEST} WHERE m.entry_id = ?", (known[0],)).fetchone()
             return Appended(rows.entry(known), rows.manifest(found) if found else None, created=False)
     entry_id = conn.execute(
-        "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (entry.idempotency_key, entry.leaf, entry.leaf_hash, entry.kind, entry.publisher, to_ms(entry.received_at),
-         to_ms(entry.deadline))).lastrowid
+        "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry.idempotency_key,
+            entry.leaf,
+            entry.leaf_hash,
+            entry.kind,
+            entry.publisher,
+            to_ms(entry.received_at),
+            to_ms(entry.deadline),
+        ),
+    ).lastrowid
     stored = rows.entry(conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE id = ?", (entry_id,)).fetchone())
     record = None
     if manifest is not None:
         m = manifest
-        conn.execute("INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES (?, ?, ?, ?, ?)"
-                     " ON CONFLICT DO NOTHING", (m.publisher, m.sequence, m.payload_sha256, m.envelope, entry_id))
-        conn.execute("UPDATE manifests SET equivocation = 1 WHERE publisher = ? AND sequence = ? AND NOT equivocation"
-                     " AND (SELECT count(*) FROM manifests WHERE publisher = ? AND sequence = ?) > 1",
-                     (m.publisher, m.sequence, m.publisher, m.sequence))
-        record = rows.manifest(conn.execute(f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.sequence = ? AND m.payload_sha256 = ?",
-                                            (m.publisher, m.sequence, m.payload_sha256)).fetchone())
+        conn.execute(
+            "INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (m.publisher, m.sequence, m.payload_sha256, m.envelope, entry_id),
+        )
+        conn.execute(
+            "UPDATE manifests SET equivocation = 1 WHERE publisher = ? AND sequence = ? AND NOT equivocation"
+            " AND (SELECT count(*) FROM manifests WHERE publisher = ? AND sequence = ?) > 1",
+            (m.publisher, m.sequence, m.publisher, m.sequence),
+        )
+        record = rows.manifest(
+            conn.execute(
+                f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.sequence = ? AND m.payload_sha256 = ?",
+                (m.publisher, m.sequence, m.payload_sha256),
+            ).fetchone()
+        )
     if floor is not None:
         _raise_floor(conn, floor)
     return Appended(stored, record, created=True)
 
 
 def _raise_floor(conn: sqlite3.Connection, floor: Floor) -> bool:
-    return conn.execute(
-        f"INSERT INTO floors ({rows.FLOOR}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (publisher) DO UPDATE SET"
-        " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256, issued = excluded.issued, keyid = excluded.keyid"
-        " WHERE excluded.sequence > floors.sequence",
-        (floor.publisher, floor.sequence, floor.payload_sha256, floor.issued, floor.keyid)).rowcount == 1
+    return (
+        conn.execute(
+            f"INSERT INTO floors ({rows.FLOOR}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (publisher) DO UPDATE SET"
+            " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256,"
+            " issued = excluded.issued, keyid = excluded.keyid"
+            " WHERE excluded.sequence > floors.sequence",
+            (floor.publisher, floor.sequence, floor.payload_sha256, floor.issued, floor.keyid),
+        ).rowcount
+        == 1
+    )
 
 
-def _integrate(conn: sqlite3.Connection, expected: Checkpoint | None, entry_ids: Sequence[int],
-               tiles: Mapping[tuple[int, int, int], bytes], bundles: Mapping[tuple[int, int], bytes], checkpoint: Checkpoint) -> None:
+def _integrate(
+    conn: sqlite3.Connection,
+    expected: Checkpoint | None,
+    entry_ids: Sequence[int],
+    tiles: Mapping[tuple[int, int, int], bytes],
+    bundles: Mapping[tuple[int, int], bytes],
+    checkpoint: Checkpoint,
+) -> None:
     stored = conn.execute("SELECT size, root FROM checkpoint").fetchone()
     if stored != (None if expected is None else (expected.size, expected.root)):
         raise CheckpointConflict(f"stored checkpoint is {stored and stored[0]}, expected {expected and expected.size}")
     old_size = expected.size if expected else 0
-    assigned = conn.executemany("UPDATE entries SET log_index = ? WHERE id = ? AND log_index IS NULL",
-                                [(old_size + i, entry_id) for i, entry_id in enumerate(entry_ids)]).rowcount if entry_ids else 0
+    assigned = (
+        conn.executemany(
+            "UPDATE entries SET log_index = ? WHERE id = ? AND log_index IS NULL",
+            [(old_size + i, entry_id) for i, entry_id in enumerate(entry_ids)],
+        ).rowcount
+        if entry_ids
+        else 0
+    )
     if assigned != len(entry_ids):
         raise NotPending(f"{len(entry_ids) - assigned} of the entries are unknown or already sequenced")
     _store_immutable(conn, "tiles", ("level", "idx", "width"), tiles)
     _store_immutable(conn, "entry_bundles", ("idx", "width"), bundles)
-    conn.execute("INSERT INTO checkpoint (singleton, size, root, note) VALUES (1, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE"
-                 " SET size = excluded.size, root = excluded.root, note = excluded.note",
-                 (checkpoint.size, checkpoint.root, checkpoint.note))
+    conn.execute(
+        "INSERT INTO checkpoint (singleton, size, root, note) VALUES (1, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE"
+        " SET size = excluded.size, root = excluded.root, note = excluded.note",
+        (checkpoint.size, checkpoint.root, checkpoint.note),
+    )
 
 
 def _store_immutable(conn: sqlite3.Connection, table: str, key: tuple[str, ...], items: Mapping[tuple, bytes]) -> None:
     """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not)."""
     columns, marks = ", ".join(key), ", ".join("?" * (len(key) + 1))
-    inserted = conn.executemany(f"INSERT INTO {table} ({columns}, data) VALUES ({marks}) ON CONFLICT DO NOTHING",
-                                [(*k, data) for k, data in items.items()]).rowcount
+    inserted = conn.executemany(
+        f"INSERT INTO {table} ({columns}, data) VALUES ({marks}) ON CONFLICT DO NOTHING",
+        [(*k, data) for k, data in items.items()],
+    ).rowcount
     if inserted == len(items):
         return
     where = " AND ".join(f"{c} = ?" for c in key)

@@ -6,22 +6,22 @@ percent-encoding normalisation, octet by octet, against the URL's path plus
 query.  The most specific rule (the longest pattern, in octets) decides, per
 category; rules of equal length combine most-restrictively.
 
-The rules are compiled into a trie.  Without wildcards the trie is itself a
-deterministic automaton: a lookup walks the path once, O(path length) whatever
-the number of rules.  Wildcards make it non-deterministic; the sets of trie
-nodes a path can reach are then built into a DFA lazily, as paths meet them,
-and kept (up to a bound), so that repeated lookups are again one dictionary
-step per character.  Protego and urllib instead test every rule against the
-path.
+The rules are compiled once (:class:`PathMatcher`): a trie of the literal
+text before each rule's first ``*``, walked once along the path, and a trie of
+the literal pieces between later ``*``, each searched for with ``str.find``.
+Time and memory are bounded for any rules within the limits (spec/paths.md,
+"Cost of matching"); Protego and urllib instead test every rule against the
+path, with regular expressions that backtrack.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from urllib.parse import SplitResult, urlsplit
+from dataclasses import dataclass
+from urllib.parse import SplitResult
 
 from .errors import PayloadError
+from .urls import split_url
 from .vocab import State
 
 MAX_PATTERN_OCTETS = 2048
@@ -54,7 +54,7 @@ def normalise(text: str) -> str:
 
 def url_path(url: str | SplitResult) -> str:
     """The part of a URL that path rules match: path and query, normalised."""
-    parts = urlsplit(url) if isinstance(url, str) else url
+    parts = split_url(url) if isinstance(url, str) else url
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -110,18 +110,8 @@ class PathRule:
     ref: str = ""  # where the rule stands (a JSON Pointer), for evidence
 
 
-# (pattern length in octets, merged prefs, the rules) of the rules ending at one node.
+# (pattern length in octets, merged prefs, the rules) of the rules ending at one place.
 _Slot = tuple[int, dict[str, State], tuple[PathRule, ...]]
-
-
-@dataclass
-class _Node:
-    children: dict[str, "_Node"] = field(default_factory=dict)
-    star: "_Node | None" = None
-    is_star: bool = False  # a '*' state: it also loops on any octet
-    # Rules ending here, for prefix rules and for '$' rules.
-    prefix: "_Slot | None" = None
-    anchored: "_Slot | None" = None
 
 
 def _restrictive(a: State, b: State) -> State:
@@ -129,7 +119,7 @@ def _restrictive(a: State, b: State) -> State:
 
 
 def _attach(slot: "_Slot | None", rule: PathRule) -> "_Slot":
-    """Merge a rule into the rules ending at the same node (same pattern, so same length)."""
+    """Merge a rule into the rules ending at the same place (same pattern, so same length)."""
     if slot is None:
         return (len(rule.pattern), dict(rule.prefs), (rule,))
     merged = dict(slot[1])
@@ -138,130 +128,194 @@ def _attach(slot: "_Slot | None", rule: PathRule) -> "_Slot":
     return (slot[0], merged, slot[2] + (rule,))
 
 
+def _attach_by_length(slots: "tuple[_Slot, ...]", rule: PathRule) -> "tuple[_Slot, ...]":
+    """Merge a rule into the slot of its length: after a '*', patterns of different
+    lengths can end at the same place ('/a*' and '/a**')."""
+    length = len(rule.pattern)
+    same = [slot for slot in slots if slot[0] == length]
+    return tuple(slot for slot in slots if slot[0] != length) + (_attach(same[0] if same else None, rule),)
+
+
+class _Piece:
+    """One literal piece after a ``*``: rules ending with it, and what follows it."""
+
+    __slots__ = ("prefix", "anchored", "after")
+
+    def __init__(self) -> None:
+        self.prefix: tuple[_Slot, ...] = ()  # rules ending '*piece': the piece occurs somewhere later
+        self.anchored: tuple[_Slot, ...] = ()  # rules ending '*piece$': the path ends with it, late enough
+        self.after: _Star | None = None  # rules going on with '*piece*...'
+
+
+class _Star:
+    """A ``*`` reached after the same literal text by several rules: their pieces, by text."""
+
+    __slots__ = ("anywhere", "pieces")
+
+    def __init__(self) -> None:
+        self.anywhere: tuple[_Slot, ...] = ()  # rules ending with this '*' (or '*$'): they match already
+        self.pieces: dict[str, _Piece] = {}
+
+
+class _Node:
+    """A node of the trie of literal beginnings (the text before each rule's first ``*``)."""
+
+    __slots__ = ("children", "prefix", "anchored", "star")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.prefix: _Slot | None = None
+        self.anchored: _Slot | None = None
+        self.star: _Star | None = None  # rules whose first '*' follows this node's text
+
+
 @dataclass(frozen=True)
 class PathMatch:
-    """The winning rules for one path: category -> (state, rules that said it)."""
+    """The winning rules for one path: category -> (state, rules that said it).
+
+    ``searches`` counts the substring searches the wildcard rules needed, so
+    tests can check the bound on work without timing anything.
+    """
 
     by_category: dict[str, tuple[State, tuple[PathRule, ...]]]
-
-
-class _DfaState:
-    """A set of trie nodes reached by the same input, with what they contribute
-    and the transitions found so far (a lazily built DFA, as RE2 does it)."""
-
-    __slots__ = ("nodes", "prefix", "anchored", "next")
-
-    def __init__(self, nodes: tuple[_Node, ...]) -> None:
-        self.nodes = nodes
-        self.prefix = tuple(n.prefix for n in nodes if n.prefix is not None)
-        self.anchored = tuple(n.anchored for n in nodes if n.anchored is not None)
-        self.next: dict[str, _DfaState | None] = {}
-
-
-MAX_DFA_STATES = 65536  # beyond this, transitions are computed without being kept
+    searches: int = 0
 
 
 class PathMatcher:
-    """A compiled set of path rules."""
+    """A compiled set of path rules.
+
+    The text before each rule's first ``*`` goes into a trie, walked once along
+    the path: O(len(path)) for any number of literal rules.  What follows a
+    ``*`` is a chain of literal pieces.  Greedy leftmost search decides a
+    ``*``-only pattern exactly (finding each piece as early as possible leaves
+    the most room for the rest), so a piece is looked for once with the C-level
+    ``str.find`` from where the previous one ended, and rules sharing their
+    beginning share those searches (a trie of pieces).  Consecutive ``*`` are
+    one.  Nothing is built per path, so memory is O(total pattern octets) and a
+    lookup does at most one search per distinct piece of the rules
+    (spec/paths.md, "Cost of matching").  A lazy DFA over sets of trie nodes,
+    used before, needed time and memory exponential in the number of ``*``.
+    """
 
     def __init__(self, rules: list[PathRule] | tuple[PathRule, ...]) -> None:
         self._root = _Node()
-        self._has_star = False
         self.rule_count = len(rules)
+        self.piece_count = 0  # distinct (beginning, pieces so far) pairs: the bound on searches per lookup
         for rule in rules:
             self._add(rule)
-        self._states: dict[frozenset[int], _DfaState] = {}
-        self._start = self._state([self._root]) if self._has_star else None
 
     def _add(self, rule: PathRule) -> None:
+        anchored = rule.pattern.endswith("$")
+        first, *rest = (rule.pattern[:-1] if anchored else rule.pattern).split("*")
         node = self._root
-        body = rule.pattern[:-1] if rule.pattern.endswith("$") else rule.pattern
-        for char in body:
-            if char == "*":
-                self._has_star = True
-                if node.star is None:
-                    node.star = _Node(is_star=True)
-                node = node.star
+        for char in first:
+            node = node.children.get(char) or node.children.setdefault(char, _Node())
+        if not rest:
+            if anchored:
+                node.anchored = _attach(node.anchored, rule)
             else:
-                node = node.children.setdefault(char, _Node())
-        if rule.pattern.endswith("$"):
-            node.anchored = _attach(node.anchored, rule)
+                node.prefix = _attach(node.prefix, rule)
+            return
+        pieces = [piece for piece in rest if piece]  # '**' is '*'
+        star = node.star = node.star or _Star()
+        if not rest[-1]:  # ends with '*' or '*$': matches wherever the text before it does
+            for piece in pieces:
+                star = self._after(star, piece)
+            star.anywhere = _attach_by_length(star.anywhere, rule)
+            return
+        for piece in pieces[:-1]:
+            star = self._after(star, piece)
+        last = self._piece(star, pieces[-1])
+        if anchored:
+            last.anchored = _attach_by_length(last.anchored, rule)
         else:
-            node.prefix = _attach(node.prefix, rule)
+            last.prefix = _attach_by_length(last.prefix, rule)
+
+    def _after(self, star: _Star, text: str) -> _Star:
+        piece = self._piece(star, text)
+        if piece.after is None:
+            piece.after = _Star()
+        return piece.after
+
+    def _piece(self, star: _Star, text: str) -> _Piece:
+        piece = star.pieces.get(text)
+        if piece is None:
+            piece = star.pieces[text] = _Piece()
+            self.piece_count += 1
+        return piece
 
     def match(self, path: str) -> PathMatch:
         """Match a normalised path (see :func:`url_path`)."""
         best: dict[str, tuple[int, State, tuple[PathRule, ...]]] = {}
-        collect = self._collect
-        if self._start is None:  # no wildcards: the trie itself is the automaton
-            node = self._root
+        collect = _collect
+        searches = 0
+        node = self._root
+        collect(node.prefix, best)
+        if node.star is not None:
+            searches += self._wildcards(node.star, path, 0, best)
+        for position, char in enumerate(path, 1):
+            node = node.children.get(char)  # type: ignore[assignment]
+            if node is None:
+                break
             collect(node.prefix, best)
-            for char in path:
-                node = node.children.get(char)  # type: ignore[assignment]
-                if node is None:
-                    break
-                collect(node.prefix, best)
-            else:
-                collect(node.anchored, best)
+            if node.star is not None:
+                searches += self._wildcards(node.star, path, position, best)
         else:
-            state: _DfaState | None = self._start
-            for slot in state.prefix:
-                collect(slot, best)
-            for char in path:
-                following = state.next.get(char, _MISSING)  # type: ignore[union-attr]
-                if following is _MISSING:
-                    following = self._step(state, char)  # type: ignore[arg-type]
-                if following is None:
-                    break
-                state = following  # type: ignore[assignment]
-                for slot in state.prefix:  # type: ignore[union-attr]
-                    collect(slot, best)
-            else:
-                for slot in state.anchored:  # type: ignore[union-attr]
-                    collect(slot, best)
-        return PathMatch({c: (state, rules) for c, (_, state, rules) in best.items()})
-
-    def _step(self, state: _DfaState, char: str) -> "_DfaState | None":
-        reached: list[_Node] = []
-        for node in state.nodes:
-            child = node.children.get(char)
-            if child is not None:
-                reached.append(child)
-            if node.is_star:
-                reached.append(node)
-        following = self._state(reached) if reached else None
-        if len(self._states) < MAX_DFA_STATES:
-            state.next[char] = following
-        return following
-
-    def _state(self, nodes: list[_Node]) -> _DfaState:
-        """The DFA state for ``nodes`` and every star node reachable through
-        empty matches (``*`` matches the empty string)."""
-        closure: dict[int, _Node] = {}
-        pending = list(nodes)
-        while pending:
-            node = pending.pop()
-            if id(node) not in closure:
-                closure[id(node)] = node
-                if node.star is not None:
-                    pending.append(node.star)
-        key = frozenset(closure)
-        state = self._states.get(key)
-        if state is None:
-            state = _DfaState(tuple(closure.values()))
-            if len(self._states) < MAX_DFA_STATES:
-                self._states[key] = state
-        return state
+            collect(node.anchored, best)
+        return PathMatch({c: (state, rules) for c, (_, state, rules) in best.items()}, searches)
 
     @staticmethod
-    def _collect(slot: "_Slot | None", best: dict) -> None:
-        if slot is None:
-            return
-        length, prefs, rules = slot
-        for category, state in prefs.items():
-            current = best.get(category)
-            if current is None or length > current[0]:
-                best[category] = (length, state, rules)
-            elif length == current[0] and rules[0] not in current[2]:
-                # Same length, different pattern (e.g. '/a*' and '/ab'): combine.
-                best[category] = (length, _restrictive(current[1], state), current[2] + rules)
+    def _wildcards(star: _Star, path: str, start: int, best: dict) -> int:
+        """Collect the rules that go on from ``star``, reached at ``path[start:]``; return the searches made."""
+        searches = 0
+        padded = ""
+        pending = [(star, start)]
+        while pending:
+            star, start = pending.pop()
+            for slot in star.anywhere:
+                _collect(slot, best)
+            for text, piece in star.pieces.items():
+                if piece.anchored and len(path) - len(text) >= start and path.endswith(text):
+                    for slot in piece.anchored:
+                        _collect(slot, best)
+                if not piece.prefix and piece.after is None:
+                    continue
+                searches += 1
+                if len(text) > 5 and len(text) * len(path) > _QUADRATIC_BUDGET:
+                    padded = padded or _pad(path)
+                    found = padded.find(text, start)
+                else:
+                    found = path.find(text, start)
+                if found < 0:
+                    continue
+                for slot in piece.prefix:
+                    _collect(slot, best)
+                if piece.after is not None:
+                    pending.append((piece.after, found + len(text)))
+        return searches
+
+
+# CPython's str.find is linear (Two-Way) only for a haystack of 30,000+
+# characters, or 2,500+ and 4 needle lengths; below that a needle of m octets
+# costs up to m comparisons per position.  When that could exceed
+# _QUADRATIC_BUDGET, the path is padded with NUL (which neither a normal path
+# nor a pattern contains) to where the linear algorithm is used.
+_QUADRATIC_BUDGET = 1 << 17
+_LINEAR_FROM = 32768
+
+
+def _pad(path: str) -> str:
+    return path + "\0" * (_LINEAR_FROM - len(path)) if len(path) < _LINEAR_FROM else path
+
+
+def _collect(slot: "_Slot | None", best: dict) -> None:
+    if slot is None:
+        return
+    length, prefs, rules = slot
+    for category, state in prefs.items():
+        current = best.get(category)
+        if current is None or length > current[0]:
+            best[category] = (length, state, rules)
+        elif length == current[0] and rules[0] not in current[2]:
+            # Same length, different pattern (e.g. '/a*' and '/ab'): combine.
+            best[category] = (length, _restrictive(current[1], state), current[2] + rules)

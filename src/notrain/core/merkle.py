@@ -123,15 +123,13 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof
     reference; equal sizes need an empty proof and equal roots.
     """
     _check_size(size2)
-    root1, root2 = _hash(root1, "root1"), _hash(root2, "root2")
     if size1 > size2:
         raise ProofError(f"size1 {size1} is larger than size2 {size2}", where="size1")
     if size1 <= 0:
         raise ProofError("a consistency proof from the empty tree is meaningless", where="size1")
     if size1 == size2:
-        if proof:
-            raise ProofError("equal sizes need an empty proof", where="proof")
-        if root1 != root2:
+        _check_proof(proof, 0)
+        if _hash(root1, "root1") != _hash(root2, "root2"):
             raise ProofError("equal sizes with different roots", where="root2")
         return
     shift = (size1 & -size1).bit_length() - 1  # trailing zeros: the levels both trees share
@@ -139,6 +137,7 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof
     inner -= shift
     seeded = size1 == 1 << shift  # size1 a power of two: its root is itself a node of the proof path
     _check_proof(proof, (0 if seeded else 1) + inner + border)
+    root1, root2 = _hash(root1, "root1"), _hash(root2, "root2")
     hashes = [_hash(h, "proof") for h in proof]
     if seeded:
         hashes.insert(0, root1)

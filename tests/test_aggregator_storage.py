@@ -153,6 +153,8 @@ async def test_urls_are_checked():
         await open_storage("mysql://localhost/db")
     with pytest.raises(ValueError):
         await open_storage("sqlite:///:memory:")
+    with pytest.raises(sqlite3.OperationalError):  # the real cause, not a broken thread pool
+        await open_storage("sqlite:////nonexistent/directory/aggregator.sqlite")
 
 
 # --- appends

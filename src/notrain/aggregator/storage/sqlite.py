@@ -9,7 +9,7 @@ writer commits.  Nothing blocks the event loop.
 
 Settings: WAL, ``synchronous=FULL`` (a returned append survives power loss, not only a crash), a busy
 timeout for the rare second process, foreign keys on.  Writes use ``BEGIN IMMEDIATE`` so a
-read-then-write transaction never has to be retried.
+read-then-write transaction never has to be retried; the transactions themselves are in :mod:`.sqlite_writes`.
 
 Sequencer: an exclusive ``flock`` on ``<database>.sequencer``, which the kernel releases when the holder
 dies.  Several processes on one host may share the database; exactly one of them sequences.
@@ -22,31 +22,27 @@ import fcntl
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from . import migrations, rows
+from . import rows
+from . import sqlite_writes as writes
 from .base import (
     MAX_BATCH,
     MAX_READ,
     AccountProof,
     Appended,
     Checkpoint,
-    CheckpointConflict,
     Entry,
     Floor,
     Manifest,
     NewEntry,
     NewManifest,
-    NotPending,
     Origin,
-    SchemaTooNew,
     SequencerBusy,
-    TileConflict,
     Validators,
     check_count,
     to_ms,
@@ -61,8 +57,8 @@ class SQLiteStorage:
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
-        self._writer = ThreadPoolExecutor(1, "notrain-sqlite-writer", self._connect)
-        self._reader = ThreadPoolExecutor(1, "notrain-sqlite-reader", self._connect)
+        self._writer = ThreadPoolExecutor(1, "notrain-sqlite-writer")
+        self._reader = ThreadPoolExecutor(1, "notrain-sqlite-reader")
         self._queued: list[tuple[tuple[NewEntry, NewManifest | None, Floor | None], asyncio.Future]] = []
         self._committer: asyncio.Task | None = None
 
@@ -70,22 +66,26 @@ class SQLiteStorage:
     async def open(cls, path: str) -> SQLiteStorage:
         storage = cls(path)
         try:
-            await storage._write(_migrate)
+            await storage._write(writes.migrate)
         except BaseException:
             await storage.close()
             raise
         return storage
 
-    def _connect(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        self._local.conn = conn
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (each of the two threads has its own)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn = conn
+        return conn
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(pool, lambda: fn(self._local.conn, *args))
+        return await asyncio.get_running_loop().run_in_executor(pool, lambda: fn(self._connection(), *args))
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._run(self._writer, fn, *args)
@@ -97,7 +97,7 @@ class SQLiteStorage:
         return await self._read(lambda conn: conn.execute(sql, params).fetchall())
 
     async def close(self) -> None:
-        if self._committer is not None:
+        if self._committer is not None and not self._committer.done():
             await self._committer
         for pool in (self._writer, self._reader):
             pool.submit(self._disconnect)
@@ -120,7 +120,11 @@ class SQLiteStorage:
         while self._queued:
             group, self._queued = self._queued[:MAX_GROUP], self._queued[MAX_GROUP:]
             try:
-                results = await self._write(_append_group, [args for args, _ in group])
+                results = await self._write(writes.append_group, [args for args, _ in group])
+            except asyncio.CancelledError:  # shutting down: no caller may wait forever (a retry finds what committed)
+                for _, done in group + self._queued:
+                    done.cancel()
+                raise
             except Exception as exc:  # the transaction itself failed: every append in it did
                 results = [exc] * len(group)
             for (_, done), result in zip(group, results):
@@ -132,7 +136,7 @@ class SQLiteStorage:
                     done.set_result(result)
 
     async def raise_floor(self, floor: Floor) -> bool:
-        return await self._write(_transaction(_raise_floor), floor)
+        return await self._write(writes.transaction(writes.raise_floor), floor)
 
     async def floor(self, publisher: str) -> Floor | None:
         found = await self._fetch(f"SELECT {rows.FLOOR} FROM floors WHERE publisher = ?", publisher)
@@ -146,12 +150,12 @@ class SQLiteStorage:
             conn.execute("DELETE FROM pins WHERE origin = ?", (origin,))
             conn.executemany("INSERT INTO pins (origin, keyid) VALUES (?, ?)", [(origin, k) for k in sorted(keyids)])
 
-        await self._write(_transaction(replace))
+        await self._write(writes.transaction(replace))
 
     async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
         sql = "INSERT INTO origins (origin, added_by, added_at, next_crawl_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
         params = (origin, added_by, to_ms(datetime.now(next_crawl_at.tzinfo)), to_ms(next_crawl_at))
-        return await self._write(_transaction(lambda conn: conn.execute(sql, params).rowcount == 1))
+        return await self._write(writes.transaction(lambda conn: conn.execute(sql, params).rowcount == 1))
 
     async def origin(self, origin: str) -> Origin | None:
         found = await self._origins(f"SELECT {rows.ORIGIN} FROM origins WHERE origin = ?", origin)
@@ -188,7 +192,7 @@ class SQLiteStorage:
                 [(origin, doc, v.etag, v.last_modified) for doc, v in validators.items()],
             )
 
-        await self._write(_transaction(record))
+        await self._write(writes.transaction(record))
 
     async def put_account_proof(self, proof: AccountProof) -> None:
         sql = (
@@ -197,7 +201,7 @@ class SQLiteStorage:
             " checked_at = excluded.checked_at, next_check_at = excluded.next_check_at"
         )
         params = (proof.publisher, proof.account_url, proof.status, to_ms(proof.checked_at), to_ms(proof.next_check_at))
-        await self._write(_transaction(lambda conn: conn.execute(sql, params)))
+        await self._write(writes.transaction(lambda conn: conn.execute(sql, params)))
 
     async def account_proofs(self, publisher: str) -> list[AccountProof]:
         sql = f"SELECT {rows.ACCOUNT_PROOF} FROM account_proofs WHERE publisher = ? ORDER BY account_url LIMIT {MAX_READ}"
@@ -289,173 +293,4 @@ class SQLiteSequencer:
         old_size = expected.size if expected else 0
         if checkpoint.size != old_size + len(entry_ids):
             raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
-        await self._storage._write(_transaction(_integrate), expected, entry_ids, tiles, bundles, checkpoint)
-
-
-def _transaction(fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` inside BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-
-    def run(conn: sqlite3.Connection, *args: Any) -> T:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn, *args)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
-
-    return run
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    steps = migrations.load("sqlite")
-    conn.execute("BEGIN IMMEDIATE")  # a second process migrating at once waits here, then sees our version
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-        current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
-        if current > len(steps):
-            raise SchemaTooNew(f"database schema {current} is newer than this notrain's {len(steps)}")
-        for version, script in steps[current:]:
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version, round(time.time() * 1000)))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _statements(script: str) -> list[str]:
-    """Split a script into statements (``executescript`` would commit mid-migration)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current)
-            current = ""
-    if current.strip():
-        raise ValueError("migration ends in an incomplete statement")
-    return statements
-
-
-def _append_group(conn: sqlite3.Connection, group: list[tuple[NewEntry, NewManifest | None, Floor | None]]) -> list:
-    results: list = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for args in group:
-            conn.execute("SAVEPOINT one")
-            try:
-                results.append(_append_one(conn, *args))
-            except Exception as exc:
-                conn.execute("ROLLBACK TO one")
-                results.append(exc)
-            conn.execute("RELEASE one")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return results
-
-
-def _append_one(conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest | None, floor: Floor | None) -> Appended:
-    if entry.idempotency_key is not None:
-        known = conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = ?", (entry.idempotency_key,)).fetchone()
-        if known is not None:
-            found = conn.execute(f"SELECT {rows.MANIFEST} WHERE m.entry_id = ?", (known[0],)).fetchone()
-            return Appended(rows.entry(known), rows.manifest(found) if found else None, created=False)
-    entry_id = conn.execute(
-        "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            entry.idempotency_key,
-            entry.leaf,
-            entry.leaf_hash,
-            entry.kind,
-            entry.publisher,
-            to_ms(entry.received_at),
-            to_ms(entry.deadline),
-        ),
-    ).lastrowid
-    stored = rows.entry(conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE id = ?", (entry_id,)).fetchone())
-    record = None
-    if manifest is not None:
-        m = manifest
-        conn.execute(
-            "INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (m.publisher, m.sequence, m.payload_sha256, m.envelope, entry_id),
-        )
-        conn.execute(
-            "UPDATE manifests SET equivocation = 1 WHERE publisher = ? AND sequence = ? AND NOT equivocation"
-            " AND (SELECT count(*) FROM manifests WHERE publisher = ? AND sequence = ?) > 1",
-            (m.publisher, m.sequence, m.publisher, m.sequence),
-        )
-        record = rows.manifest(
-            conn.execute(
-                f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.sequence = ? AND m.payload_sha256 = ?",
-                (m.publisher, m.sequence, m.payload_sha256),
-            ).fetchone()
-        )
-    if floor is not None:
-        _raise_floor(conn, floor)
-    return Appended(stored, record, created=True)
-
-
-def _raise_floor(conn: sqlite3.Connection, floor: Floor) -> bool:
-    return (
-        conn.execute(
-            f"INSERT INTO floors ({rows.FLOOR}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (publisher) DO UPDATE SET"
-            " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256,"
-            " issued = excluded.issued, keyid = excluded.keyid"
-            " WHERE excluded.sequence > floors.sequence",
-            (floor.publisher, floor.sequence, floor.payload_sha256, floor.issued, floor.keyid),
-        ).rowcount
-        == 1
-    )
-
-
-def _integrate(
-    conn: sqlite3.Connection,
-    expected: Checkpoint | None,
-    entry_ids: Sequence[int],
-    tiles: Mapping[tuple[int, int, int], bytes],
-    bundles: Mapping[tuple[int, int], bytes],
-    checkpoint: Checkpoint,
-) -> None:
-    stored = conn.execute("SELECT size, root FROM checkpoint").fetchone()
-    if stored != (None if expected is None else (expected.size, expected.root)):
-        raise CheckpointConflict(f"stored checkpoint is {stored and stored[0]}, expected {expected and expected.size}")
-    old_size = expected.size if expected else 0
-    assigned = (
-        conn.executemany(
-            "UPDATE entries SET log_index = ? WHERE id = ? AND log_index IS NULL",
-            [(old_size + i, entry_id) for i, entry_id in enumerate(entry_ids)],
-        ).rowcount
-        if entry_ids
-        else 0
-    )
-    if assigned != len(entry_ids):
-        raise NotPending(f"{len(entry_ids) - assigned} of the entries are unknown or already sequenced")
-    _store_immutable(conn, "tiles", ("level", "idx", "width"), tiles)
-    _store_immutable(conn, "entry_bundles", ("idx", "width"), bundles)
-    conn.execute(
-        "INSERT INTO checkpoint (singleton, size, root, note) VALUES (1, ?, ?, ?) ON CONFLICT (singleton) DO UPDATE"
-        " SET size = excluded.size, root = excluded.root, note = excluded.note",
-        (checkpoint.size, checkpoint.root, checkpoint.note),
-    )
-
-
-def _store_immutable(conn: sqlite3.Connection, table: str, key: tuple[str, ...], items: Mapping[tuple, bytes]) -> None:
-    """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not)."""
-    columns, marks = ", ".join(key), ", ".join("?" * (len(key) + 1))
-    inserted = conn.executemany(
-        f"INSERT INTO {table} ({columns}, data) VALUES ({marks}) ON CONFLICT DO NOTHING",
-        [(*k, data) for k, data in items.items()],
-    ).rowcount
-    if inserted == len(items):
-        return
-    where = " AND ".join(f"{c} = ?" for c in key)
-    for k, data in items.items():
-        if conn.execute(f"SELECT data FROM {table} WHERE {where}", k).fetchone()[0] != data:
-            raise TileConflict(f"{table} {k} is already stored with other bytes")
+        await self._storage._write(writes.transaction(writes.integrate), expected, entry_ids, tiles, bundles, checkpoint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from notrain.core import (
     decide,
     dsse,
     fail_closed,
+    has_proof,
     jwk_thumbprint,
     merge_part,
     parse_keyset,
@@ -39,6 +41,7 @@ from notrain.core import (
 from notrain.core.decision import Evidence
 from notrain.core.manifest import parse_timestamp
 from notrain.core.names import normalise
+from notrain.core.verify import is_envelope
 from notrain.core.works import WorkIndex
 
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
@@ -82,6 +85,24 @@ def test_vector_counts_meet_the_conformance_floor():
     assert len({c["id"] for c in all_cases}) == len(all_cases), "vector ids must be unique"
 
 
+def protocol_codes(errors_md: str) -> set[str]:
+    """The codes in the first column of spec/errors.md's tables, up to "Category codes"
+    (the protocol's codes; what follows are categories and the tools' own codes)."""
+    protocol = errors_md.split("\n## Category codes", 1)[0]
+    return set(re.findall(r"^\| `(E_[A-Z0-9_]+)` \|", protocol, re.MULTILINE))
+
+
+def test_protocol_codes_are_parsed_from_the_tables():
+    assert protocol_codes("| `E_A` | x |\n| `E_B_2` | y |\n## Category codes\n| `E_C` | z |\n") == {"E_A", "E_B_2"}
+
+
+def test_every_protocol_code_is_the_answer_of_a_vector():
+    codes = protocol_codes((VECTORS.parent / "errors.md").read_text(encoding="utf-8"))
+    assert len(codes) >= 30, "the tables of spec/errors.md were not found"
+    expected = {c["expect"].get("error") for f in VECTORS.glob("*.json") for c in load(f.name) if isinstance(c.get("expect"), dict)}
+    assert sorted(codes - expected) == []
+
+
 @pytest.mark.parametrize("case", cases("envelopes.json"))
 def test_envelope(case):
     ctx = case["context"]
@@ -90,7 +111,10 @@ def test_envelope(case):
     def run():
         keyset = parse_keyset(ctx["keyset"].encode(), ctx["publisher"]) if "keyset" in ctx else None
         pinned = {k.kid: k for k in (PublicKey.from_jwk(j) for j in ctx.get("pinned", []))}
-        keys = trusted_keys(ctx["publisher"], keyset, pinned)
+        if "trusted" in ctx:  # a caller that trusts these keys, whatever the publisher (spec/envelope.md step 7)
+            keys = {k.kid: k for k in (PublicKey.from_jwk(j) for j in ctx["trusted"])}
+        else:
+            keys = trusted_keys(ctx["publisher"], keyset, pinned)
         previous = SimpleNamespace(**ctx["previous"]) if "previous" in ctx else None
         verified = verify_manifest(input_bytes(case, "envelope"), publisher=ctx["publisher"], keys=keys, now=now, previous=previous)
         return {"digest": verified.manifest.digest, "sequence": verified.manifest.sequence, "signed_by": list(verified.signed_by)}
@@ -112,7 +136,9 @@ def test_bare(case):
 @pytest.mark.parametrize("case", cases("parts.json"))
 def test_part(case):
     def run():
-        manifest = merge_part(parse_payload(case["manifest"].encode()), case["part_index"], input_bytes(case, "part"))
+        manifest = parse_payload(case["manifest"].encode())
+        for _ in range(case.get("repeat", 1)):
+            manifest = merge_part(manifest, case["part_index"], input_bytes(case, "part"))
         return {
             "works": [w.ref for w in manifest.works],
             "names": [n.ref for n in manifest.names],
@@ -120,6 +146,38 @@ def test_part(case):
         }
 
     assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("wellknown.json"))
+def test_wellknown(case):
+    ctx = case["context"]
+    now = parse_timestamp(ctx["now"], "")
+
+    def run():
+        data = input_bytes(case, "document")
+        if is_envelope(data):
+            keys = trusted_keys(ctx["publisher"], parse_keyset(ctx["keyset"].encode(), ctx["publisher"]))
+            verified = verify_manifest(data, publisher=ctx["publisher"], keys=keys, now=now)
+            return {"kind": "envelope", "digest": verified.manifest.digest, "sequence": verified.manifest.sequence, "signed_by": list(verified.signed_by)}
+        verified = accept_bare(data, fetched_from=ctx["fetched_from"], now=now)
+        return {"kind": "bare", "digest": verified.manifest.digest, "sequence": verified.manifest.sequence}
+
+    assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("keysets.json"))
+def test_keyset(case):
+    def run():
+        keyset = parse_keyset(input_bytes(case, "keyset"), case["publisher"])
+        pinned = {k.kid: k for k in (PublicKey.from_jwk(j) for j in case.get("pinned", []))}
+        return {"trusted": list(keyset.trusted(pinned))}
+
+    assert outcome(run) == case["expect"]
+
+
+@pytest.mark.parametrize("case", cases("accounts.json"))
+def test_account_proof(case):
+    assert {"proof": has_proof(input_bytes(case, "text").decode("utf-8"), case["publisher"])} == case["expect"]
 
 
 @pytest.mark.parametrize("case", cases("keys.json"))
@@ -206,7 +264,7 @@ def test_name(case):
 def _statement(raw: dict) -> Statement:
     if "fail_closed" in raw:
         return fail_closed("vector", raw["fail_closed"])
-    return Statement({c: State.from_token(v) for c, v in raw["prefs"].items()}, Evidence("vector", "vector"))
+    return Statement({c: State.from_token(v) for c, v in raw["prefs"].items()}, Evidence("vector", "vector"), raw.get("inferred", False))
 
 
 @pytest.mark.parametrize("case", cases("decisions.json"))

@@ -464,7 +464,9 @@ INVALID_ROTATIONS = {
     "old not a string": (lambda r: r.update(old=1), "E_ROTATION"),
     "old not a key id": (lambda r: r.update(old="kid-1"), "E_ROTATION"),
     "old one character short": (lambda r: r.update(old=r["old"][:42]), "E_ROTATION"),
-    "missing issued": (lambda r: r.pop("issued"), "E_TIMESTAMP"),
+    "missing issued": (lambda r: r.pop("issued"), "E_ROTATION"),
+    "missing new": (lambda r: r.pop("new"), "E_ROTATION"),
+    "issued not a string": (lambda r: r.update(issued=1), "E_TIMESTAMP"),
     "new with a private key": (lambda r: r["new"].update(d="nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"), "E_JWK"),
 }
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from notrain.core import MANIFEST_TYPE, PrivateKey, dsse, make_keyset, make_rotation
+from notrain.core.keyset import ROTATION_TYPE
 from notrain.core.manifest import parse_timestamp
 
 HERE = Path(__file__).resolve().parent
@@ -86,10 +87,13 @@ def digest(doc_or_bytes) -> str:
 def envelope_cases() -> list[dict]:
     cases: list[dict] = []
 
-    def add(id_, description, data, expect, *, publisher=ORIGIN, keyset=None, pinned=None, previous=None, now=NOW):
+    def add(id_, description, data, expect, *, publisher=ORIGIN, keyset=None, pinned=None, previous=None, now=NOW, trusted=None):
+        """``keyset=False``: no key set could be had; ``trusted``: keys the caller trusts instead of deriving them."""
         context = {"publisher": publisher, "now": now}
-        if not publisher.startswith("did:"):
+        if not publisher.startswith("did:") and keyset is not False:
             context["keyset"] = keyset if keyset is not None else keyset_text()
+        if trusted:
+            context["trusted"] = [k.public.to_jwk() for k in trusted]
         if pinned:
             context["pinned"] = [k.public.to_jwk() for k in pinned]
         if previous:
@@ -339,6 +343,242 @@ def envelope_cases() -> list[dict]:
     schema("schema-critical-unknown", "critical names a member this verifier does not know", payload(future_member=1, critical=["future_member"]), "E_CRITICAL")
     schema("schema-critical-absent", "critical names an absent member", payload(critical=["works"]), "E_CRITICAL")
     schema("schema-critical-string", "critical is a string", payload(critical="works"), "E_FIELD_TYPE")
+    _envelope_gap_cases(add, ok, bad, schema, signed_bytes)
+    # The last representable times: verifiers compare differences, so nothing overflows (manifest.md, "Timestamps").
+    last_day = payload(issued="9999-12-31T00:00:00Z", expires="9999-12-31T23:59:59Z")
+    add("valid-year-9999", "valid until 9999-12-31T23:59:59Z, verified on that day", sign_doc(last_day), ok(last_day), now="9999-12-31T12:00:00Z")
+    longest = payload(issued="9998-11-26T23:59:59Z", expires="9999-12-31T23:59:59Z")
+    add("valid-year-9999-400-days", "exactly 400 days ending at 9999-12-31T23:59:59Z", sign_doc(longest), ok(longest), now="9999-12-31T12:00:00Z")
+    schema("schema-year-9999-401-days", "401 days ending at 9999-12-31T23:59:59Z", payload(issued="9998-11-25T23:59:59Z", expires="9999-12-31T23:59:59Z"), "E_VALIDITY")
+    schema("policy-year-9999-not-yet-valid", "issued in year 9999, verified today", last_day, "E_NOT_YET_VALID")
+    return cases
+
+
+def _envelope_gap_cases(add, ok, bad, schema, signed_bytes) -> None:
+    """Envelope cases for spec gaps: field types, defect order, anchoring, boundaries, trust paths."""
+    minimal = payload()
+    good = sign_doc(minimal)
+    sig = good["signatures"][0]
+
+    # A member of the wrong type is a field error, whichever member (envelope.md, "Format").
+    add("envelope-payload-number", "payload is a number, not a string", {**good, "payload": 5}, bad("E_ENVELOPE_FIELD"))
+    add("envelope-payload-null", "payload is null", {**good, "payload": None}, bad("E_ENVELOPE_FIELD"))
+    add("signature-sig-number", "sig is a number", {**good, "signatures": [{**sig, "sig": 7}]}, bad("E_ENVELOPE_FIELD"))
+    add("signature-sig-array", "sig is an empty array (depth 4, within the limit)", {**good, "signatures": [{**sig, "sig": []}]}, bad("E_ENVELOPE_FIELD"))
+    add("signature-keyid-number", "keyid is a number", {**good, "signatures": [{**sig, "keyid": 1}]}, bad("E_ENVELOPE_FIELD"))
+    add("signature-keyid-129", "a keyid of 129 characters", {**good, "signatures": [{**sig, "keyid": "k" * 129}]}, bad("E_ENVELOPE_FIELD"))
+
+    # Several strict I-JSON defects: the class order of manifest.md decides, not their position.
+    text = jdump(good)
+    add("order-number-before-duplicate", "a duplicate member, then a float: the number wins",
+        text[:-1] + b',"x":1,"x":1.5}', bad("E_JSON_NUMBER"))
+    add("order-duplicate-before-number-position", "a float inside a member named twice: the number wins",
+        text[:-1] + b',"x":2.5,"x":1}', bad("E_JSON_NUMBER"))
+    add("order-grammar-before-duplicate", "a duplicate member, then trailing data: the grammar wins",
+        text[:-1] + b',"x":1,"x":2} x', bad("E_JSON"))
+    add("order-grammar-before-number", "a float, then a missing bracket: the grammar wins", text[:-1] + b',"x":[1.5}', bad("E_JSON"))
+    add("order-duplicate-before-surrogate", "a lone surrogate, then a duplicate: the duplicate wins",
+        text[:-1] + b',"x":"\\ud800","x":1}', bad("E_JSON_DUPLICATE_KEY"))
+    add("order-number-before-surrogate", "a lone surrogate, then 2^53: the number wins",
+        text[:-1] + b',"x":"\\udc00","y":9007199254740992}', bad("E_JSON_NUMBER"))
+    add("order-depth-before-number", "too deep, with a float inside", text[:-1] + b',"x":[[[[1.5]]]]}', bad("E_JSON_DEPTH"))
+    add("order-depth-before-grammar", "too deep and never closed", text[:-1] + b',"x":[[[[', bad("E_JSON_DEPTH"))
+    add("order-grammar-brackets-in-string", "brackets inside an unclosed string do not count as depth",
+        text[:-1] + b',"x":"[[[[[[', bad("E_JSON"))
+    add("order-utf8-before-grammar", "invalid UTF-8 and invalid JSON", b"\xff{", bad("E_JSON_UTF8"))
+    add("order-size-before-utf8", "over 1440 KiB and not UTF-8", b"\xff" * (1440 * 1024 + 1), bad("E_SIZE"))
+    head = b'{"notrain":1,"publisher":"https://art.example","sequence":10,"issued":"2026-11-01T00:00:00Z","expires":"2027-11-01T00:00:00Z"'
+    signed_bytes("payload-order-number-before-duplicate", "in the payload: sequence twice, the second a float",
+                 head + b',"sequence":10.5}', "E_JSON_NUMBER")
+    signed_bytes("payload-order-depth-before-grammar", "in the payload: 17 arrays never closed", head + b',"x":' + b"[" * 17, "E_JSON_DEPTH")
+    signed_bytes("payload-order-grammar-not-depth", "in the payload: 16 arrays never closed are within the depth limit",
+                 head + b',"x":' + b"[" * 15, "E_JSON")
+    brackets = payload(names=[{"name": "[" * 40}])
+    add("valid-brackets-in-string", "brackets inside strings are not nesting", sign_doc(brackets), ok(brackets))
+
+    # Regular expressions match whole strings: a final line feed is never allowed.
+    schema("anchor-label-newline", "the label \"train-ai\\n\"", payload(default={"train-ai\n": "n"}), "E_FIELD_VALUE")
+    schema("anchor-unknown-label-newline", "an unknown label with a final line feed", payload(default={"future\n": "n"}), "E_FIELD_VALUE")
+    schema("anchor-sha256-newline", "a sha256 followed by a line feed", payload(works=[{"sha256": "aa" * 32 + "\n"}]), "E_HASH")
+    schema("anchor-pdq-newline", "a PDQ hash followed by a line feed", payload(works=[{"pdq": "ab" * 32 + "\n"}], pdq={"hasher": "x"}), "E_HASH")
+    schema("anchor-part-sha256-newline", "a part sha256 followed by a line feed", payload(parts=[{"sha256": "cc" * 32 + "\n", "size": 10}]), "E_HASH")
+    schema("anchor-issued-newline", "a timestamp followed by a line feed", payload(issued="2026-11-01T00:00:00Z\n"), "E_TIMESTAMP")
+    schema("anchor-publisher-newline", "a publisher followed by a line feed", payload(publisher=ORIGIN + "\n"), "E_PUBLISHER")
+    schema("anchor-did-newline", "a did:key followed by a line feed", payload(publisher=DID + "\n"), "E_DID_KEY", publisher=DID, keys=(PERSON,))
+    schema("anchor-pattern-newline", "a path pattern followed by a line feed", payload(paths=[{"pattern": "/a\n", "prefs": {"train-ai": "n"}}]), "E_PATTERN")
+    schema("anchor-account-newline", "an account URL with a line feed inside", payload(accounts=[{"url": "https://bsky.app\n/profile/x"}]), "E_FIELD_VALUE")
+    schema("anchor-account-trailing-newline", "an account URL followed by a line feed", payload(accounts=[{"url": "https://bsky.app/profile/x\n"}]), "E_FIELD_VALUE")
+    schema("anchor-part-url-newline", "a part URL followed by a line feed", payload(parts=[{"sha256": "cc" * 32, "size": 10, "url": "p.json\n"}]), "E_FIELD_VALUE")
+
+    # Accounts and parts.
+    schema("account-userinfo", "an account URL with userinfo", payload(accounts=[{"url": "https://me@bsky.app/profile/x"}]), "E_FIELD_VALUE")
+    schema("account-empty-userinfo", "an account URL with an empty userinfo", payload(accounts=[{"url": "https://@bsky.app/profile/x"}]), "E_FIELD_VALUE")
+    schema("account-space", "an account URL with a space", payload(accounts=[{"url": "https://bsky.app/profile/x y"}]), "E_FIELD_VALUE")
+    schema("account-no-host", "an account URL with an empty host", payload(accounts=[{"url": "https://:443/profile/x"}]), "E_FIELD_VALUE")
+    schema("account-uppercase-scheme", "an account URL whose scheme is not lowercase", payload(accounts=[{"url": "HTTPS://bsky.app/profile/x"}]), "E_FIELD_VALUE")
+    tolerated = payload(accounts=[{"url": "https://BSKY.app:443/profile/x?tab=posts#top", "service": "bluesky"}])
+    add("valid-account-tolerated-spelling", "upper-case host, default port, query and fragment are tolerated in an account URL",
+        sign_doc(tolerated), ok(tolerated))
+    parts_256 = payload(parts=[{"sha256": f"{i:064x}", "size": 1} for i in range(256)])
+    add("valid-256-parts", "exactly 256 parts", sign_doc(parts_256), ok(parts_256))
+    schema("parts-257", "257 parts", payload(parts=[{"sha256": f"{i:064x}", "size": 1} for i in range(257)]), "E_FIELD_VALUE")
+    schema("parts-duplicate-sha256", "two part references with the same sha256",
+           payload(parts=[{"sha256": "cc" * 32, "size": 10}, {"sha256": "cc" * 32, "size": 20, "url": "b.json"}]), "E_FIELD_VALUE")
+    schema("parts-size-over-8mib", "a part size of 8 MiB + 1", payload(parts=[{"sha256": "cc" * 32, "size": 8 * 1024 * 1024 + 1}]), "E_FIELD_VALUE")
+    schema("parts-url-space", "a part URL with a space", payload(parts=[{"sha256": "cc" * 32, "size": 10, "url": "part 1.json"}]), "E_FIELD_VALUE")
+    schema("parts-size-string", "a part size as a string", payload(parts=[{"sha256": "cc" * 32, "size": "10"}]), "E_FIELD_TYPE")
+
+    # Malformed PDQ hashes.
+    config = {"hasher": "pdqhash-0.2/pillow"}
+    schema("pdq-uppercase", "a PDQ hash in uppercase", payload(works=[{"pdq": "AB" * 32}], pdq=config), "E_HASH")
+    schema("pdq-63-digits", "a PDQ hash of 63 hex digits", payload(works=[{"pdq": "a" * 63}], pdq=config), "E_HASH")
+    schema("pdq-not-hex", "a PDQ hash with a non-hex digit", payload(works=[{"pdq": "g" + "a" * 63}], pdq=config), "E_HASH")
+    schema("pdq-number", "a PDQ hash that is a number", payload(works=[{"pdq": 12}], pdq=config), "E_FIELD_TYPE")
+    schema("pdq-fullwidth-digits", "a PDQ hash with full-width digits", payload(works=[{"pdq": "\uff10" * 64}], pdq=config), "E_HASH")
+    schema("pdq-threshold-negative", "a threshold of -1", payload(works=[{"pdq": "ab" * 32}], pdq={**config, "threshold": -1}), "E_FIELD_VALUE")
+
+    # Exact boundaries: 5 minutes of clock skew for issued, none for expires, at most 400 days.
+    skew = payload(issued="2026-12-01T00:05:00Z")
+    add("boundary-issued-skew-exact", "issued exactly 5 minutes after now", sign_doc(skew), ok(skew))
+    schema("boundary-expires-now", "expires exactly now", payload(expires="2026-12-01T00:00:00Z"), "E_EXPIRED")
+    later = payload(expires="2026-12-01T00:00:01Z")
+    add("boundary-expires-next-second", "expires one second after now", sign_doc(later), ok(later))
+    schema("boundary-expires-1s-ago", "expired one second ago", payload(expires="2026-11-30T23:59:59Z"), "E_EXPIRED")
+    longest = payload(issued="2026-11-01T00:00:00Z", expires="2027-12-06T00:00:00Z")
+    add("boundary-validity-400-days", "expires exactly 400 days after issued", sign_doc(longest), ok(longest))
+    schema("boundary-validity-400-days-plus-1s", "expires 400 days and 1 second after issued",
+           payload(issued="2026-11-01T00:00:00Z", expires="2027-12-06T00:00:01Z"), "E_VALIDITY")
+    schema("boundary-validity-zero", "expires equal to issued", payload(issued="2026-12-01T00:00:00Z", expires="2026-12-01T00:00:00Z"), "E_VALIDITY")
+    shortest = payload(issued="2026-12-01T00:00:00Z", expires="2026-12-01T00:00:01Z")
+    add("boundary-validity-one-second", "valid for one second, verified at issued", sign_doc(shortest), ok(shortest))
+    leap = payload(issued="2028-02-29T00:00:00Z", expires="2028-03-01T00:00:00Z")
+    add("boundary-leap-day", "29 February of a leap year", sign_doc(leap), ok(leap), now="2028-02-29T12:00:00Z")
+    schema("boundary-no-leap-day", "29 February of a common year", payload(issued="2027-02-29T00:00:00Z"), "E_TIMESTAMP")
+    schema("boundary-second-60", "second 60 (no leap seconds)", payload(issued="2026-11-01T23:59:60Z"), "E_TIMESTAMP")
+
+    # Self-certification (envelope.md step 7): a caller that trusts a key other than the DID's.
+    person = payload(publisher=DID, works=[{"sha256": "dd" * 32}])
+    add("did-key-self-certification", "a did:key manifest signed only by another key the caller trusts",
+        sign_doc(person, (STRANGER,)), bad("E_PUBLISHER_MISMATCH"), publisher=DID, trusted=(STRANGER,))
+    add("did-key-self-certification-cosigned", "signed by another trusted key and by the DID's own key",
+        sign_doc(person, (STRANGER, PERSON)), ok(person, (STRANGER, PERSON)), publisher=DID, trusted=(STRANGER, PERSON))
+
+    # Key sets and rotations, as a verifier meets them while verifying a manifest.
+    third = key("site-third")
+    hop1 = make_rotation(ORIGIN, SITE, NEWKEY.public, parse_timestamp("2026-10-01T00:00:00Z", ""))
+    hop2 = make_rotation(ORIGIN, NEWKEY, third.public, parse_timestamp("2026-11-01T00:00:00Z", ""))
+    add("rotation-two-hops", "pinned key -> second key -> third key, each rotation signed by the key before",
+        sign_doc(minimal, (third,)), ok(minimal, (third,)), keyset=keyset_text((third,), (hop1, hop2)), pinned=(SITE,))
+    add("rotation-two-hops-listed-backwards", "the same chain with the later rotation listed first",
+        sign_doc(minimal, (third,)), ok(minimal, (third,)), keyset=keyset_text((third,), (hop2, hop1)), pinned=(SITE,))
+    add("rotation-chain-from-middle", "pinned second key: only the second hop is needed",
+        sign_doc(minimal, (third,)), ok(minimal, (third,)), keyset=keyset_text((third,), (hop1, hop2)), pinned=(NEWKEY,))
+    broken = _tampered_rotation(hop1)
+    add("rotation-bad-signature", "the rotation's signature does not verify: the new key is never reached",
+        sign_doc(minimal, (NEWKEY,)), bad("E_KEY_UNTRUSTED"), keyset=jdump(_keyset_doc(keys=[NEWKEY.public.to_jwk()], rotations=[broken])).decode(),
+        pinned=(SITE,))
+    add("rotation-bad-signature-old-kept", "a bad rotation is ignored; the pinned key still listed still signs",
+        sign_doc(minimal, (SITE,)), ok(minimal), keyset=jdump(_keyset_doc(keys=[SITE.public.to_jwk(), NEWKEY.public.to_jwk()], rotations=[broken])).decode(),
+        pinned=(SITE,))
+    add("rotation-broken-chain", "the second hop names the second key as old but is signed by a stranger",
+        sign_doc(minimal, (third,)), bad("E_KEY_UNTRUSTED"),
+        keyset=jdump(_keyset_doc(keys=[third.public.to_jwk()], rotations=[
+            hop1.envelope.to_json(),
+            _rotation_envelope(_rotation_body(old=NEWKEY.public.kid, new=third.public.to_jwk()), signer=STRANGER),
+        ])).decode(),
+        pinned=(SITE,))
+    add("rotation-pinned-key-dropped", "the pinned key is no longer listed and signs: it is not trusted any more",
+        sign_doc(minimal, (SITE,)), bad("E_UNKNOWN_KEY"), keyset=keyset_text((NEWKEY,), (hop1,)), pinned=(SITE,))
+    add("keyset-missing", "no key set could be had for an origin publisher", good, bad("E_KEYSET"), keyset=False)
+    add("keyset-other-publisher", "the key set served names another publisher", good, bad("E_KEYSET"),
+        keyset=jdump(_keyset_doc(publisher="https://other.example")).decode())
+    add("keyset-bad-jwk", "a key in the key set has a private part", good, bad("E_JWK"),
+        keyset=jdump(_keyset_doc(keys=[{**SITE.public.to_jwk(), "d": "AA"}])).decode())
+    add("keyset-bad-rotation", "a rotation in the key set names another publisher", good, bad("E_ROTATION"),
+        keyset=jdump(_keyset_doc(rotations=[_rotation_envelope({**_rotation_body(), "publisher": "https://other.example"})])).decode())
+
+
+def _keyset_doc(**changes) -> dict:
+    doc = {"notrain-keys": 1, "publisher": ORIGIN, "keys": [SITE.public.to_jwk()], "rotations": []}
+    doc.update(changes)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def _rotation_body(**changes) -> dict:
+    body = {"notrain-rotation": 1, "publisher": ORIGIN, "old": SITE.public.kid, "new": NEWKEY.public.to_jwk(), "issued": "2026-10-01T00:00:00Z"}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _rotation_envelope(body, signer=SITE, payload_type=ROTATION_TYPE) -> dict:
+    data = body if isinstance(body, bytes) else jdump(body)
+    return dsse.sign(data, payload_type, [signer]).to_json()
+
+
+def _tampered_rotation(rotation) -> dict:
+    """The rotation's envelope with its signature's first byte changed."""
+    doc = rotation.envelope.to_json()
+    raw = bytearray(base64.b64decode(doc["signatures"][0]["sig"]))
+    raw[0] ^= 1
+    doc["signatures"][0]["sig"] = base64.b64encode(bytes(raw)).decode()
+    return doc
+
+
+# -- documents at the well-known location: envelope or bare ----------------------------------------------
+
+
+def wellknown_cases() -> list[dict]:
+    cases: list[dict] = []
+    https, http = "https://art.example/.well-known/notrain.json", "http://art.example/.well-known/notrain.json"
+
+    def add(id_, description, data, expect, fetched_from=https):
+        data = data if isinstance(data, bytes) else jdump(data)
+        context = {"fetched_from": fetched_from, "publisher": ORIGIN, "keyset": keyset_text(), "now": NOW}
+        cases.append({"id": id_, "description": description, **encode_input("document", data), "context": context, "expect": expect})
+
+    def bare(doc):
+        return {"valid": True, "kind": "bare", "digest": digest(doc), "sequence": doc["sequence"]}
+
+    def bad(code):
+        return {"valid": False, "error": code}
+
+    minimal = payload()
+    add("wellknown-bare", "a bare manifest over HTTPS", minimal, bare(minimal))
+    signed = sign_doc(minimal)
+    add("wellknown-envelope", "an envelope", signed,
+        {"valid": True, "kind": "envelope", "digest": digest(minimal), "sequence": 10, "signed_by": [SITE.public.kid]})
+    add("wellknown-envelope-over-http", "an envelope needs no HTTPS", signed,
+        {"valid": True, "kind": "envelope", "digest": digest(minimal), "sequence": 10, "signed_by": [SITE.public.kid]}, fetched_from=http)
+    nested5 = payload(x=[[[[]]]])
+    add("wellknown-bare-depth-5", "a bare manifest nested 5 deep is not held to the envelope's depth 4", nested5, bare(nested5))
+    nested16 = payload(x=json.loads("[" * 15 + "]" * 15))
+    add("wellknown-bare-depth-16", "a bare manifest nested 16 deep", nested16, bare(nested16))
+    add("wellknown-bare-depth-17", "a bare manifest nested 17 deep", payload(x=json.loads("[" * 16 + "]" * 16)), bad("E_JSON_DEPTH"))
+    sig = signed["signatures"][0]
+    add("wellknown-envelope-depth-5", "an envelope nested 5 deep is held to its own depth 4", {**signed, "signatures": [{**sig, "sig": [[[]]]}]},
+        bad("E_JSON_DEPTH"))
+    add("wellknown-envelope-field-type", "payloadType of any type makes an envelope", {**minimal, "payloadType": 1}, bad("E_ENVELOPE_FIELD"))
+    add("wellknown-not-json-over-http", "JSON errors precede E_UNSIGNED", b"<html>not found</html>", bad("E_JSON"), fetched_from=http)
+    add("wellknown-bom-over-http", "a byte order mark, over HTTP", b"\xef\xbb\xbf" + jdump(minimal), bad("E_JSON_UTF8"), fetched_from=http)
+    add("wellknown-duplicate-over-http", "a duplicate member, over HTTP", jdump(minimal)[:-1] + b',"sequence":11}', bad("E_JSON_DUPLICATE_KEY"),
+        fetched_from=http)
+    add("wellknown-bare-schema-over-http", "over HTTP, E_UNSIGNED precedes the manifest's own checks", payload(sequence=None), bad("E_UNSIGNED"),
+        fetched_from=http)
+    big = jdump(payload(x="a" * (1200 * 1024)))
+    add("wellknown-bare-1200kib-over-http", "1200 KiB: classified (limit 1440 KiB), then E_UNSIGNED", big, bad("E_UNSIGNED"), fetched_from=http)
+    add("wellknown-bare-1200kib", "1200 KiB over HTTPS: over the manifest's 1 MiB", big, bad("E_SIZE"))
+    add("wellknown-over-1440kib", "over 1440 KiB: too big for either kind", jdump(payload(x="a" * (1440 * 1024))), bad("E_SIZE"), fetched_from=http)
+    add("wellknown-array", "an array is a bare document, and no manifest", [minimal], bad("E_FIELD_TYPE"))
+    add("wellknown-bare-userinfo", "fetched from a URL with userinfo", minimal, bad("E_UNSIGNED"),
+        fetched_from="https://me@art.example/.well-known/notrain.json")
+    add("wellknown-bare-backslash-other-host", "a backslash ends the authority: the URL's host is evil.example", minimal, bad("E_UNSIGNED"),
+        fetched_from="https://evil.example\\@art.example/.well-known/notrain.json")
+    add("wellknown-bare-backslash-own-host", "a backslash ends the authority: the URL's host is art.example", minimal, bare(minimal),
+        fetched_from="https://art.example\\@evil.example/.well-known/notrain.json")
+    add("wellknown-bare-uppercase-url", "scheme and host of the URL are compared case-insensitively", minimal, bare(minimal),
+        fetched_from="HTTPS://ART.EXAMPLE/.well-known/notrain.json")
+    person = payload(publisher=DID)
+    add("wellknown-bare-did-key", "a did:key manifest can never be bare", person, bad("E_UNSIGNED"))
     return cases
 
 
@@ -390,6 +630,77 @@ def part_cases() -> list[dict]:
     ]
 
 
+def part_gap_cases() -> list[dict]:
+    """Parts: reloading, did:key publishers, and the checks in the order of manifest.md, "Parts"."""
+    def case(id_, description, part_doc, expect, *, publisher=ORIGIN, pdq=True, repeat=1):
+        part = part_doc if isinstance(part_doc, bytes) else jdump(part_doc)
+        manifest = payload(publisher=publisher, parts=[{"sha256": digest(part), "size": len(part)}], **({"pdq": {"hasher": "x"}} if pdq else {}))
+        extra = {"repeat": repeat} if repeat != 1 else {}
+        return {"id": id_, "description": description, "manifest": jdump(manifest).decode(), "part_index": 0, **extra,
+                **encode_input("part", part), "expect": expect}
+
+    def bad(code):
+        return {"valid": False, "error": code}
+
+    head = {"notrain-part": 1, "publisher": ORIGIN, "sequence": 10}
+    works = {**head, "works": [{"sha256": "ee" * 32}], "names": [{"name": "Part Name"}]}
+    merged = {"valid": True, "works": ["/parts/0/works/0"], "names": ["/parts/0/names/0"], "paths": []}
+    person = {**head, "publisher": DID}
+    return [
+        case("part-reloaded", "loading the same part twice changes nothing", works, merged, repeat=2),
+        case("part-reloaded-three-times", "nor does a third time", works, merged, repeat=3),
+        case("part-did-key-paths", "a part of a did:key publisher with path rules", {**person, "paths": [{"pattern": "/", "prefs": {"train-ai": "n"}}]},
+             bad("E_FIELD_VALUE"), publisher=DID),
+        case("part-did-key-empty-paths", "an empty paths array is allowed", {**person, "paths": [], "works": [{"sha256": "ee" * 32}]},
+             {"valid": True, "works": ["/parts/0/works/0"], "names": [], "paths": []}, publisher=DID),
+        case("part-pdq-without-index-pdq", "a part's PDQ hash needs the index's pdq", {**head, "works": [{"pdq": "ab" * 32}]},
+             bad("E_FIELD_MISSING"), pdq=False),
+        case("part-pdq-malformed", "a malformed PDQ hash in a part", {**head, "works": [{"pdq": "ab" * 31}]}, bad("E_HASH")),
+        case("part-pdq-uppercase", "an uppercase PDQ hash in a part", {**head, "works": [{"pdq": "AB" * 32}]}, bad("E_HASH")),
+        case("part-version-2", "notrain-part 2", {**head, "notrain-part": 2}, bad("E_VERSION")),
+        case("part-version-missing", "no notrain-part", {k: v for k, v in head.items() if k != "notrain-part"}, bad("E_FIELD_MISSING")),
+        case("part-version-string", "notrain-part \"1\"", {**head, "notrain-part": "1"}, bad("E_FIELD_TYPE")),
+        case("part-sequence-bool", "a part sequence of true never equals 10", {**head, "sequence": True}, bad("E_FIELD_VALUE")),
+        case("part-sequence-missing", "a part without sequence", {k: v for k, v in head.items() if k != "sequence"}, bad("E_FIELD_VALUE")),
+        case("part-array", "a part that is an array", [head], bad("E_FIELD_TYPE")),
+        case("part-depth-17", "a part nested 17 deep", {**head, "x": json.loads("[" * 16 + "]" * 16)}, bad("E_JSON_DEPTH")),
+        case("part-bad-pattern", "a bad path pattern in a part", {**head, "paths": [{"pattern": "a", "prefs": {"train-ai": "n"}}]}, bad("E_PATTERN")),
+        case("part-works-before-paths", "a bad work and a bad pattern: works are checked first",
+             {**head, "paths": [{"pattern": "a", "prefs": {}}], "works": [{"sha256": "x"}]}, bad("E_HASH")),
+        case("part-ignored-members", "default, pdq, parts and critical in a part are ignored",
+             {**head, "default": "x", "pdq": 1, "parts": 2, "critical": ["nothing"], "works": [{"sha256": "ee" * 32}]},
+             {"valid": True, "works": ["/parts/0/works/0"], "names": [], "paths": []}),
+    ]
+
+
+def url_preprocessing_cases() -> list[dict]:
+    """URLs read as the WHATWG URL Standard reads http(s) URLs (manifest.md, "URL preprocessing")."""
+    rules = [
+        {"pattern": "/blog/", "prefs": {"train-ai": "y"}},
+        {"pattern": "/exact$", "prefs": {"ai-use": "n"}},
+        {"pattern": "/search?q=a\\b", "prefs": {"search": "n"}},
+    ]
+    default = {"train-ai": "n"}
+    U, A, D = "unknown", "allowed", "disallowed"
+    checks = [
+        ("url-backslash-path", "https://art.example\\blog\\post", (A, U, U), "'\\' is '/' in the path"),
+        ("url-backslash-authority", "https://evil.example\\@art.example/blog/", (U, U, U), "'\\' ends the authority: evil.example's URL"),
+        ("url-backslash-query", "https://art.example/search?q=a\\b", (D, U, D), "'\\' stays '\\' in the query"),
+        ("url-last-at", "https://a@b@art.example/blog/x", (A, U, U), "the last '@' ends the userinfo"),
+        ("url-no-slashes", "https:art.example/blog/x", (A, U, U), "slashes after the scheme may be missing"),
+        ("url-extra-slashes", "https:////art.example/blog/x", (A, U, U), "or repeated"),
+        ("url-backslashes-after-scheme", "https:\\\\art.example\\blog\\x", (A, U, U), "or backslashes"),
+        ("url-trailing-space", "https://art.example/exact ", (D, D, U), "trailing spaces are stripped"),
+        ("url-leading-controls", "\x00 https://art.example/exact", (D, D, U), "leading C0 controls and spaces are stripped"),
+        ("url-tab-newline-inside", "https://art.example/ex\tac\nt", (D, D, U), "tabs and newlines are removed anywhere"),
+        ("url-uppercase-scheme", "HTTPS://art.example/blog/x", (A, U, U), "the scheme is case-insensitive"),
+        ("url-inner-space", "https://art.example/exact x", (D, U, U), "an inner space stays in the path (as %20)"),
+        ("url-dot-segments", "https://art.example/x/../blog/y", (D, U, U), "dot segments are not removed"),
+    ]
+    return [{"id": id_, "description": note, "rules": rules, "default": default, "url": url,
+             "expect": {"train-ai": t, "ai-use": a, "search": s}} for id_, url, (t, a, s), note in checks]
+
+
 # -- keys --------------------------------------------------------------------------------------------
 
 
@@ -418,6 +729,159 @@ def key_cases() -> list[dict]:
     ):
         cases.append({"id": id_, "description": description, "did": did, "expect": {"valid": False, "error": "E_DID_KEY"}})
     return cases
+
+
+# -- key sets and rotations ---------------------------------------------------------------------------
+
+
+def keyset_cases() -> list[dict]:
+    cases: list[dict] = []
+    third = key("site-third")
+    hop1 = _rotation_envelope(_rotation_body())
+    hop2 = _rotation_envelope(_rotation_body(old=NEWKEY.public.kid, new=third.public.to_jwk(), issued="2026-11-01T00:00:00Z"), signer=NEWKEY)
+
+    def add(id_, description, doc, expect, *, publisher=ORIGIN, pinned=()):
+        data = doc if isinstance(doc, bytes) else jdump(doc)
+        case = {"id": id_, "description": description, **encode_input("keyset", data), "publisher": publisher}
+        if pinned:
+            case["pinned"] = [k.public.to_jwk() for k in pinned]
+        cases.append({**case, "expect": expect})
+
+    def trusted(*keys):
+        return {"valid": True, "trusted": [k.public.kid for k in keys]}
+
+    def bad(code):
+        return {"valid": False, "error": code}
+
+    jwk = SITE.public.to_jwk()
+    add("keyset-valid", "one key, no pins: the key is trusted", _keyset_doc(), trusted(SITE))
+    add("keyset-valid-no-rotations-member", "rotations may be absent", _keyset_doc(rotations=None), trusted(SITE))
+    add("keyset-valid-unknown-member", "unknown members are ignored", _keyset_doc(comment="hi"), trusted(SITE))
+    add("keyset-valid-jwk-without-kid", "a JWK without kid", _keyset_doc(keys=[SITE.public.to_jwk(with_kid=False)]), trusted(SITE))
+    add("keyset-first-contact-trusts-all", "no pins: every listed key", _keyset_doc(keys=[jwk, NEWKEY.public.to_jwk()], rotations=[hop1]),
+        trusted(SITE, NEWKEY))
+    add("keyset-pinned-listed", "the pinned key is listed: only it is trusted", _keyset_doc(keys=[jwk, NEWKEY.public.to_jwk()]), trusted(SITE),
+        pinned=(SITE,))
+    add("keyset-rotation-followed", "pinned old key, rotation to the listed new key", _keyset_doc(keys=[NEWKEY.public.to_jwk()], rotations=[hop1]),
+        trusted(NEWKEY), pinned=(SITE,))
+    add("keyset-multi-hop", "two hops from the pinned key", _keyset_doc(keys=[third.public.to_jwk()], rotations=[hop1, hop2]), trusted(third),
+        pinned=(SITE,))
+    add("keyset-multi-hop-reversed", "two hops listed in reverse order", _keyset_doc(keys=[third.public.to_jwk()], rotations=[hop2, hop1]),
+        trusted(third), pinned=(SITE,))
+    add("keyset-multi-hop-all-listed", "every key of the chain is still listed", _keyset_doc(keys=[third.public.to_jwk(), NEWKEY.public.to_jwk(), jwk],
+        rotations=[hop1, hop2]), trusted(third, NEWKEY, SITE), pinned=(SITE,))
+    bad_sig = dict(hop1, signatures=[{**hop1["signatures"][0], "sig": base64.b64encode(bytes(64)).decode()}])
+    add("keyset-rotation-bad-signature", "a rotation whose signature does not verify is not followed (and is no error)",
+        _keyset_doc(keys=[NEWKEY.public.to_jwk()], rotations=[bad_sig]), bad("E_KEY_UNTRUSTED"), pinned=(SITE,))
+    add("keyset-rotation-bad-signature-unpinned", "not checked at all without pins", _keyset_doc(keys=[NEWKEY.public.to_jwk()], rotations=[bad_sig]),
+        trusted(NEWKEY))
+    add("keyset-rotation-unknown-old", "a rotation from a key nobody knows is never followed", _keyset_doc(rotations=[_rotation_envelope(
+        _rotation_body(old=STRANGER.public.kid), signer=STRANGER)]), trusted(SITE), pinned=(SITE,))
+    add("keyset-rotation-signed-by-new", "a rotation signed by the new key instead of the old one",
+        _keyset_doc(keys=[NEWKEY.public.to_jwk()], rotations=[_rotation_envelope(_rotation_body(), signer=NEWKEY)]), bad("E_KEY_UNTRUSTED"),
+        pinned=(SITE,))
+    add("keyset-rotation-as-manifest-type", "a rotation signed under the manifest payload type",
+        _keyset_doc(rotations=[_rotation_envelope(_rotation_body(), payload_type=MANIFEST_TYPE)]), bad("E_ROTATION"))
+
+    # E_KEYSET.
+    add("keyset-array", "a key set that is an array", [jwk], bad("E_KEYSET"))
+    add("keyset-version-2", "notrain-keys 2", _keyset_doc(**{"notrain-keys": 2}), bad("E_KEYSET"))
+    add("keyset-version-true", "notrain-keys true", _keyset_doc(**{"notrain-keys": True}), bad("E_KEYSET"))
+    add("keyset-version-missing", "no notrain-keys", _keyset_doc(**{"notrain-keys": None}), bad("E_KEYSET"))
+    add("keyset-for-did-key", "a key set parsed for a did:key publisher", _keyset_doc(publisher=DID), bad("E_KEYSET"), publisher=DID)
+    add("keyset-wrong-publisher", "a key set naming another origin", _keyset_doc(publisher="https://other.example"), bad("E_KEYSET"))
+    add("keyset-publisher-newline", "the publisher followed by a line feed", _keyset_doc(publisher=ORIGIN + "\n"), bad("E_KEYSET"))
+    add("keyset-no-publisher", "no publisher", _keyset_doc(publisher=None), bad("E_KEYSET"))
+    add("keyset-no-keys", "an empty keys array", _keyset_doc(keys=[]), bad("E_KEYSET"))
+    add("keyset-keys-object", "keys is an object", _keyset_doc(keys=jwk), bad("E_KEYSET"))
+    add("keyset-17-keys", "17 keys", _keyset_doc(keys=[key(f"many-{i}").public.to_jwk() for i in range(17)]), bad("E_KEYSET"))
+    add("keyset-16-keys", "16 keys", _keyset_doc(keys=[key(f"many-{i}").public.to_jwk() for i in range(16)]),
+        trusted(*(key(f"many-{i}") for i in range(16))))
+    add("keyset-same-key-twice", "one key listed twice (once without kid)", _keyset_doc(keys=[jwk, SITE.public.to_jwk(with_kid=False)]), bad("E_KEYSET"))
+    add("keyset-rotations-object", "rotations is an object", _keyset_doc(rotations=hop1), bad("E_KEYSET"))
+    add("keyset-65-rotations", "65 rotations", _keyset_doc(rotations=[hop1] * 65), bad("E_KEYSET"))
+    add("keyset-64-rotations", "64 rotations (the same one repeated)", _keyset_doc(rotations=[hop1] * 64), trusted(SITE))
+    add("keyset-oversize", "a key set over 64 KiB", jdump(_keyset_doc()) + b" " * (64 * 1024), bad("E_SIZE"))
+    add("keyset-depth-9", "an unknown member nested 9 deep", _keyset_doc(x=[[[[[[[[]]]]]]]]), bad("E_JSON_DEPTH"))
+
+    # A bad key inside a key set.
+    add("keyset-jwk-private", "a key with d", _keyset_doc(keys=[{**jwk, "d": "AA"}]), bad("E_JWK"))
+    add("keyset-jwk-wrong-kid", "a key whose kid is another key's", _keyset_doc(keys=[{**jwk, "kid": NEWKEY.public.kid}]), bad("E_JWK"))
+    add("keyset-jwk-x-newline", "a key whose x ends with a line feed", _keyset_doc(keys=[{**jwk, "x": jwk["x"] + "\n"}]), bad("E_JWK"))
+    add("keyset-jwk-second-bad", "the second key is an RSA key", _keyset_doc(keys=[jwk, {"kty": "RSA", "n": "AQAB", "e": "AQAB"}]), bad("E_JWK"))
+    add("keyset-jwk-string", "a key that is a string", _keyset_doc(keys=["key"]), bad("E_JWK"))
+
+    # E_ROTATION and the codes a rotation's members keep.
+    def rotation(id_, description, body, code, **kw):
+        add(id_, description, _keyset_doc(rotations=[_rotation_envelope(body, **kw)]), bad(code))
+
+    rotation("rotation-wrong-type", "payloadType of a manifest", _rotation_body(), "E_ROTATION", payload_type=MANIFEST_TYPE)
+    rotation("rotation-payload-array", "the payload is an array", [1], "E_ROTATION")
+    rotation("rotation-version-2", "notrain-rotation 2", _rotation_body(**{"notrain-rotation": 2}), "E_ROTATION")
+    rotation("rotation-version-true", "notrain-rotation true", _rotation_body(**{"notrain-rotation": True}), "E_ROTATION")
+    rotation("rotation-version-missing", "no notrain-rotation", _rotation_body(**{"notrain-rotation": None}), "E_ROTATION")
+    rotation("rotation-other-publisher", "names another publisher", _rotation_body(publisher="https://other.example"), "E_ROTATION")
+    rotation("rotation-old-missing", "no old", _rotation_body(old=None), "E_ROTATION")
+    rotation("rotation-old-42", "an old of 42 characters", _rotation_body(old=SITE.public.kid[:42]), "E_ROTATION")
+    rotation("rotation-old-newline", "a 43-character old followed by a line feed", _rotation_body(old=SITE.public.kid + "\n"), "E_ROTATION")
+    rotation("rotation-old-padded", "an old with base64 padding", _rotation_body(old=SITE.public.kid + "="), "E_ROTATION")
+    rotation("rotation-old-number", "an old that is a number", _rotation_body(old=43), "E_ROTATION")
+    rotation("rotation-new-missing", "no new", _rotation_body(new=None), "E_ROTATION")
+    rotation("rotation-issued-missing", "no issued", _rotation_body(issued=None), "E_ROTATION")
+    rotation("rotation-new-string", "new is a string", _rotation_body(new=NEWKEY.public.kid), "E_JWK")
+    rotation("rotation-new-private", "new carries d", _rotation_body(new={**NEWKEY.public.to_jwk(), "d": "AA"}), "E_JWK")
+    rotation("rotation-new-bad-before-issued-missing", "new is bad and issued is missing: new is checked first",
+             _rotation_body(new=[], issued=None), "E_JWK")
+    rotation("rotation-issued-number", "issued is a number", _rotation_body(issued=1790000000), "E_TIMESTAMP")
+    rotation("rotation-issued-offset", "issued with an offset", _rotation_body(issued="2026-10-01T00:00:00+00:00"), "E_TIMESTAMP")
+    rotation("rotation-payload-depth-5", "a rotation payload nested 5 deep", _rotation_body(x=[[[[]]]]), "E_JSON_DEPTH")
+    rotation("rotation-payload-oversize", "a rotation payload over 4096 octets", _rotation_body(x="a" * 4096), "E_SIZE")
+    rotation("rotation-payload-duplicate", "a rotation payload with old twice", jdump(_rotation_body())[:-1] + b',"old":"x"}', "E_JSON_DUPLICATE_KEY")
+    rotation("rotation-payload-not-json", "a rotation payload that is not JSON", b"rotate", "E_JSON")
+    sig = hop1["signatures"][0]
+    add("rotation-sig-not-string", "an embedded rotation's sig is a number", _keyset_doc(rotations=[{**hop1, "signatures": [{**sig, "sig": 1}]}]),
+        bad("E_ENVELOPE_FIELD"))
+    add("rotation-payload-bad-base64", "an embedded rotation's payload is not canonical base64", _keyset_doc(rotations=[{**hop1, "payload": "e30"}]),
+        bad("E_BASE64"))
+    add("rotation-no-signatures", "an embedded rotation without signatures", _keyset_doc(rotations=[{**hop1, "signatures": []}]), bad("E_NO_SIGNATURES"))
+    add("rotation-embedded-depth-8", "an embedded rotation's sig nested to depth 8 of the key set: a field error, not a depth error",
+        _keyset_doc(rotations=[{**hop1, "signatures": [{**sig, "sig": [[[]]]}]}]), bad("E_ENVELOPE_FIELD"))
+    add("rotation-embedded-depth-9", "an embedded rotation's sig nested to depth 9 of the key set",
+        _keyset_doc(rotations=[{**hop1, "signatures": [{**sig, "sig": [[[[]]]]}]}]), bad("E_JSON_DEPTH"))
+    return cases
+
+
+# -- account proofs ------------------------------------------------------------------------------------
+
+
+def account_cases() -> list[dict]:
+    site = "https://mira.example"
+    checks = [
+        ("proof-parenthesised", site, "(notrain:https://mira.example)", True),
+        ("proof-comma", site, "notrain:https://mira.example, thanks", True),
+        ("proof-end-of-sentence", site, "I am notrain:https://mira.example.", True),
+        ("proof-full-stop-then-text", site, "notrain:https://mira.example. Thanks!", True),
+        ("proof-whole-text", site, "notrain:https://mira.example", True),
+        ("proof-on-its-own-line", site, "art\nnotrain:https://mira.example\nmore", True),
+        ("proof-longer-host", site, "notrain:https://mira.example.evil", False),
+        ("proof-longer-tld", site, "notrain:https://mira.example.org", False),
+        ("proof-path", site, "notrain:https://mira.example/", False),
+        ("proof-hyphen", site, "notrain:https://mira.example-x", False),
+        ("proof-port", site, "notrain:https://mira.example:8443", False),
+        ("proof-prefixed-word", site, "xnotrain:https://mira.example", False),
+        ("proof-prefixed-slash", site, "/notrain:https://mira.example", False),
+        ("proof-other-scheme", site, "notrain:http://mira.example", False),
+        ("proof-uppercase", site, "NOTRAIN:https://mira.example", False),
+        ("proof-html-entity", site, "notrain&#58;https&#x3a;//mira.example", True),
+        ("proof-html-named-entity", site, "<p>notrain:https://mira.example&period;</p>", True),
+        ("proof-did-key", DID, f"key: notrain:{DID}", True),
+        ("proof-did-key-longer", DID, f"notrain:{DID}x", False),
+        ("proof-missing", site, "just an artist", False),
+        ("proof-beyond-limit", site, "a" * 1048576 + " notrain:https://mira.example", False),
+        ("proof-at-limit", site, "a" * (1048576 - 29) + " notrain:https://mira.example", True),
+    ]
+    return [{"id": id_, "description": f"profile text {text[:60]!r}", "publisher": publisher, **encode_input("text", text.encode()),
+             "expect": {"proof": proof}} for id_, publisher, text, proof in checks]
 
 
 # -- paths -----------------------------------------------------------------------------------------
@@ -560,6 +1024,20 @@ def decision_cases() -> list[dict]:
         ("decide-categories-independent", "categories never inherit", [st(train_ai="n", search="y")], "allowed", {"train-ai": (D, False), "ai-use": (U, True), "search": (A, True)}),
         ("decide-fail-closed", "a fail-closed statement disallows everything", [st(train_ai="y", ai_use="y", search="y"), {"fail_closed": "manifest fetch: HTTP 503"}], "allowed",
          {"train-ai": (D, False), "ai-use": (D, False), "search": (D, False)}),
+        # Explicit beats inferred (decision.md, "Explicit and inferred statements").
+        ("decide-explicit-y-beats-inferred-n", "the site's own y for the path overrules an n inferred from another crawler's block",
+         [st(train_ai="y"), {**st(train_ai="n"), "inferred": True}], "disallowed", {"train-ai": (A, True), "ai-use": (U, False), "search": (U, False)}),
+        ("decide-inferred-fills-the-unstated", "an inference fills a category nothing explicit states",
+         [{**st(train_ai="n"), "inferred": True}, st(ai_use="y", search="y")], "allowed", {"train-ai": (D, False), "ai-use": (A, True), "search": (A, True)}),
+        ("decide-inferred-only-per-category", "an explicit statement about another category leaves the inference standing",
+         [{**st(train_ai="n", ai_use="n"), "inferred": True}, st(ai_use="y")], "allowed", {"train-ai": (D, False), "ai-use": (A, True), "search": (U, True)}),
+        ("decide-inferred-y-under-explicit-n", "an explicit n wins, an inferred y is set aside",
+         [{**st(search="y"), "inferred": True}, st(search="n")], "allowed", {"train-ai": (U, True), "ai-use": (U, True), "search": (D, False)}),
+        ("decide-inferreds-combine", "inferences alone combine like any statements: any n wins",
+         [{**st(train_ai="y"), "inferred": True}, {**st(train_ai="n"), "inferred": True}], "allowed", {"train-ai": (D, False), "ai-use": (U, True), "search": (U, True)}),
+        ("decide-fail-closed-is-explicit", "a fail-closed statement is explicit and overrules an inferred y",
+         [{**st(train_ai="y", ai_use="y", search="y"), "inferred": True}, {"fail_closed": "robots.txt unreachable"}], "allowed",
+         {"train-ai": (D, False), "ai-use": (D, False), "search": (D, False)}),
     ]
     cases = []
     for id_, description, statements, unknown_as, expect in raw:
@@ -576,6 +1054,12 @@ def decision_cases() -> list[dict]:
         ("catalog-own-path-rule", "its path rules too", {"url": "https://art.example/free/x"}, {"train-ai": A, "ai-use": D, "search": U}),
         ("catalog-other-url", "another origin speaks only for itself", {"url": "https://other.example/x"}, {"train-ai": A, "ai-use": A, "search": A}),
         ("catalog-unlisted-origin", "an origin with no manifest", {"url": "https://third.example/x"}, {"train-ai": U, "ai-use": U, "search": U}),
+        ("catalog-unparseable-url", "no URL at all (an unclosed '['): no origin, no statement, no error", {"url": "https://[art.example/x"},
+         {"train-ai": U, "ai-use": U, "search": U}),
+        ("catalog-bad-port-url", "a port out of range: no origin, even on the publisher's host", {"url": "https://art.example:99999/x"},
+         {"train-ai": U, "ai-use": U, "search": U}),
+        ("catalog-unparseable-url-work", "a URL without origin still gets its works' statements", {"url": "https://[::1/x", "sha256": "aa" * 32},
+         {"train-ai": D, "ai-use": D, "search": U}),
         ("catalog-repost", "a work reposted on another origin is still covered", {"url": "https://other.example/x", "sha256": "aa" * 32},
          {"train-ai": D, "ai-use": D, "search": A}),
         ("catalog-did-key-work", "a did:key publisher's work anywhere", {"url": "https://third.example/img", "sha256": "bb" * 32},
@@ -626,9 +1110,12 @@ def standard_cases() -> list[dict]:
 FILES = {
     "envelopes.json": envelope_cases,
     "bare.json": bare_cases,
-    "parts.json": part_cases,
+    "parts.json": lambda: part_cases() + part_gap_cases(),
     "keys.json": key_cases,
-    "paths.json": path_cases,
+    "keysets.json": keyset_cases,
+    "accounts.json": account_cases,
+    "wellknown.json": wellknown_cases,
+    "paths.json": lambda: path_cases() + url_preprocessing_cases(),
     "works.json": work_cases,
     "names.json": name_cases,
     "decisions.json": decision_cases,

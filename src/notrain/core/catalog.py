@@ -17,12 +17,13 @@ Scoping rules (spec/decision.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 from .decision import Evidence, Statement
 from .manifest import Manifest, origin_of_split
 from .names import NameIndex
 from .paths import PathMatcher, url_path
+from .urls import split_url
 from .verify import check_sequence
 from .vocab import State
 from .works import WorkIndex
@@ -55,8 +56,12 @@ class OriginRules:
         self._statements: dict[tuple[str, str, State], Statement] = {}
 
     def statements(self, url: str | SplitResult) -> list[Statement]:
-        """What the manifest says about ``url``; the caller has checked its origin."""
-        match = self.matcher.match(url_path(url))
+        """What the manifest says about ``url``; the caller has checked its origin.
+        A string that is no URL at all has no origin, so nothing (spec/decision.md, "Scope")."""
+        parts = _split(url) if isinstance(url, str) else url
+        if parts is None:
+            return []
+        match = self.matcher.match(url_path(parts))
         found = []
         for category, (state, rules) in match.by_category.items():
             for rule in rules:
@@ -73,6 +78,15 @@ class OriginRules:
         if statement is None:
             statement = self._statements[key] = Statement({category: state}, _evidence(self.manifest, ref))
         return statement
+
+
+def _split(url: str) -> SplitResult | None:
+    """``url`` split, or None for one that cannot be (an unclosed '[', a netloc
+    that NFKC turns into a delimiter...): hostile URLs are looked up, never raised on."""
+    try:
+        return split_url(url)
+    except ValueError:
+        return None
 
 
 def _evidence(manifest: Manifest, rule: str, detail: str = "") -> Evidence:
@@ -146,9 +160,9 @@ class Catalog:
         return found
 
     def url_statements(self, url: str) -> list[Statement]:
-        parts = urlsplit(url)
-        rules = self._origins.get(self._origin(parts))  # type: ignore[arg-type]
-        return rules.statements(parts) if rules is not None else []
+        parts = _split(url)
+        rules = self._origins.get(self._origin(parts)) if parts is not None else None  # type: ignore[arg-type]
+        return rules.statements(parts) if rules is not None else []  # type: ignore[arg-type]
 
     def _origin(self, parts: SplitResult) -> str | None:
         """The canonical origin of a split URL, memoised per (scheme, netloc):

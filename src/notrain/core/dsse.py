@@ -4,7 +4,9 @@ The signature covers PAE(payloadType, payload): the exact payload bytes and
 their type, never a re-serialisation, so no canonicalisation is needed and a
 signature for one payload type can never be replayed as another.  notrain
 profiles DSSE strictly: padded standard base64 only, a ``keyid`` on every
-signature, at most 16 signatures, no unknown members.
+signature, at most 16 signatures, no unknown members.  A member of the wrong
+JSON type is an envelope-field error; ``E_BASE64`` is only for strings that
+are not canonical base64 (spec/envelope.md, "Format").
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def from_json(doc: object, where: str = "") -> Envelope:
     payload_type = doc["payloadType"]
     if not isinstance(payload_type, str):
         raise EnvelopeError("payloadType must be a string", code="E_ENVELOPE_FIELD", where=f"{where}/payloadType")
+    if not isinstance(doc["payload"], str):
+        raise EnvelopeError("payload must be a string", code="E_ENVELOPE_FIELD", where=f"{where}/payload")
     payload = b64.std_decode(doc["payload"], where=f"{where}/payload")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise EnvelopeError(f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}", code="E_SIZE", where=f"{where}/payload")
@@ -92,6 +96,8 @@ def from_json(doc: object, where: str = "") -> Envelope:
         _exact_members(item, _SIGNATURE_MEMBERS, at)
         if not isinstance(item["keyid"], str) or not 0 < len(item["keyid"]) <= 128:
             raise EnvelopeError("keyid must be a non-empty string", code="E_ENVELOPE_FIELD", where=f"{at}/keyid")
+        if not isinstance(item["sig"], str):
+            raise EnvelopeError("sig must be a string", code="E_ENVELOPE_FIELD", where=f"{at}/sig")
         signatures.append(Signature(item["keyid"], b64.std_decode(item["sig"], where=f"{at}/sig")))
     return Envelope(payload_type, payload, tuple(signatures))
 

@@ -28,32 +28,51 @@ DEFAULT_MAX_DEPTH = 16
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise JSONError(f"duplicate member name {key!r}", code="E_JSON_DUPLICATE_KEY")
-            seen.add(key)
-    return obj
+def _number_defect(text: str) -> JSONError:
+    if text in ("NaN", "Infinity", "-Infinity"):
+        return JSONError(f"{text} is not JSON", code="E_JSON_NUMBER")
+    if "." in text or "e" in text or "E" in text:
+        return JSONError(f"number {text[:40]!r} is not an integer", code="E_JSON_NUMBER")
+    return JSONError(f"integer {text[:40]} is outside ±(2^53-1)", code="E_JSON_NUMBER")
 
 
-def _reject_float(text: str) -> Any:
-    raise JSONError(f"number {text[:40]!r} is not an integer", code="E_JSON_NUMBER")
+class _Defects:
+    """The first number and the first duplicate-name defect met while parsing.
 
+    They are recorded rather than raised so that a document with several
+    defects is reported in the order spec/manifest.md fixes (grammar, depth,
+    numbers, duplicates, surrogates), not in the order a parser happens to
+    meet them.
+    """
 
-def _checked_int(text: str) -> int:
-    if len(text) > 17:  # fast path: 2^53 has 16 digits
-        raise JSONError(f"integer {text[:40]}... is outside ±(2^53-1)", code="E_JSON_NUMBER")
-    value = int(text)
-    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        raise JSONError(f"integer {text} is outside ±(2^53-1)", code="E_JSON_NUMBER")
-    return value
+    __slots__ = ("number", "duplicate")
 
+    def __init__(self) -> None:
+        self.number: JSONError | None = None
+        self.duplicate: JSONError | None = None
 
-def _reject_constant(text: str) -> Any:
-    raise JSONError(f"{text} is not JSON", code="E_JSON_NUMBER")
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs) and self.duplicate is None:
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self.duplicate = JSONError(f"duplicate member name {key!r}", code="E_JSON_DUPLICATE_KEY")
+                    break
+                seen.add(key)
+        return obj
+
+    def integer(self, text: str) -> int:
+        if len(text) <= 15:  # fast path: 15 characters hold at most 999,999,999,999,999 < 2^53
+            return int(text)
+        if len(text) <= 17 and -MAX_SAFE_INTEGER <= int(text) <= MAX_SAFE_INTEGER:  # 2^53 has 16 digits
+            return int(text)
+        return self.not_integer(text)
+
+    def not_integer(self, text: str) -> int:
+        if self.number is None:
+            self.number = _number_defect(text)
+        return 0
 
 
 def _check_tree(value: Any, max_depth: int, check_strings: bool, where: str = "", depth: int = 1) -> None:
@@ -106,26 +125,54 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise JSONError(f"{what} is not valid UTF-8 (byte {exc.start})", code="E_JSON_UTF8") from None
+    defects = _Defects()
     try:
         value = json.loads(
             text,
-            object_pairs_hook=_reject_duplicates,
-            parse_float=_reject_float,
-            parse_int=_checked_int,
-            parse_constant=_reject_constant,
+            object_pairs_hook=defects.pairs,
+            parse_float=defects.not_integer,
+            parse_int=defects.integer,
+            parse_constant=defects.not_integer,
         )
-    except JSONError:
-        raise
-    except RecursionError:
+    except RecursionError:  # only nesting far beyond any limit exhausts the parser's stack
         raise JSONError(f"{what} nests deeper than {max_depth} levels", code="E_JSON_DEPTH") from None
     except json.JSONDecodeError as exc:
+        if _lexical_depth(text) > max_depth:
+            raise JSONError(f"{what} nests deeper than {max_depth} levels", code="E_JSON_DEPTH") from None
         raise JSONError(
             f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", code="E_JSON"
         ) from None
-    has_surrogate_escape = _SURROGATE_ESCAPE.search(data) is not None
-    if has_surrogate_escape or _depth(value) > max_depth:
-        _check_tree(value, max_depth, check_strings=has_surrogate_escape)  # finds and names the problem
+    if _depth(value) > max_depth:
+        _check_tree(value, max_depth, check_strings=False)  # names where the depth is exceeded
+    if defects.number is not None:
+        raise defects.number
+    if defects.duplicate is not None:
+        raise defects.duplicate
+    if _SURROGATE_ESCAPE.search(data) is not None:
+        _check_tree(value, max_depth, check_strings=True)  # finds and names a lone surrogate, if any
     return value
+
+
+# A JSON string, or the unterminated rest of one: what the lexical depth skips.
+_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _lexical_depth(text: str) -> int:
+    """Nesting depth of text that is not valid JSON, as spec/manifest.md defines it:
+    the peak of a counter that each ``[`` or ``{`` outside a string raises by one
+    and each ``]`` or ``}`` lowers by one.  Linear; used only on the error path,
+    so that a deep document is reported as too deep whether or not it is also
+    malformed."""
+    depth = peak = 0
+    for char in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        if char in "[{":
+            depth += 1
+            if depth > peak:
+                peak = depth
+        else:
+            depth -= 1
+    return peak
 
 
 def _depth(value: Any) -> int:

@@ -130,9 +130,17 @@ def _parse_rotation(item: object, publisher: str, where: str) -> Rotation:
     old = doc.get("old")
     if not isinstance(old, str) or not _KID.match(old):
         raise KeyMaterialError("rotation 'old' must be a key id", code="E_ROTATION", where=f"{where}/old")
-    new = PublicKey.from_jwk(doc.get("new"), where=f"{where}/new")
-    issued = parse_timestamp(doc.get("issued"), f"{where}/issued")
+    new = PublicKey.from_jwk(_member(doc, "new", where), where=f"{where}/new")
+    issued = parse_timestamp(_member(doc, "issued", where), f"{where}/issued")
     return Rotation(publisher, old, new, issued, envelope)
+
+
+def _member(doc: dict, name: str, where: str) -> object:
+    """A rotation member that must be present: a missing one is the statement's
+    defect (E_ROTATION), a bad one its value's (E_JWK, E_TIMESTAMP)."""
+    if name not in doc:
+        raise KeyMaterialError(f"rotation lacks {name!r}", code="E_ROTATION", where=f"{where}/{name}")
+    return doc[name]
 
 
 def make_rotation(publisher: str, old: PrivateKey, new: PublicKey, issued: datetime) -> Rotation:

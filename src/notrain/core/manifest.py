@@ -17,13 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 from . import ijson
 from .dsse import MAX_PAYLOAD_BYTES
 from .errors import PayloadError
 from .keys import PublicKey
 from .paths import PathRule, check_pattern
+from .urls import split_url
 from .vocab import State, parse_prefs
 
 MANIFEST_TYPE = "application/vnd.notrain.manifest+json"
@@ -44,6 +45,9 @@ KNOWN_MEMBERS = frozenset(
 _TIMESTAMP = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 _BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
 _LOWER_HEX = re.compile(r"[0-9a-f]*\Z")
+# What a URL written in a manifest must not contain: WHATWG parsers drop or
+# strip these silently, so the same member could be read as two URLs.
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 # A DNS name (lowercase, ASCII: IDNs in punycode) or an IPv4 literal.
 _HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
@@ -143,6 +147,12 @@ def _text(value, where: str, limit: int = MAX_TEXT_CHARS) -> str:
     return value
 
 
+def _url(value, where: str) -> str:
+    if _URL_FORBIDDEN.search(_text(value, where)):
+        raise PayloadError("a URL must not contain spaces or control characters", code="E_FIELD_VALUE", where=where)
+    return value
+
+
 def parse_timestamp(value, where: str) -> datetime:
     """RFC 3339 in the one form notrain writes: ``YYYY-MM-DDTHH:MM:SSZ``."""
     match = _TIMESTAMP.match(value) if isinstance(value, str) else None
@@ -172,10 +182,12 @@ def canonical_origin(text: str, *, of_url: bool = False) -> str | None:
     path, query and fragment are not part of an origin).  Hosts are lowercase
     ASCII DNS names (IDNs in punycode), dotted-quad IPv4 without leading zeros,
     or bracketed IPv6 in RFC 5952 form without a zone and not IPv4-mapped, so
-    that every origin has exactly one spelling.
+    that every origin has exactly one spelling.  The URL is split as an HTTP
+    client would (:func:`split_url`), so that the origin is the one a request
+    for it reaches.
     """
     try:
-        return origin_of_split(urlsplit(text), of_url=of_url)
+        return origin_of_split(split_url(text), of_url=of_url)
     except ValueError:
         return None
 
@@ -290,7 +302,7 @@ def _parse_names(items, where: str) -> tuple[Name, ...]:
 def _parse_accounts(items, where: str) -> tuple[Account, ...]:
     accounts = []
     for at, item in _entries(items, where):
-        url = _text(_require(item, "url", str, at), f"{at}/url")
+        url = _url(_require(item, "url", str, at), f"{at}/url")
         if canonical_origin(url) is None or not url.startswith("https://"):
             raise PayloadError("an account is an https URL", code="E_FIELD_VALUE", where=f"{at}/url")
         service = _text(item["service"], f"{at}/service", 64) if "service" in item else None
@@ -308,7 +320,7 @@ def _parse_parts(items, where: str) -> tuple[PartRef, ...]:
         size = _require(item, "size", int, at)
         if not 0 < size <= MAX_PART_BYTES:
             raise PayloadError(f"a part is 1 to {MAX_PART_BYTES} bytes", code="E_FIELD_VALUE", where=f"{at}/size")
-        url = _text(item["url"], f"{at}/url") if "url" in item else None
+        url = _url(item["url"], f"{at}/url") if "url" in item else None
         if any(p.sha256 == digest for p in parts):
             raise PayloadError("the same part is listed twice", code="E_FIELD_VALUE", where=f"{at}/sha256")
         parts.append(PartRef(digest, size, url, at))
@@ -353,7 +365,7 @@ def parse_payload(data: bytes) -> Manifest:
         raise PayloadError("sequence must be 0 to 2^53-1", code="E_FIELD_VALUE", where="/sequence")
     issued = parse_timestamp(_require(doc, "issued", str, ""), "/issued")
     expires = parse_timestamp(_require(doc, "expires", str, ""), "/expires")
-    if not issued < expires <= issued + MAX_VALIDITY:
+    if not issued < expires or expires - issued > MAX_VALIDITY:  # a difference: no overflow near year 9999
         raise PayloadError(f"expires must be after issued, by at most {MAX_VALIDITY.days} days", code="E_VALIDITY", where="/expires")
     works = _parse_works(doc.get("works", []), "/works")
     pdq = _parse_pdq(doc["pdq"], "/pdq") if "pdq" in doc else None

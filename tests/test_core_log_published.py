@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from notrain.core.logerrors import ProofError
-from notrain.core.merkle import inclusion_proof, consistency_proof, leaf_hash, root, verify_consistency, verify_inclusion
+from notrain.core.merkle import consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
 
 DATA = Path(__file__).resolve().parent / "outside" / "log" / "transparency-dev-merkle" / "testdata"
 INCLUSION = sorted((DATA / "inclusion").rglob("*.json"))

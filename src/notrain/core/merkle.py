@@ -58,7 +58,7 @@ class CompactRange:
         self._nodes: list[tuple[int, bytes]] = []
 
     @classmethod
-    def at(cls, size: int, node: NodeReader) -> "CompactRange":
+    def at(cls, size: int, node: NodeReader) -> CompactRange:
         """The range of an existing tree of ``size`` leaves, read through ``node``."""
         _check_size(size)
         built = cls()
@@ -232,7 +232,7 @@ def _split(n: int) -> int:
 def _inclusion_shape(index: int, size: int) -> tuple[int, int]:
     """(inner, border): hashes below the point where the path meets the right edge, and above."""
     inner = (index ^ (size - 1)).bit_length()
-    return inner, bin(index >> inner).count("1")
+    return inner, (index >> inner).bit_count()
 
 
 def _check_size(size: int) -> None:

@@ -55,7 +55,7 @@ class Note:
     def to_bytes(self) -> bytes:
         return (self.text + "\n" + "".join(s.line() for s in self.signatures)).encode("utf-8")
 
-    def with_signature(self, signature: NoteSignature) -> "Note":
+    def with_signature(self, signature: NoteSignature) -> Note:
         return Note(self.text, self.signatures + (signature,))
 
 
@@ -102,7 +102,7 @@ class NoteVerifier:
         return f"{self.name}+{self.key_id.hex()}+{b64.std_encode(bytes([self.kind]) + self.public.raw)}"
 
     @classmethod
-    def from_vkey(cls, vkey: object) -> "NoteVerifier":
+    def from_vkey(cls, vkey: object) -> NoteVerifier:
         """Parse ``name+hex(key id)+base64(type || key)``; the key id must match the key."""
         if not isinstance(vkey, str) or len(vkey) > MAX_KEY_NAME_BYTES + 64:
             raise NoteError("a verifier key is a short string", where="vkey")

@@ -52,12 +52,38 @@ async def test_doctor_explains_a_site_with_every_mechanism_and_mistake(site):
     assert "E_SIGNATURE_INVALID" in advice and "fail-closed" in advice
     assert "lowercase (train-ai, not Train-AI)" in advice
     assert "ai.txt is read by few crawlers" in advice
-    assert "signals disagree on train-ai: ai.txt, html-meta-robots, robots.txt-ai-crawler say no, tdmrep-html says yes" in advice
-    assert "disagree on ai-use" not in advice  # only the fail-closed statement said no: it is explained on its own
+    # The GPTBot block is an inference, overruled where the page states train-ai itself: not part of the disagreement.
+    assert "signals disagree on train-ai: ai.txt, html-meta-robots say no, tdmrep-html says yes" in advice
+    assert "signals disagree on ai-use: html-meta-robots says no, tdmrep-html says yes" in advice  # noai covers ai-use
+    assert "robots.txt-ai-crawler (User-agent: GPTBot | Disallow: /) would mean train-ai=n by inference" in advice
+    assert "disagree on search" not in advice  # only the fail-closed statement said no: it is explained on its own
     assert "blocks some AI training crawlers (GPTBot" in advice
     assert d.crawl["GPTBot"] is False and d.crawl["CCBot"] is True
     text = render(d)
     assert "DISALLOWED" in text and "fail-closed" in text and "advice:" in text
+
+
+async def test_doctor_shows_an_explicit_statement_and_the_inference_it_overrules(site):
+    # i7 §3: the site's "Content-Usage: /open/ train-ai=y" decides /open/, not the GPTBot block read as train-ai=n.
+    site.serve("/robots.txt", "User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nAllow: /\nContent-Usage: /open/ train-ai=y\n")
+    site.serve("/open/poem", "<html></html>", **{"Content-Type": "text/html"})
+    site.serve("/closed/poem", "<html></html>", **{"Content-Type": "text/html"})
+    async with HttpClient(timeout=2.0) as client:
+        d = await diagnose(site.origin + "/open/poem", client)
+        closed = await diagnose(site.origin + "/closed/poem", client)
+    assert d.decision.state("train-ai") is State.ALLOWED
+    [inference] = d.decision.outcomes["train-ai"].overruled
+    assert inference.inferred and inference.evidence.rule == "User-agent: GPTBot | Disallow: /"
+    advice = "\n".join(d.advice)
+    assert "would mean train-ai=n by inference, but robots.txt-content-usage states train-ai explicitly" in advice
+    assert "disagree" not in advice
+    text = render(d)
+    assert "robots.txt-ai-crawler (inferred)" in text and "robots.txt-content-usage" in text
+    assert "overruled inference: User-agent: GPTBot | Disallow: /" in text
+    report = d.to_json()["decision"]["categories"]["train-ai"]
+    assert report["state"] == "allowed" and report["overruled"][0]["inferred"] is True
+    assert closed.decision.state("train-ai") is State.DISALLOWED  # nothing explicit there: the inference fills it
+    assert not closed.decision.outcomes["train-ai"].overruled
 
 
 async def test_doctor_notices_a_cdn_that_strips_headers(site):

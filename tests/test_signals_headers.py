@@ -106,7 +106,16 @@ HTML = ("Content-Type", "text/html; charset=utf-8")
 def test_x_robots_tag_fixtures(lines, content_type, train):
     headers = [("X-Robots-Tag", line) for line in lines] + ([content_type] if content_type else [])
     assert states(headers)[0] is train
-    assert states(headers)[1:] == (U, U)  # noai says nothing about AI use or search
+    # DeviantArt's terms: noai/noimageai forbid training and input to trained systems (ai-use); noml only training.
+    ai_use = U if any("noml" in line for line in lines) else train
+    assert states(headers)[1:] == (ai_use, U)  # never search
+
+
+def test_noai_maps_to_train_ai_and_ai_use_from_the_originators_wording():
+    [statement] = header_statements([("X-Robots-Tag", "noai")], URL)
+    assert statement.prefs == {TRAIN_AI: D, AI_USE: D}
+    [statement] = header_statements([("X-Robots-Tag", "noml")], URL)
+    assert statement.prefs == {TRAIN_AI: D}
 
 
 @pytest.mark.parametrize(

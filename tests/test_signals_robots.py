@@ -361,7 +361,24 @@ def test_ai_crawler_table():
         }
         & training
     )
-    assert all(product_token(t) == t.lower() for t in tokens)
+    assert len({product_token(t) for t in tokens}) == len(tokens)  # one entry per product token
+
+
+# i7 §3: the training crawlers of the ai.robots.txt list (robots.json, 2026-08) that an earlier table lacked.
+LIST_TRAINING = [
+    "AI2Bot", "Ai2Bot-Dolma", "Brightbot", "CloudVertexBot", "Cotoyogi", "DeepSeekBot", "FacebookBot", "Factset_spyderbot",
+    "FriendlyCrawler", "ICC-Crawler", "Kangaroo Bot", "Linguee Bot", "PanguBot", "Sidetrade indexer bot", "TikTokSpider",
+    "VelenPublicWebCrawler", "Webzio-Extended",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", LIST_TRAINING)
+def test_training_crawlers_of_the_community_list_are_in_the_table(name):
+    # As the list's robots.txt writes them, names with spaces included; the crawler's own name selects the group.
+    file = robots(f"User-agent: {name}\nDisallow: /\n")
+    [statement] = file.statements(ORIGIN + "/x", "mybot")
+    assert statement.inferred and statement.prefs == {"train-ai": N}
+    assert not file.can_fetch(ORIGIN + "/x", name) and file.warnings == ()
 
 
 # --- signals.md §6.1: Content-Signal -------------------------------------------------------------------
@@ -679,7 +696,76 @@ def test_rules_before_any_group_are_ignored_with_a_warning():
     assert any("before any User-agent line is ignored" in w for w in file.warnings)
 
 
+def test_lines_without_a_colon_are_read_as_google_and_protego_read_them():
+    # robots_test.cc ID_LineSyntax_Line: "it's obvious what they mean by 'disallow /'".
+    file = robots("user-agent FooBot\ndisallow /\n")
+    assert not file.can_fetch(ORIGIN + "/x/y", "FooBot") and file.can_fetch(ORIGIN + "/x/y", "BarBot")
+    assert any("line 2 has no ':'; read as 'disallow'" in w for w in file.warnings)
+
+
+def test_a_line_without_a_colon_needs_exactly_two_words_and_a_known_label():
+    file = robots("user-agent: FooBot\ndisallow / x\nfoo /\n")
+    assert file.can_fetch(ORIGIN + "/x", "FooBot")
+    assert sum("has no ':' and is ignored" in w for w in file.warnings) == 2
+
+
+def test_a_content_usage_line_without_a_colon_is_read_too():
+    assert state(robots("User-agent: *\nContent-Usage train-ai=n\n"), "/x", "mybot") is N
+
+
+def test_an_unknown_line_does_not_end_a_run_of_user_agent_lines():
+    # robots_test.cc ID_LineSyntax_Groups_OtherRules; Protego would start a new group here.
+    file = robots("User-agent: FooBot\nInvalid-Unknown-Line: unknown\nUser-agent: *\nDisallow: /\n")
+    assert not file.can_fetch(ORIGIN + "/", "FooBot") and not file.can_fetch(ORIGIN + "/", "BarBot")
+
+
+def test_a_non_ascii_user_agent_is_cut_as_google_cuts_it_and_collides_with_no_other_name():
+    file = robots("User-agent: Jävla-Foobot\nDisallow: /\n\nUser-agent: jävla-fanbot\nDisallow: /private/\n")
+    # google/robotstxt reads both values as "J" and compares the crawler's token whole: neither name obeys them.
+    assert file.can_fetch(ORIGIN + "/x", "jävla-fanbot") and file.can_fetch(ORIGIN + "/x", "Jävla-Foobot")
+    assert not file.can_fetch(ORIGIN + "/x", "J") and not file.can_fetch(ORIGIN + "/private/x", "j")
+    assert any("read as 'j', as google/robotstxt reads it" in w for w in file.warnings)
+
+
+def test_a_star_followed_by_more_text_is_still_the_global_group():
+    # robots.cc HandleUserAgent: "a '*' followed by space and more characters ... is still regarded a global rule".
+    assert not robots("User-agent: * # everyone\nUser-agent: * all\nDisallow: /\n").can_fetch(ORIGIN + "/x", "mybot")
+
+
+@pytest.mark.parametrize(
+    "path, train",
+    [("/a*b", N), ("/a%2Ab", N), ("/a%2ab", N), ("/aXb", U), ("/price$", N), ("/price%24", N), ("/price", U), ("/q?x=$1", N)],
+)
+def test_escaped_star_and_dollar_in_content_usage_paths_match_the_literal_characters(path, train):
+    # RFC 9309 §2.2.3: "%2A" and "%24" match a literal "*" and "$"; attach-05 uses robots.txt path matching.
+    file = robots("User-agent: *\nContent-Usage: /a%2Ab train-ai=n\nContent-Usage: /price%24 train-ai=n\nContent-Usage: /q?x=%24 train-ai=n\n")
+    assert state(file, path, "mybot") is train
+
+
+def test_wildcards_still_match_literal_stars_and_dollars():
+    file = robots("User-agent: *\nContent-Usage: /a*b train-ai=n\nContent-Usage: /c$ train-ai=n\n")
+    assert state(file, "/a*b", "mybot") is N and state(file, "/aXb", "mybot") is N
+    assert state(file, "/c", "mybot") is N and state(file, "/c$", "mybot") is U
+
+
+def test_an_explicit_content_usage_beats_the_training_crawler_inference():
+    # i7 §3: a GPTBot block must not overrule the site's own "Content-Usage: /open/ train-ai=y" for /open/.
+    file = robots("User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nAllow: /\nContent-Usage: /open/ train-ai=y\n")
+    decision = decide(file.statements(ORIGIN + "/open/poem", "mybot"))
+    assert decision.state("train-ai") is Y
+    [overruled] = decision.outcomes["train-ai"].overruled
+    assert overruled.inferred and overruled.evidence.rule == "User-agent: GPTBot | Disallow: /"
+    assert state(file, "/closed/poem", "mybot") is N  # nothing explicit there: the inference fills it
+
+
+def test_an_explicit_n_and_the_inference_agree():
+    file = robots("User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nContent-Usage: train-ai=n\n")
+    decision = decide(file.statements(ORIGIN + "/x", "mybot"))
+    assert decision.state("train-ai") is N and [s.evidence.mechanism for s in decision.outcomes["train-ai"].because] == [ROBOTS_CONTENT_USAGE]
+
+
 def test_a_directive_between_user_agent_lines_starts_a_new_group():
+    # Crawl-delay is a rule of group a (as Protego reads it), so it ends a's run of user-agent lines.
     file = robots("User-agent: a\nCrawl-delay: 5\nUser-agent: b\nDisallow: /\n")
     assert file.can_fetch(ORIGIN + "/", "a") and not file.can_fetch(ORIGIN + "/", "b")
 

@@ -6,8 +6,10 @@ every statement found with where it came from, shows the decision per
 purpose with the statements behind it, and turns what it noticed into advice:
 a manifest that fails to verify (which opts the whole origin out of
 everything until fixed), parser warnings (an uppercase ``Content-Usage`` key
-voids the whole field), signals that disagree, mechanisms few crawlers read,
-and a CDN in front of the site that may strip preference headers.
+voids the whole field), signals that disagree, inferences that the site's
+explicit statements overrule (a GPTBot block read as ``train-ai=n`` where the
+site said ``train-ai=y``: both are shown), mechanisms few crawlers read, and
+a CDN in front of the site that may strip preference headers.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .fetch.manifests import Status
 from .fetch.site import SiteFetcher, SiteSignals, page_statements
 from .signals.base import AI_TXT
 from .signals.headers import discovered_manifest_links
-from .signals.robots import AI_CRAWLERS, TRAINING
+from .signals.crawlers import AI_CRAWLERS, TRAINING
 
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_TOKEN = "notrain"
@@ -114,6 +116,7 @@ def _advise(d: Diagnosis, links: list[str]) -> list[str]:
     if any(s.evidence.mechanism == AI_TXT for s in d.statements):
         advice.append("ai.txt is read by few crawlers: say the same in robots.txt Content-Usage or your notrain manifest")
     advice.extend(_disagreements(d))
+    advice.extend(_overruled(d))
     advice.extend(_cdn(d))
     blocked = [token for token, allowed in d.crawl.items() if not allowed and token != d.token]
     if blocked and len(blocked) < len(d.crawl) - 1:
@@ -132,9 +135,11 @@ def _all_warnings(d: Diagnosis):
 
 
 def _disagreements(d: Diagnosis) -> list[str]:
+    """Explicit statements (or, where none spoke, inferences) that say yes and no about one category."""
     found = []
-    said = [s for s in d.statements if s.evidence.mechanism != FAIL_CLOSED]  # explained on its own
     for category in CATEGORIES:
+        overruled = d.decision.outcomes[category].overruled
+        said = [s for s in d.statements if s.evidence.mechanism != FAIL_CLOSED and s not in overruled]  # fail-closed: explained on its own
         yes = [s.evidence.mechanism for s in said if s.prefs.get(category) is State.ALLOWED]
         no = [s.evidence.mechanism for s in said if s.prefs.get(category) is State.DISALLOWED]
         if yes and no:
@@ -143,6 +148,27 @@ def _disagreements(d: Diagnosis) -> list[str]:
                 "the most restrictive wins, so it is disallowed"
             )
     return found
+
+
+def _overruled(d: Diagnosis) -> list[str]:
+    """Inferences set aside because the site stated the category explicitly: show both sides."""
+    found = []
+    for category in CATEGORIES:
+        outcome = d.decision.outcomes[category]
+        if not outcome.overruled:
+            continue
+        inferred = "; ".join(f"{s.evidence.mechanism} ({s.evidence.rule})" for s in outcome.overruled[:3])
+        explicit = ", ".join(sorted({s.evidence.mechanism for s in outcome.because}))
+        found.append(
+            f"{inferred} would mean {category}={_letter(outcome.overruled[0].prefs[category])} by inference, but "
+            f"{explicit} state{'s' if ',' not in explicit else ''} {category} explicitly for this URL, and an explicit "
+            f"statement overrules an inference: {category} is {outcome.state.value}"
+        )
+    return found
+
+
+def _letter(state: State) -> str:
+    return "y" if state is State.ALLOWED else "n"
 
 
 def _says(mechanisms: list[str], answer: str) -> str:
@@ -172,19 +198,28 @@ def render(d: Diagnosis) -> str:
     if manifest.error:
         lines.append(f"            {manifest.error}")
     lines.append(f"robots.txt  {d.site.files.robots.status}")
-    lines.append("crawl       " + ", ".join(f"{token} {'yes' if ok else 'NO'}" for token, ok in d.crawl.items()))
+    crawlers = [(token, ok) for token, ok in d.crawl.items() if token != d.token]
+    blocked = [token for token, ok in crawlers if not ok]
+    lines.append(
+        f"crawl       {d.token} {'yes' if d.crawl.get(d.token) else 'NO'}; AI training crawlers: "
+        + (f"NO for {', '.join(blocked)}" if blocked else "none blocked")
+        + f" ({len(crawlers) - len(blocked)} of {len(crawlers)} may crawl)"
+    )
     lines += ["", "signals found:"]
     if not d.statements:
         lines.append("  (none)")
     for s in d.statements:
-        prefs = ", ".join(f"{c}={'y' if v is State.ALLOWED else 'n'}" for c, v in s.prefs.items()) or "(no preference)"
+        prefs = ", ".join(f"{c}={_letter(v)}" for c, v in s.prefs.items()) or "(no preference)"
         where = " ".join(x for x in (s.evidence.rule, s.evidence.detail) if x)
-        lines.append(f"  {s.evidence.mechanism:28} {prefs:40} {s.evidence.source}  {where}")
+        kind = " (inferred)" if s.inferred else ""
+        lines.append(f"  {s.evidence.mechanism + kind:39} {prefs:40} {s.evidence.source}  {where}")
     lines += ["", "decision:"]
     for category in CATEGORIES:
         outcome = d.decision.outcomes[category]
         verdict = "allowed" if d.decision.allowed(category) else "DISALLOWED"
         why = ", ".join(sorted({s.evidence.mechanism for s in outcome.because})) or "nobody said (unknown → policy)"
+        if outcome.overruled:
+            why += "; overruled inference: " + ", ".join(sorted({s.evidence.rule or s.evidence.mechanism for s in outcome.overruled}))
         lines.append(f"  {category:9} {verdict:11} ({outcome.state.value}; {why})")
     if d.advice:
         lines += ["", "advice:"]

@@ -10,6 +10,14 @@ Combining follows AIPREF: per category, any *disallowed* wins, then any
 *allowed*, else *unknown*.  What *unknown* finally means is the caller's
 policy (``unknown_as``); notrain is an opt-out protocol, so the default is
 allowed.
+
+Explicit beats inferred.  Some statements are notrain's reading of a signal
+that says something else (a robots.txt group blocking GPTBot read as
+``train-ai=n`` for every crawler); they are marked ``inferred``.  An inferred
+statement only fills a category that no explicit statement about the same
+thing speaks to: where the publisher said ``y`` or ``n`` outright, the
+inference is set aside (kept in :attr:`Outcome.overruled`, so reports and
+``notrain doctor`` can show it), never combined.
 """
 
 from __future__ import annotations
@@ -49,9 +57,13 @@ class Statement:
 
     prefs: Mapping[str, State]
     evidence: Evidence
+    inferred: bool = False  # notrain's reading of another signal, not the publisher's own words
 
     def to_json(self) -> dict:
-        return {"prefs": {c: s.value for c, s in self.prefs.items()}, "evidence": self.evidence.to_json()}
+        doc = {"prefs": {c: s.value for c, s in self.prefs.items()}, "evidence": self.evidence.to_json()}
+        if self.inferred:
+            doc["inferred"] = True
+        return doc
 
 
 def fail_closed(source: str, reason: str) -> Statement:
@@ -61,10 +73,12 @@ def fail_closed(source: str, reason: str) -> Statement:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One category's result and the statements that produced it."""
+    """One category's result, the statements that produced it, and the inferred
+    statements that explicit ones overruled."""
 
     state: State
     because: tuple[Statement, ...] = ()
+    overruled: tuple[Statement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,11 +105,14 @@ class Decision:
     def to_json(self) -> dict:
         return {
             "unknown_as": self.unknown_as.value,
-            "categories": {
-                c: {"state": o.state.value, "allowed": self.allowed(c), "because": [s.to_json() for s in o.because]}
-                for c, o in self.outcomes.items()
-            },
+            "categories": {c: self._outcome_json(c, o) for c, o in self.outcomes.items()},
         }
+
+    def _outcome_json(self, category: str, outcome: Outcome) -> dict:
+        doc = {"state": outcome.state.value, "allowed": self.allowed(category), "because": [s.to_json() for s in outcome.because]}
+        if outcome.overruled:
+            doc["overruled"] = [s.to_json() for s in outcome.overruled]
+        return doc
 
 
 def decide(
@@ -104,20 +121,37 @@ def decide(
     categories: Iterable[str] = CATEGORIES,
     unknown_as: State = State.ALLOWED,
 ) -> Decision:
-    """Combine statements from any sources into a per-category decision."""
+    """Combine statements from any sources into a per-category decision.
+
+    Per category: if any explicit statement speaks to it, only explicit ones
+    count and the inferred ones are overruled; then any disallowed wins, then
+    any allowed, else unknown.
+    """
     if unknown_as is State.UNKNOWN:
         raise ValueError("unknown_as must be ALLOWED or DISALLOWED")
     statements = tuple(statements)
-    said: dict[tuple[str, State], list[Statement]] = {}
+    said: dict[tuple[str, bool, State], list[Statement]] = {}
     for statement in statements:
         for category, state in statement.prefs.items():
-            said.setdefault((category, state), []).append(statement)
+            said.setdefault((category, statement.inferred, state), []).append(statement)
     outcomes: dict[str, Outcome] = {}
     for category in categories:
-        no = said.get((category, State.DISALLOWED))
-        yes = said.get((category, State.ALLOWED))
-        outcomes[category] = Outcome(State.DISALLOWED, tuple(no)) if no else Outcome(State.ALLOWED, tuple(yes)) if yes else _UNKNOWN
+        no, yes = said.get((category, False, State.DISALLOWED), []), said.get((category, False, State.ALLOWED), [])
+        guessed_no, guessed_yes = said.get((category, True, State.DISALLOWED), []), said.get((category, True, State.ALLOWED), [])
+        if no or yes:
+            outcomes[category] = _combine(no, yes, overruled=(*guessed_no, *guessed_yes))
+        else:
+            outcomes[category] = _combine(guessed_no, guessed_yes)
     return Decision(outcomes, unknown_as, statements)
+
+
+def _combine(no: list[Statement], yes: list[Statement], overruled: tuple[Statement, ...] = ()) -> Outcome:
+    """AIPREF: any disallowed wins, then any allowed, else unknown."""
+    if no:
+        return Outcome(State.DISALLOWED, tuple(no), overruled)
+    if yes:
+        return Outcome(State.ALLOWED, tuple(yes), overruled)
+    return _UNKNOWN
 
 
 _UNKNOWN = Outcome(State.UNKNOWN)

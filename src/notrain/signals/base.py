@@ -49,8 +49,10 @@ def make_statement(
     rule: str | None = None,
     warnings: tuple[str, ...] | list[str] = (),
     detail: str = "",
+    inferred: bool = False,
 ) -> Statement:
-    """A statement from a signal; UNKNOWN entries are dropped (they say nothing)."""
+    """A statement from a signal; UNKNOWN entries are dropped (they say nothing).
+    ``inferred``: notrain's reading of a signal that does not state the preference itself."""
     stated = {c: s for c, s in prefs.items() if s is not State.UNKNOWN}
     return Statement(
         stated,
@@ -62,9 +64,24 @@ def make_statement(
             raw=None if raw is None else raw[:MAX_RAW_CHARS],
             warnings=tuple(warnings),
         ),
+        inferred,
     )
 
 
 def check_size(data: bytes | str, limit: int, what: str) -> None:
     if len(data) > limit:
         raise SignalError(f"{what} is {len(data)} bytes; the limit is {limit}", code="E_SIGNAL_SIZE", where=what)
+
+
+def literal_specials(path: str) -> str:
+    """A normalised URL path with its literal ``*`` and ``$`` written ``%2A`` and ``%24``.
+
+    In robots.txt-style patterns (robots.txt rules, TDMRep ``location``) a bare
+    ``*`` or ``$`` is a wildcard or anchor, and RFC 9309 §2.2.3 has a publisher
+    write ``%2A`` or ``%24`` to match the literal character; the AIPREF attach
+    draft and TDMRep adopt its matching.  Rewriting the path makes those
+    patterns match it (and a URL that writes the escape itself), while the
+    wildcard ``*`` still matches any octets.  Protego does the same.
+    notrain's own manifest rules do not use this (spec/paths.md).
+    """
+    return path.replace("*", "%2A").replace("$", "%24") if "*" in path or "$" in path else path

@@ -7,14 +7,20 @@ not named is not spoken for)::
     Content-Usage: <AIPREF dictionary>       train-ai, ai-use, search as stated
     Content-Signal: ai-train=yes|no,         train-ai, ai-use, search (Cloudflare's
         ai-input=yes|no, search=yes|no         names; yes = allowed, no = disallowed)
-    X-Robots-Tag: noai | noml                train-ai disallowed
-    X-Robots-Tag: noimageai                  train-ai disallowed, on an image only
+    X-Robots-Tag: noai                       train-ai and ai-use disallowed
+    X-Robots-Tag: noimageai                  train-ai and ai-use disallowed, on an image only
+    X-Robots-Tag: noml                       train-ai disallowed
     tdm-reservation: 1 | 0 (TDMRep)          train-ai and ai-use disallowed | allowed
 
 ``Content-Usage`` and ``Content-Signal`` lines are joined with ``", "`` before
 parsing, as RFC 9110/9651 prescribe, so within the field the last value of a
-label wins.  ``noai`` and ``noimageai`` are the DeviantArt convention, ``noml``
-its noml.info sibling; all are read with Google's X-Robots-Tag grammar
+label wins.  ``noai`` and ``noimageai`` are the DeviantArt convention, read
+as their originator defines them: DeviantArt's Terms of Service forbid
+content so labelled "to train an artificial intelligence system" and "as
+input into any previously trained artificial intelligence system", that is
+``train-ai`` and ``ai-use`` (spec/decision.md, "Other signals").  ``noml`` is
+noml.info's sibling, which speaks of machine-learning training only.  All are
+read with Google's X-Robots-Tag grammar
 (case-insensitive, comma lists, a ``bot:`` prefix scoping the directives after
 it), and ``noindex``/``none`` are *not* training signals.  ``noimageai`` counts
 unless the response says it is not an image: a missing or opaque
@@ -33,7 +39,7 @@ from collections.abc import Iterable
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from ..core.decision import Statement
-from ..core.vocab import TRAIN_AI, State
+from ..core.vocab import AI_USE, TRAIN_AI, State
 from .aipref import parse_content_signal, parse_content_usage
 from .base import HEADER_CONTENT_SIGNAL, HEADER_CONTENT_USAGE, TDMREP_HEADER, X_ROBOTS_TAG, make_statement
 from .tdmrep import TdmValues, tdm_values
@@ -43,7 +49,8 @@ Headers = Iterable[tuple[str, str]]
 # Robots directives that carry a value after a colon: not a bot prefix.
 _VALUED = frozenset({"unavailable_after", "max-snippet", "max-image-preview", "max-video-preview"})
 _PRODUCT = re.compile(r"[A-Za-z0-9_.*-]+")
-_AI_ANY_MEDIA = frozenset({"noai", "noml"})
+# What each directive disallows; noimageai speaks only for images.
+_DIRECTIVES = {"noai": (TRAIN_AI, AI_USE), "noimageai": (TRAIN_AI, AI_USE), "noml": (TRAIN_AI,)}
 _AI_IMAGES = "noimageai"
 
 
@@ -90,14 +97,16 @@ def robots_statement(
 ) -> Statement | None:
     """The AI directives of one X-Robots-Tag line or robots meta content that apply
     to ``agents`` (lowercase product tokens); ``scope`` is a bot-named meta's bot."""
-    matched = [
-        f"{bot}: {directive}" if bot else directive
+    found = [
+        (bot, directive)
         for bot, directive in robots_directives(value, scope)
-        if (bot is None or bot == "*" or bot in agents) and (directive in _AI_ANY_MEDIA or (image and directive == _AI_IMAGES))
+        if (bot is None or bot == "*" or bot in agents) and directive in _DIRECTIVES and (image or directive != _AI_IMAGES)
     ]
-    if not matched:
+    if not found:
         return None
-    return make_statement({TRAIN_AI: State.DISALLOWED}, mechanism, source, raw=raw or value, rule=", ".join(matched))
+    prefs = {category: State.DISALLOWED for _, directive in found for category in _DIRECTIVES[directive]}
+    rule = ", ".join(f"{bot}: {directive}" if bot else directive for bot, directive in found)
+    return make_statement(prefs, mechanism, source, raw=raw or value, rule=rule)
 
 
 def robots_directives(value: str, scope: str | None = None) -> list[tuple[str | None, str]]:

@@ -12,7 +12,16 @@ group never inherits from ``*``.  One selection serves Allow/Disallow,
 Content-Usage and Content-Signal, so the answers never disagree about which
 group applies.  A user-agent value is read as its leading run of letters,
 digits, ``-`` and ``_`` (``CCBot/2.0`` is ``ccbot``, as Google reads it), with
-a warning: obeying the group a publisher meant is the safer error.
+a warning: obeying the group a publisher meant is the safer error.  The
+crawler's own token is compared whole (up to ``/`` or whitespace), so a value
+cut at a non-ASCII letter never matches a different non-ASCII name
+(:func:`~notrain.signals.crawlers.product_token`).
+
+**Lines** follow RFC 9309's reference parser, google/robotstxt: a line without
+``:`` made of exactly two words is a label and its value (``disallow /``, as
+Google and Protego read it, with a warning), and a run of user-agent lines is
+ended only by a rule of the group (Crawl-delay counts as one), never by an
+unknown line.
 
 **Crawl permission** is Protego's: longest match, Allow wins a tie, the
 percent-encoding rules, ``/robots.txt`` always allowed.  Protego is given the
@@ -25,7 +34,8 @@ value runs to the first CR, LF or ``#``; a value starting with ``/`` is a path
 preference and matches every path with length 0.  The longest matching rules
 win, found with the core :class:`~notrain.core.paths.PathMatcher`; rules of the
 same length are separate statements, so :func:`~notrain.core.decide` combines
-them most-restrictively.  A matching rule states only what its own value says:
+them most-restrictively.  ``%2A`` and ``%24`` in a path match a literal ``*``
+and ``$`` (RFC 9309 §2.2.3, which attach-05 adopts).  A matching rule states only what its own value says:
 a longer rule replaces a shorter one for every category.  Preferences apply
 only to paths the token may crawl: a disallowed path yields none.
 
@@ -39,9 +49,11 @@ mean "everyone", so they apply to every token, with a warning.
 **AI crawler tokens** (notrain's interpretation; mechanism
 ``robots.txt-ai-crawler``).  When a group that names a known AI-*training*
 crawler (see :data:`AI_CRAWLERS`) disallows a path, the publisher has said
-"do not take this for training": :meth:`~RobotsTxt.statements` returns
-``train-ai: n`` for that path, whatever token asks, citing the token and the
-Disallow line.  Only explicit groups count (a ``Disallow`` under ``*`` is about
+"do not take this for training": :meth:`~RobotsTxt.statements` returns an
+*inferred* ``train-ai: n`` for that path, whatever token asks, citing the
+token and the Disallow line.  Being inferred, it only fills the category when
+nothing explicit (this file's Content-Usage for the path, a header, a
+manifest...) speaks to it: :func:`~notrain.core.decide` sets it aside otherwise.  Only explicit groups count (a ``Disallow`` under ``*`` is about
 all crawling, not about AI), only training crawlers count (blocking a search
 or user-triggered fetcher says nothing about training), and an Allow never
 counts as consent.  The statements carry their own mechanism, so a crawler
@@ -74,9 +86,10 @@ from ..core.errors import PayloadError
 from ..core.paths import PathMatcher, PathRule, check_pattern, url_path
 from ..core.vocab import TRAIN_AI, State
 from .aipref import parse_content_signal, parse_content_usage
-from .base import ROBOTS_AI_TOKEN, ROBOTS_CONTENT_SIGNAL, ROBOTS_CONTENT_USAGE, SignalError, make_statement
+from .base import ROBOTS_AI_TOKEN, ROBOTS_CONTENT_SIGNAL, ROBOTS_CONTENT_USAGE, SignalError, literal_specials, make_statement
+from .crawlers import AI_CRAWLERS, TRAINING, AICrawler, crawler_token, product_token
 
-__all__ = ["AI_CRAWLERS", "MAX_OCTETS", "AICrawler", "RobotsTxt", "product_token"]
+__all__ = ["AI_CRAWLERS", "MAX_OCTETS", "TRAINING", "AICrawler", "RobotsTxt", "product_token"]
 
 MAX_OCTETS = 500 * 1024
 MAX_WARNINGS = 50
@@ -99,67 +112,18 @@ _KEYS = {
     "content-usage": CONTENT_USAGE,
     "content-signal": CONTENT_SIGNAL,
 }
-# Records that are not group rules (they neither join nor end a group) and others notrain need not read.
-_SITE_WIDE = frozenset({"sitemap", "host"})
-_KNOWN_OTHER = frozenset({"crawl-delay", "request-rate", "visit-time", "clean-param", "license"})
+# Records other than the rules notrain reads.  Group members end a run of user-agent lines, as rules
+# do, and stay with their group (notrain reads none of them); the others neither start nor end a group.
+_GROUP_MEMBERS = frozenset({"crawl-delay", "request-rate", "visit-time"})
+_KNOWN_OTHER = frozenset({"sitemap", "host", "clean-param", "license"})
 
-_NOT_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
 _EOL = re.compile(r"\r\n|\r|\n")
 _WS = re.compile(r"[ \t]+")  # attach-05: a Content-Usage path ends at SP or HTAB
 _UNSAFE_FOR_PROTEGO = re.compile(r"[\s\x00-\x1f\x7f]")  # would split or end a line Protego reads
 
 
-TRAINING, SEARCH_INDEX, USER_FETCH = "training", "search", "user-fetch"
-
-
-@dataclass(frozen=True)
-class AICrawler:
-    token: str
-    operator: str
-    purpose: str  # TRAINING, SEARCH_INDEX or USER_FETCH
-    note: str = ""
-
-
-AI_CRAWLERS: tuple[AICrawler, ...] = (
-    AICrawler("GPTBot", "OpenAI", TRAINING, "training crawl"),
-    AICrawler("OAI-SearchBot", "OpenAI", SEARCH_INDEX, "ChatGPT search index, not used for training"),
-    AICrawler("ChatGPT-User", "OpenAI", USER_FETCH, "fetches for a user's ChatGPT request"),
-    AICrawler("Google-Extended", "Google", TRAINING, "robots.txt token only: Gemini/Vertex training and grounding"),
-    AICrawler("Applebot-Extended", "Apple", TRAINING, "robots.txt token only: Apple model training"),
-    AICrawler("Applebot", "Apple", SEARCH_INDEX, "Siri and Spotlight search; training is Applebot-Extended"),
-    AICrawler("CCBot", "Common Crawl", TRAINING, "open crawl corpus behind most LLM datasets"),
-    AICrawler("ClaudeBot", "Anthropic", TRAINING, "training crawl"),
-    AICrawler("anthropic-ai", "Anthropic", TRAINING, "legacy training token"),
-    AICrawler("Claude-Web", "Anthropic", USER_FETCH, "legacy, undocumented assistant agent"),
-    AICrawler("Claude-User", "Anthropic", USER_FETCH, "fetches for a user's Claude request"),
-    AICrawler("Claude-SearchBot", "Anthropic", SEARCH_INDEX, "search"),
-    AICrawler("PerplexityBot", "Perplexity", SEARCH_INDEX, "answer-engine index"),
-    AICrawler("Perplexity-User", "Perplexity", USER_FETCH, "fetches for a user's question"),
-    AICrawler("Bytespider", "ByteDance", TRAINING, "collects LLM training data"),
-    AICrawler("meta-externalagent", "Meta", TRAINING, "training crawl"),
-    AICrawler("Meta-ExternalFetcher", "Meta", USER_FETCH, "fetches for a user's request"),
-    AICrawler("Amazonbot", "Amazon", TRAINING, "Alexa answers and AI; Cloudflare's managed AI block lists it"),
-    AICrawler("cohere-training-data-crawler", "Cohere", TRAINING, "training data"),
-    AICrawler("cohere-ai", "Cohere", USER_FETCH, "fetches for a user's request"),
-    AICrawler("Diffbot", "Diffbot", TRAINING, "knowledge graph and data sold for AI training"),
-    AICrawler("omgili", "Webz.io", TRAINING, "web data sold for LLM training"),
-    AICrawler("Timpibot", "Timpi", TRAINING, "index and LLM training data"),
-    AICrawler("YouBot", "You.com", SEARCH_INDEX, "AI search"),
-    AICrawler("img2dataset", "img2dataset", TRAINING, "image-caption dataset downloader"),
-    AICrawler("LAIONDownloader", "LAION", TRAINING, "image-caption dataset downloader"),
-)
-"""Known AI crawler product tokens and what each is for (vendor documentation and
-the community ai.robots.txt list).  Only TRAINING tokens turn a Disallow into a
-``train-ai: n`` statement."""
-
-_TRAINING = {crawler.token.lower(): crawler for crawler in AI_CRAWLERS if crawler.purpose == TRAINING}
-
-
-def product_token(value: str) -> str:
-    """The product token a user-agent value or a crawler's name stands for, lowercased:
-    its leading run of letters, digits, ``-`` and ``_`` (``*`` stays ``*``)."""
-    value = value.strip()
-    return "*" if value == "*" else _NOT_TOKEN.split(value, maxsplit=1)[0].lower()
+_TRAINING = {product_token(crawler.token): crawler for crawler in AI_CRAWLERS if crawler.purpose == TRAINING}
+_CRAWLER_NAMES = frozenset(crawler.token.lower() for crawler in AI_CRAWLERS)
 
 
 def normal_pattern(value: str) -> str:
@@ -179,7 +143,7 @@ def normal_pattern(value: str) -> str:
 @dataclass(frozen=True)
 class Line:
     number: int
-    key: str  # canonical: one of the constants above
+    key: str  # canonical: one of the constants above, or a group member such as crawl-delay
     value: str  # up to '#', stripped
     raw: str  # the line as written, for evidence
 
@@ -220,7 +184,25 @@ class RulesFile:
 
     def select(self, token: str) -> tuple[int, ...]:
         """The groups a product token obeys: every group naming it, else the ``*`` groups."""
-        return self.by_agent.get(product_token(token)) or self.by_agent.get("*", ())
+        return self.by_agent.get(crawler_token(token)) or self.by_agent.get("*", ())
+
+
+def _check_agent(line: Line, name: str, warnings: Warnings) -> None:
+    """Warn about a user-agent value that is not a product token, unless it is a known
+    crawler's name as its operator writes it (``Kangaroo Bot``): that reading is the meant one."""
+    token = product_token(line.value)
+    if line.value.lower() in _CRAWLER_NAMES:
+        return
+    where = f"{name} line {line.number}: user-agent {line.value[:80]!r}"
+    if not token:
+        warnings.add(f"{where} names no product token; ignored")
+    elif not line.value.isascii() and token != line.value.lower():
+        warnings.add(
+            f"{where} has a character outside RFC 9309's product-token characters; read as {token!r}, as "
+            f"google/robotstxt reads it, so no crawler of that name obeys this group; write an ASCII token"
+        )
+    elif token != line.value.lower():
+        warnings.add(f"{where} is not a product token; read as {token!r}")
 
 
 def _decode(body: bytes, name: str, warnings: Warnings) -> str:
@@ -243,8 +225,30 @@ def _decode(body: bytes, name: str, warnings: Warnings) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _split_line(content: str) -> tuple[str, str, bool] | None:
+    """``(label, value, colon missing)`` of a line stripped of its comment, or None.
+
+    A line without ``:`` is read as google/robotstxt reads it: exactly two runs
+    of non-whitespace, a known label and its value (``disallow /``).
+    """
+    label, colon, value = content.partition(":")
+    if colon:
+        return label, value, False
+    words = content.split()
+    if len(words) == 2 and words[0].lower() in _KEYS:
+        return words[0], words[1], True
+    return None
+
+
 def read_rules_file(body: bytes, name: str) -> RulesFile:
-    """Split a robots.txt-grammar file into groups.  Never raises."""
+    """Split a robots.txt-grammar file into groups.  Never raises.
+
+    A run of user-agent lines is ended only by a rule of the group (Allow,
+    Disallow, Content-Usage, Content-Signal, and the Crawl-delay, Request-rate
+    and Visit-time that many crawlers read as members of their group), as in
+    RFC 9309's reference parser (google/robotstxt): any other line, known
+    (Sitemap) or not, neither ends the run nor starts a group.
+    """
     warnings = Warnings()
     text = _decode(body, name, warnings)
     groups: list[Group] = []
@@ -252,23 +256,26 @@ def read_rules_file(body: bytes, name: str) -> RulesFile:
     current: Group | None = None
     in_agents = False
     for number, raw in enumerate(_EOL.split(text), 1):
-        content = raw.split("#", 1)[0]
-        if not content.strip():
+        content = raw.split("#", 1)[0].strip()
+        if not content:
             continue
-        label, colon, value = content.partition(":")
-        if not colon:
+        split = _split_line(content)
+        if split is None:
             warnings.add(f"{name} line {number} has no ':' and is ignored: {raw.strip()[:80]!r}")
             continue
+        label, value, missing_colon = split
         label = label.strip().lower()
         key = _KEYS.get(label)
         if key is None:
-            if label not in _SITE_WIDE | _KNOWN_OTHER:
+            if label in _GROUP_MEMBERS and current is not None:
+                current.lines.append(Line(number, label, value.strip(), raw))
+                in_agents = False  # a rule of the group, as Allow is: it ends the run of user-agent lines
+            elif label not in _GROUP_MEMBERS | _KNOWN_OTHER:
                 warnings.add(f"{name} line {number}: unknown directive {label[:40]!r} is ignored")
-            if label in _SITE_WIDE:
-                continue
-            in_agents = False  # any other record ends the group's user-agent lines
             continue
-        if label not in (USER_AGENT, ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL):
+        if missing_colon:
+            warnings.add(f"{name} line {number} has no ':'; read as {key!r} as Google and Protego read it; write {key.capitalize()}: {value[:60]}")
+        elif label not in (USER_AGENT, ALLOW, DISALLOW, CONTENT_USAGE, CONTENT_SIGNAL):
             warnings.add(f"{name} line {number}: {label!r} is read as {key!r}; spell it {key.capitalize()}")
         line = Line(number, key, value.strip(), raw)
         if key == USER_AGENT:
@@ -276,11 +283,7 @@ def read_rules_file(body: bytes, name: str) -> RulesFile:
                 current = Group()
                 groups.append(current)
                 in_agents = True
-            token = product_token(line.value)
-            if not token:
-                warnings.add(f"{name} line {number}: user-agent {line.value[:80]!r} names no product token; ignored")
-            elif token != line.value.lower():
-                warnings.add(f"{name} line {number}: user-agent {line.value[:80]!r} is not a product token; read as {token!r}")
+            _check_agent(line, name, warnings)
             current.agents.append(line.value)
             continue
         in_agents = False
@@ -475,11 +478,12 @@ class RobotsTxt:
         if self.status == UNREACHABLE:
             return [fail_closed(self.source, f"robots.txt unreachable: {self._reason}")]
         selection = self._select(self._rules.select(token))
-        found = selection.usage(path) + selection.signals if selection.can_fetch(path) else []
+        literal = literal_specials(path)
+        found = selection.usage(literal) + selection.signals if selection.can_fetch(path) else []
         for groups, crawlers in self._training.items():
             blocked = self._select(groups)
             if not blocked.can_fetch(path):
-                disallows = blocked.disallows(path)
+                disallows = blocked.disallows(literal)
                 found += [self._crawler_statement(crawler, disallows) for crawler in crawlers]
         return found
 
@@ -499,5 +503,6 @@ class RobotsTxt:
                 raw=None if line is None else line.raw.strip(),
                 rule=f"User-agent: {crawler.token}" + ("" if line is None else f" | Disallow: {line.value}"),
                 detail=why if line is None else f"line {line.number}: {why}",
+                inferred=True,
             )
         return statement

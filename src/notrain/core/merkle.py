@@ -105,10 +105,11 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
     _check_size(size)
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not below the tree size {size}", where="index")
-    _check_proof(proof, sum(_inclusion_shape(index, size)))
-    inner, _ = _inclusion_shape(index, size)
+    inner, border = _inclusion_shape(index, size)
+    _check_proof(proof, inner + border)
     value = _hash(leaf, "leaf")
-    proof = [_hash(h, "proof") for h in proof]
+    if not all(type(h) is bytes and len(h) == HASH_SIZE for h in proof):
+        raise ProofError(f"a hash is {HASH_SIZE} bytes", where="proof")
     for i, sibling in enumerate(proof[:inner]):
         value = node_hash(value, sibling) if (index >> i) & 1 == 0 else node_hash(sibling, value)
     for sibling in proof[inner:]:

@@ -109,12 +109,12 @@ def encode_bundle(entries: Sequence[bytes]) -> bytes:
     """Entries, each prefixed by its length as a big-endian uint16."""
     if not 1 <= len(entries) <= TILE_WIDTH:
         raise TileError("a bundle holds 1 to 256 entries", where="bundle")
-    out = bytearray()
+    parts = []
     for entry in entries:
         if len(entry) > MAX_ENTRY_BYTES:
             raise TileError(f"an entry is at most {MAX_ENTRY_BYTES} bytes", where="bundle")
-        out += len(entry).to_bytes(2, "big") + entry
-    return bytes(out)
+        parts += (len(entry).to_bytes(2, "big"), entry)
+    return b"".join(parts)
 
 
 def decode_bundle(data: bytes, width: int) -> list[bytes]:

@@ -116,6 +116,14 @@ def test_several_patterns_in_file_order():
         ("/*", "/", True),
         ("/*.pdf$", "/x.pdf", True),
         ("/*.pdf$", "/x.pdfx", False),
+        # TDMRep §"Use of regular expressions" (after RFC 9309 §2.2.3): "%24" and "%2A" match a literal "$" and "*".
+        ("/path/foo-%24", "/path/foo-$", True),
+        ("/path/foo-%24", "/path/foo-%24", True),
+        ("/path/foo-%24", "/path/foo-", False),
+        ("/a%2Ab", "/a*b", True),
+        ("/a%2Ab", "/aXb", False),
+        ("/a*b", "/a*b", True),
+        ("/a$", "/a$", False),
     ],
 )
 def test_wildcards(pattern, path, hit):

@@ -15,6 +15,7 @@ from PIL import Image, PngImagePlugin
 from notrain.core import decide
 from notrain.core.vocab import AI_USE, SEARCH, TRAIN_AI, State
 from notrain.signals.base import XMP_DATA_MINING, SignalError
+from notrain.signals import xmp
 from notrain.signals.xmp import MAX_PACKET_BYTES, xmp_statements
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
@@ -125,6 +126,60 @@ def test_compressed_png_packet_is_bounded():
     assert len(data) < MAX_PACKET_BYTES
     with pytest.raises(SignalError):
         xmp_statements(data, "x")
+
+
+def gif_extension(xmp_packet: bytes) -> bytes:
+    """XMP Specification Part 3 §1.1.2: the application extension "XMP DataXMP", the packet written raw,
+    then the 258-byte magic trailer (0x01, 0xFF down to 0x00, and the block terminator)."""
+    return b"\x21\xff\x0bXMP DataXMP" + xmp_packet + bytes([1, *range(255, -1, -1), 0])
+
+
+def gif_with_xmp(xmp_packet: bytes, *, first: bool = False, frames: int = 1) -> bytes:
+    """A real GIF made by Pillow, with the XMP extension before the first image or before the trailer."""
+    images = [Image.new("P", (24, 16), i * 40) for i in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=frames > 1, append_images=images[1:])
+    gif = buffer.getvalue()
+    assert gif.endswith(b";")
+    if not first:
+        return gif[:-1] + gif_extension(xmp_packet) + b";"
+    at = gif.index(b"\x2c")  # Pillow writes no extension before a single frame's image descriptor
+    return gif[:at] + gif_extension(xmp_packet) + gif[at:]
+
+
+@pytest.mark.parametrize(("first", "frames"), [(True, 1), (False, 1), (False, 3)], ids=["before-the-image", "at-the-end", "animated"])
+def test_gif_xmp_is_read(first, frames):
+    data = gif_with_xmp(packet(FORMS["attribute"](VOCAB + "DMI-PROHIBITED-AIMLTRAINING")), first=first, frames=frames)
+    assert Image.open(io.BytesIO(data)).info.get("xmp") is None  # what Pillow alone would miss
+    Image.open(io.BytesIO(data)).load()  # still a valid GIF: the magic trailer makes readers skip the packet
+    [statement] = xmp_statements(data, "https://art.example/a.gif")
+    assert statement.prefs == {TRAIN_AI: N} and statement.evidence.warnings == ()
+
+
+def test_gif_without_xmp_or_with_a_broken_extension_says_nothing():
+    plain = io.BytesIO()
+    Image.new("P", (8, 8)).save(plain, "GIF")
+    assert xmp_statements(plain.getvalue(), "x") == []
+    truncated = gif_with_xmp(packet(FORMS["attribute"](VOCAB + "DMI-PROHIBITED")))[:-400]  # into </x:xmpmeta>
+    [statement] = xmp_statements(truncated, "x")  # no trailer: the packet is read to the end and does not parse
+    assert statement.prefs == {} and "XMP packet not read" in statement.evidence.warnings[0]
+
+
+def test_gif_packet_over_the_limit_is_refused():
+    data = gif_with_xmp(packet(FORMS["attribute"](VOCAB + "DMI-PROHIBITED") + " " * MAX_PACKET_BYTES))
+    with pytest.raises(SignalError):
+        xmp_statements(data, "x")
+
+
+def test_gif_walk_is_bounded_in_blocks():
+    # A comment extension of 1-byte sub-blocks before the XMP: the walk counts them and stops at its bound.
+    gif = gif_with_xmp(packet(FORMS["attribute"](VOCAB + "DMI-PROHIBITED")))
+    at = gif.index(b"\x21\xff\x0bXMP")
+    for blocks, found in ((999, True), (1000, False)):
+        comment = b"\x21\xfe" + b"\x01c" * blocks + b"\x00"
+        data = gif[:at] + comment + gif[at:]
+        assert (xmp._gif_packet(data, max_blocks=1001) is not None) is found
+    assert xmp.MAX_GIF_BLOCKS * 255 > 64 * 2**20  # a real 64 MiB GIF (255-byte sub-blocks) stays within the bound
 
 
 def test_see_constraint_keeps_other_constraints_in_the_detail():

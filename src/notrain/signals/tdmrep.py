@@ -26,7 +26,9 @@ one statement that joins the AIPREF combining in
 
 The file's ``location`` patterns follow robots.txt (``*``, a final ``$``,
 case-sensitive, compared after percent-encoding normalisation against path and
-query), but the *first* matching rule in array order wins, not the longest.  A
+query; ``%24`` and ``%2A`` match a literal ``$`` and ``*``, as TDMRep's own
+example ``/path/foo-%24`` for ``https://www.example.com/path/foo-$`` shows),
+but the *first* matching rule in array order wins, not the longest.  A
 longer rule further down that disagrees is reported as a warning, since
 robots.txt-minded publishers expect it to win.  A file beyond 64 KiB raises
 :class:`SignalError`; a malformed one yields no rules and a warning, because a
@@ -43,7 +45,7 @@ from ..core.decision import Statement
 from ..core.errors import PayloadError
 from ..core.paths import check_pattern, pattern_matches, url_path
 from ..core.vocab import AI_USE, TRAIN_AI, State
-from .base import TDMREP_FILE, check_size, make_statement
+from .base import TDMREP_FILE, check_size, literal_specials, make_statement
 
 MAX_FILE_BYTES = 64 * 1024
 _PREFS = {
@@ -105,7 +107,7 @@ class TdmRules:
 
     def match(self, url: str) -> TdmValues | None:
         """The first rule whose location matches ``url``'s path and query."""
-        path = url_path(url)
+        path = literal_specials(url_path(url))
         hits = [rule for rule in self.rules if rule.matches(path)]
         if not hits:
             return None

@@ -6,6 +6,11 @@ finds the raw packet in JPEG APP1, WebP, TIFF tag 700 and AVIF without
 decoding pixels, and only those plugins are tried, so arbitrary bytes never
 reach Pillow's other parsers.  PNG is walked chunk by chunk here, because
 Pillow stops at the first IDAT and some writers put the XMP iTXt after it.
+GIF, whose Pillow plugin ignores XMP, is walked block by block to the
+``XMP DataXMP`` application extension (XMP Specification Part 3 §1.1.2): the
+packet is written raw there, followed by a 258-byte "magic trailer" that
+makes GIF readers skip it; the walk stops after :data:`MAX_GIF_BLOCKS` blocks,
+more than a 64 MiB GIF written with full 255-byte sub-blocks has.
 The packet is parsed with defusedxml with DTDs forbidden outright: XMP never
 needs one, and a DTD is what entity bombs and external entities need.
 
@@ -52,6 +57,10 @@ MAX_PACKET_BYTES = 2**20
 FORMATS = ("JPEG", "WEBP", "TIFF", "AVIF")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_XMP_KEYWORD = b"XML:com.adobe.xmp\0"
+GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
+GIF_XMP_EXTENSION = b"\x21\xff\x0bXMP DataXMP"  # introducer, application label, block size 11, identifier
+GIF_XMP_TRAILER = bytes([1, *range(255, -1, -1)])  # followed by the block terminator 0x00
+MAX_GIF_BLOCKS = 2**19
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 PLUS = "{http://ns.useplus.org/ldf/xmp/1.0/}"
@@ -109,6 +118,8 @@ def extract_packet(data: bytes) -> bytes | None:
     """The raw XMP packet, found without decoding any pixels."""
     if data.startswith(PNG_SIGNATURE):
         return _png_packet(data)
+    if data.startswith(GIF_SIGNATURES):
+        return _gif_packet(data)
     try:
         with Image.open(io.BytesIO(data), formats=FORMATS) as image:
             packet = image.info.get("xmp")
@@ -129,6 +140,40 @@ def _png_packet(data: bytes) -> bytes | None:
             break
         position += 12 + length
     return None
+
+
+def _gif_packet(data: bytes, max_blocks: int = MAX_GIF_BLOCKS) -> bytes | None:
+    """The packet of the first ``XMP DataXMP`` extension, found by walking the GIF's blocks."""
+    position = 13 + _color_table(data, 10)  # header and logical screen descriptor
+    blocks = 0
+    while position < len(data) and blocks < max_blocks:
+        kind = data[position]
+        if kind == 0x21:  # extension: introducer, label, data sub-blocks
+            if data.startswith(GIF_XMP_EXTENSION, position):
+                return _gif_xmp(data, position + len(GIF_XMP_EXTENSION))
+            position += 2
+        elif kind == 0x2C and position + 10 <= len(data):  # image: descriptor, color table, LZW code size, data
+            position += 10 + _color_table(data, position + 9) + 1
+        else:  # the trailer 0x3B, or bytes that are no GIF block
+            return None
+        while position < len(data) and data[position] and blocks < max_blocks:  # data sub-blocks up to the terminator
+            position += 1 + data[position]
+            blocks += 1
+        position += 1
+    return None
+
+
+def _color_table(data: bytes, flags_at: int) -> int:
+    """The size of the color table announced by the packed flags at ``flags_at`` (0 if none)."""
+    flags = data[flags_at] if flags_at < len(data) else 0
+    return 3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def _gif_xmp(data: bytes, start: int) -> bytes:
+    """The raw packet up to the magic trailer; without one, one byte more than a packet may
+    have (or the rest of the file), so that an oversized packet is seen and refused."""
+    end = data.find(GIF_XMP_TRAILER, start, start + MAX_PACKET_BYTES + 1 + len(GIF_XMP_TRAILER))
+    return data[start:end] if end >= 0 else data[start : start + MAX_PACKET_BYTES + 1]
 
 
 def _itxt_text(body: bytes) -> bytes | None:

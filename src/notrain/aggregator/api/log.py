@@ -1,0 +1,47 @@
+"""The log as C2SP tlog-tiles: ``/log/checkpoint``, ``/log/tile/<L>/<N>[.p/<W>]``, ``/log/tile/entries/...``.
+
+Everything here is a plain GET of stored bytes, so the same files can be mirrored by any static web
+server or CDN.  Full tiles and bundles never change (``immutable``, a year); partial ones and the
+checkpoint change as the log grows (a few seconds).  Routing is by path only; a path that is not the one
+canonical spelling of a tile is a 404, as tlog-tiles asks.  Nothing here signs anything.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...core.logerrors import TileError
+from ...core.tiles import ENTRIES, TILE_WIDTH, parse_tile_path
+from ..state import SERVICE
+from .errors import ApiError
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+FRESH = "public, max-age=2"
+
+
+async def checkpoint(request: web.Request) -> web.Response:
+    stored = await request.app[SERVICE].storage.checkpoint()
+    if stored is None:
+        raise ApiError("the log has no checkpoint yet", code="E_UNAVAILABLE", where="checkpoint")
+    return web.Response(body=stored.note, content_type="text/plain", charset="utf-8", headers={"Cache-Control": FRESH})
+
+
+async def tile(request: web.Request) -> web.Response:
+    try:
+        tile_id = parse_tile_path("tile/" + request.match_info["path"])
+    except TileError:
+        raise ApiError("not a tile path", code="E_NOT_FOUND", where=request.path) from None
+    storage = request.app[SERVICE].storage
+    if tile_id.level == ENTRIES:
+        data = await storage.entry_bundle(tile_id.index, tile_id.width)
+    else:
+        data = await storage.tile(tile_id.level, tile_id.index, tile_id.width)
+    if data is None:
+        raise ApiError("no such tile in this log", code="E_NOT_FOUND", where=request.path)
+    cache = IMMUTABLE if tile_id.width == TILE_WIDTH else FRESH
+    return web.Response(body=data, content_type="application/octet-stream", headers={"Cache-Control": cache})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/log/checkpoint", checkpoint)
+    app.router.add_get("/log/tile/{path:.+}", tile)

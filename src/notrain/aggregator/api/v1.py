@@ -1,0 +1,171 @@
+"""The ``/v1`` JSON API: submit manifests, follow entries to their inclusion proofs, read publishers.
+
+Handlers parse the request, call one function of an ingest or storage room, and shape the answer;
+errors are raised as coded exceptions and answered by :mod:`.errors`.  Binary values (hashes, proofs)
+are base64 (standard, padded), times are ``YYYY-MM-DDTHH:MM:SSZ``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...core import b64
+from ...core.manifest import format_timestamp
+from ...core.merkle import consistency_proof, inclusion_proof
+from ...core.tiles import TreeReader
+from ..log.reader import in_thread
+from ..state import SERVICE
+from ..storage import Entry, Manifest, Storage
+from .errors import ApiError
+
+MANIFEST_MEDIA_TYPES = ("application/vnd.notrain.manifest+json", "application/json")
+
+
+async def submit_manifest(request: web.Request) -> web.Response:
+    if request.content_type not in MANIFEST_MEDIA_TYPES:
+        raise ApiError(f"send the envelope as {MANIFEST_MEDIA_TYPES[0]}", code="E_MEDIA_TYPE", where="Content-Type")
+    service = request.app[SERVICE]
+    accepted = await service.submissions.submit(await request.read())
+    entry, manifest = accepted.appended.entry, accepted.verified.manifest
+    body = {
+        "entry": entry.id,
+        "created": accepted.created,
+        "publisher": manifest.publisher,
+        "sequence": manifest.sequence,
+        "payload_sha256": manifest.digest,
+        "equivocation": accepted.equivocation,
+        "integrate_by": format_timestamp(entry.deadline),
+        "receipt": accepted.receipt.decode("utf-8"),
+        "status_url": f"/v1/entries/{entry.id}",
+    }
+    return web.json_response(body, status=202 if accepted.created else 200)
+
+
+async def entry_status(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    entry = await service.storage.entry(_int(request.match_info["id"], "id"))
+    if entry is None:
+        raise ApiError("no such entry", code="E_NOT_FOUND", where=request.path)
+    body = _entry_json(entry)
+    if entry.log_index is not None:
+        checkpoint = await service.storage.checkpoint()
+        body["checkpoint"] = checkpoint.note.decode("utf-8")
+        body["inclusion_proof"] = await _inclusion(service.storage, entry.log_index, checkpoint.size)
+    return web.json_response(body)
+
+
+async def proof_inclusion(request: web.Request) -> web.Response:
+    index, size = _int(request.query.get("index"), "index"), await _size(request)
+    if index >= size:
+        raise ApiError("index must be below size", where="index")
+    return web.json_response({"index": index, "size": size, "proof": await _inclusion(request.app[SERVICE].storage, index, size)})
+
+
+async def proof_consistency(request: web.Request) -> web.Response:
+    old, size = _int(request.query.get("from"), "from"), await _size(request)
+    if not 0 < old <= size:
+        raise ApiError("from must be between 1 and size", where="from")
+    proof = await in_thread(request.app[SERVICE].storage, lambda read: consistency_proof(old, size, TreeReader(size, read).node))
+    return web.json_response({"from": old, "size": size, "proof": [b64.std_encode(h) for h in proof]})
+
+
+async def publisher(request: web.Request) -> web.Response:
+    storage = request.app[SERVICE].storage
+    name = _publisher_id(request)
+    history = await storage.manifest_history(name, 100)
+    if not history:
+        raise ApiError("no manifest of this publisher", code="E_NOT_FOUND", where=name)
+    return web.json_response({"publisher": name, "latest": _manifest_json(history[0]), "history": [_manifest_json(m) for m in history]})
+
+
+async def publisher_envelope(request: web.Request) -> web.Response:
+    """The latest envelope, exact bytes, with where it is in the log in headers."""
+    latest = await request.app[SERVICE].storage.latest_manifest(_publisher_id(request))
+    if latest is None:
+        raise ApiError("no manifest of this publisher", code="E_NOT_FOUND", where=request.path)
+    headers = {"Notrain-Sequence": str(latest.sequence)}
+    if latest.log_index is not None:
+        headers["Notrain-Log-Index"] = str(latest.log_index)
+    return web.Response(body=latest.envelope, content_type="application/vnd.notrain.manifest+json", headers=headers)
+
+
+async def publishers(request: web.Request) -> web.Response:
+    prefix = request.query.get("prefix", "")
+    if len(prefix) > 512:
+        raise ApiError("prefix is at most 512 characters", where="prefix")
+    return web.json_response({"publishers": await request.app[SERVICE].storage.search_publishers(prefix, 100)})
+
+
+async def equivocations(request: web.Request) -> web.Response:
+    return web.json_response({"equivocations": [_manifest_json(m) for m in await request.app[SERVICE].storage.equivocations(100)]})
+
+
+async def log_info(request: web.Request) -> web.Response:
+    """Who this log is: its origin line and the note verifier key that signs its checkpoints and receipts."""
+    signer = request.app[SERVICE].signer
+    return web.json_response({"origin": signer.name, "vkey": signer.verifier.to_vkey(), "checkpoint": "/log/checkpoint", "tiles": "/log/tile/"})
+
+
+async def _inclusion(storage: Storage, index: int, size: int) -> list[str]:
+    proof = await in_thread(storage, lambda read: inclusion_proof(index, size, TreeReader(size, read).node))
+    return [b64.std_encode(h) for h in proof]
+
+
+async def _size(request: web.Request) -> int:
+    checkpoint = await request.app[SERVICE].storage.checkpoint()
+    have = checkpoint.size if checkpoint else 0
+    size = _int(request.query.get("size", str(have)), "size")
+    if not 0 < size <= have:
+        raise ApiError(f"size must be between 1 and the checkpoint's {have}", where="size")
+    return size
+
+
+def _publisher_id(request: web.Request) -> str:
+    """Publisher ids hold ``/`` and ``:`` (origins, did:key), so they travel as the ``id`` query parameter."""
+    value = request.query.get("id", "")
+    if not 0 < len(value) <= 512:
+        raise ApiError("id is a publisher id (an origin or a did:key)", where="id")
+    return value
+
+
+def _int(value: str | None, name: str) -> int:
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19 or (len(value) > 1 and value[0] == "0"):
+        raise ApiError(f"{name} must be a non-negative decimal integer", where=name)
+    return int(value)
+
+
+def _entry_json(entry: Entry) -> dict:
+    return {
+        "entry": entry.id,
+        "kind": entry.kind,
+        "publisher": entry.publisher,
+        "leaf_hash": b64.std_encode(entry.leaf_hash),
+        "received_at": format_timestamp(entry.received_at),
+        "integrate_by": format_timestamp(entry.deadline),
+        "log_index": entry.log_index,
+        "status": "pending" if entry.log_index is None else "integrated",
+    }
+
+
+def _manifest_json(manifest: Manifest) -> dict:
+    return {
+        "publisher": manifest.publisher,
+        "sequence": manifest.sequence,
+        "payload_sha256": manifest.payload_sha256.hex(),
+        "received_at": format_timestamp(manifest.received_at),
+        "log_index": manifest.log_index,
+        "entry": manifest.entry_id,
+        "equivocation": manifest.equivocation,
+    }
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/v1/log", log_info)
+    app.router.add_post("/v1/manifests", submit_manifest)
+    app.router.add_get("/v1/entries/{id}", entry_status)
+    app.router.add_get("/v1/proof/inclusion", proof_inclusion)
+    app.router.add_get("/v1/proof/consistency", proof_consistency)
+    app.router.add_get("/v1/publishers", publishers)
+    app.router.add_get("/v1/publisher", publisher)
+    app.router.add_get("/v1/publisher/envelope", publisher_envelope)
+    app.router.add_get("/v1/equivocations", equivocations)

@@ -1,0 +1,74 @@
+"""The application factory: ``create_app(config)`` wires the rooms together; nothing here decides.
+
+Startup (cleanup contexts, torn down in reverse): open and migrate storage -> load or create the log key
+-> start the sequencer task (it stands by if another process sequences the same database).  Requests are
+capped at ``server.max_body_bytes`` and every error is answered as coded JSON by one middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from ..fetch.addresses import AddressPolicy
+from ..fetch.http import HttpClient
+from .api import errors, log as log_api, v1
+from .config import Config
+from .ingest.origins import Origins
+from .ingest.submissions import Submissions
+from .log.sequencer import LogSequencer
+from .log.signer import load_log_signer
+from .state import SERVICE, Service
+from .storage import open_storage
+
+log = logging.getLogger("notrain.aggregator")
+CONFIG = web.AppKey("config", Config)
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[errors.errors_middleware])
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_service)
+    log_api.setup(app)
+    v1.setup(app)
+    app.router.add_get("/healthz", _health)
+    return app
+
+
+async def _service(app: web.Application):
+    config = app[CONFIG]
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    storage = await open_storage(config.storage_url)
+    client = HttpClient(user_agent="notrain-aggregator", addresses=AddressPolicy(allow_loopback=config.crawl.allow_loopback))
+    try:
+        signer = load_log_signer(config.log.origin, config.log_key_path, create=True)
+        sequencer = LogSequencer(storage, signer, interval=config.log.checkpoint_interval, batch_max=config.log.batch_max)
+        submissions = Submissions(storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset)
+        app[SERVICE] = Service(config, storage, signer, sequencer, submissions)
+        task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
+        log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        await client.close()
+        await storage.close()
+
+
+async def _health(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    checkpoint = await service.storage.checkpoint()
+    body = {
+        "status": "ok",
+        "log": service.signer.name,
+        "size": checkpoint.size if checkpoint else 0,
+        "pending": await service.storage.pending_count(),
+        "sequencing": service.sequencer.stats.holding,
+    }
+    return web.json_response(body)

@@ -1,0 +1,213 @@
+"""The aggregator's configuration: one TOML file, checked once, frozen.
+
+Every key has a default that is safe on a laptop (SQLite in the data directory, bound to 127.0.0.1), so
+``notrain serve`` runs with no file at all.  A value out of range is a :class:`ConfigError` at startup,
+never a surprise an hour into a crawl.  The file looks like::
+
+    data_dir = "/var/lib/notrain"
+
+    [server]
+    host = "127.0.0.1"
+    port = 8470
+    max_body_bytes = 2_097_152        # a signed manifest is at most 1 MiB of payload, base64 grows it by 4/3
+
+    [storage]
+    url = "sqlite:///var/lib/notrain/aggregator.sqlite"   # or "postgresql://user@host/db"
+
+    [log]
+    origin = "aggregator.example/notrain-log"   # the checkpoint's first line, names this log forever
+    key_file = "/var/lib/notrain/log-key.jwk"   # Ed25519, 0600; created on first start when absent
+    checkpoint_interval = 1.0                   # seconds between integrations
+    batch_max = 1024                            # entries integrated at once at most
+    max_merge_delay = 60                        # seconds a receipt promises inclusion within
+
+    [crawl]
+    origins = ["https://example.com"]
+    interval = 3600                             # seconds between two crawls of one origin
+    allow_loopback = false                      # the SSRF guard's switch, for tests and demos only
+
+    [submissions]
+    per_minute = 30                             # per client address
+
+    [accounts]
+    recheck_interval = 86400
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from ..core.errors import NotrainError
+
+
+class ConfigError(NotrainError):
+    """The configuration file is unreadable or a value is out of range."""
+
+    code = "E_CONFIG"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8470
+    max_body_bytes: int = 2 * 1024 * 1024
+
+    def check(self) -> None:
+        _range("server.port", self.port, 0, 65535)
+        _range("server.max_body_bytes", self.max_body_bytes, 64 * 1024, 64 * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str = ""  # empty: SQLite in the data directory
+
+    def check(self) -> None:
+        if self.url and not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ConfigError("storage.url must start with sqlite:/// or postgresql://", where="storage.url")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    origin: str = "localhost/notrain-log"
+    key_file: str = ""  # empty: log-key.jwk in the data directory
+    checkpoint_interval: float = 1.0
+    batch_max: int = 1024
+    max_merge_delay: int = 60
+
+    def check(self) -> None:
+        # C2SP tlog-checkpoint: the origin line is a non-empty, printable, space-free schema-less URL.
+        if not self.origin or not self.origin.isprintable() or " " in self.origin or "://" in self.origin:
+            raise ConfigError("log.origin must be a schema-less URL such as example.com/log", where="log.origin")
+        _range("log.checkpoint_interval", self.checkpoint_interval, 0.05, 60)
+        _range("log.batch_max", self.batch_max, 1, 65536)
+        _range("log.max_merge_delay", self.max_merge_delay, 1, 86400)
+        if self.max_merge_delay < self.checkpoint_interval:
+            raise ConfigError("log.max_merge_delay must be at least log.checkpoint_interval", where="log.max_merge_delay")
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    origins: tuple[str, ...] = ()
+    interval: int = 3600
+    allow_loopback: bool = False
+
+    def check(self) -> None:
+        _range("crawl.interval", self.interval, 60, 7 * 86400)
+
+
+@dataclass(frozen=True)
+class SubmissionsConfig:
+    per_minute: int = 30
+
+    def check(self) -> None:
+        _range("submissions.per_minute", self.per_minute, 1, 100_000)
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    recheck_interval: int = 86400
+
+    def check(self) -> None:
+        _range("accounts.recheck_interval", self.recheck_interval, 60, 30 * 86400)
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("notrain-data")
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    crawl: CrawlConfig = field(default_factory=CrawlConfig)
+    submissions: SubmissionsConfig = field(default_factory=SubmissionsConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+
+    def __post_init__(self) -> None:
+        for section in (self.server, self.storage, self.log, self.crawl, self.submissions, self.accounts):
+            section.check()
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage.url or f"sqlite:///{(self.data_dir / 'aggregator.sqlite').resolve()}"
+
+    @property
+    def log_key_path(self) -> Path:
+        return Path(self.log.key_file) if self.log.key_file else self.data_dir / "log-key.jwk"
+
+    def with_overrides(self, **sections: dict) -> "Config":
+        """A copy with some keys of some sections replaced (``server={"port": 0}``), checked again."""
+        changes = {name: replace(getattr(self, name), **values) for name, values in sections.items()}
+        return replace(self, **changes)
+
+
+_SECTIONS = {
+    "server": ServerConfig,
+    "storage": StorageConfig,
+    "log": LogConfig,
+    "crawl": CrawlConfig,
+    "submissions": SubmissionsConfig,
+    "accounts": AccountsConfig,
+}
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def load(path: Path | None) -> Config:
+    """Read and check a TOML file; ``None`` gives the defaults.  Unknown keys are errors (typos fail loudly)."""
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError("the configuration file is over 1 MiB", where=str(path))
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read the configuration: {error}", where=str(path)) from None
+    return from_dict(document, base=path.parent)
+
+
+def from_dict(document: dict, *, base: Path = Path(".")) -> Config:
+    """Build a :class:`Config` from parsed TOML; relative ``data_dir`` is taken from ``base``."""
+    sections = {}
+    for name, value in document.items():
+        if name == "data_dir":
+            if not isinstance(value, str) or not value:
+                raise ConfigError("data_dir must be a non-empty string", where="data_dir")
+            continue
+        if name not in _SECTIONS or not isinstance(value, dict):
+            raise ConfigError(f"unknown section or key {name!r}", where=name)
+        sections[name] = _section(name, _SECTIONS[name], value)
+    data_dir = base / document["data_dir"] if "data_dir" in document else Config.data_dir
+    try:
+        return Config(data_dir=data_dir, **sections)
+    except TypeError as error:  # pragma: no cover - fields are checked in _section
+        raise ConfigError(str(error)) from None
+
+
+def _section(name: str, cls: type, values: dict):
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown key {name}.{key}", where=f"{name}.{key}")
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError(f"{name}.{key} must be a list of strings", where=f"{name}.{key}")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name}.{key} must be true or false", where=f"{name}.{key}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name}.{key} must be a number", where=f"{name}.{key}")
+            value = float(value)
+        elif not isinstance(value, type(default)) or isinstance(value, bool):
+            raise ConfigError(f"{name}.{key} must be of type {type(default).__name__}", where=f"{name}.{key}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}", where=name)

@@ -1,0 +1,25 @@
+"""What every handler shares, behind one typed application key (no module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..core.note import NoteSigner
+from .config import Config
+from .ingest.submissions import Submissions
+from .log.sequencer import LogSequencer
+from .storage import Storage
+
+
+@dataclass
+class Service:
+    config: Config
+    storage: Storage
+    signer: NoteSigner
+    sequencer: LogSequencer
+    submissions: Submissions
+
+
+SERVICE = web.AppKey("service", Service)

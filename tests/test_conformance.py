@@ -43,6 +43,7 @@ from notrain.core.manifest import parse_timestamp
 from notrain.core.names import normalise
 from notrain.core.verify import is_envelope
 from notrain.core.works import WorkIndex
+from notrain.fetch.manifests import _publisher_for as expected_publisher
 
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 
@@ -156,8 +157,9 @@ def test_wellknown(case):
     def run():
         data = input_bytes(case, "document")
         if is_envelope(data):
-            keys = trusted_keys(ctx["publisher"], parse_keyset(ctx["keyset"].encode(), ctx["publisher"]))
-            verified = verify_manifest(data, publisher=ctx["publisher"], keys=keys, now=now)
+            publisher = expected_publisher(ctx["looked_up"], ctx["fetched_from"])
+            keys = trusted_keys(publisher, parse_keyset(ctx["keyset"].encode(), publisher))
+            verified = verify_manifest(data, publisher=publisher, keys=keys, now=now)
             return {"kind": "envelope", "digest": verified.manifest.digest, "sequence": verified.manifest.sequence, "signed_by": list(verified.signed_by)}
         verified = accept_bare(data, fetched_from=ctx["fetched_from"], now=now)
         return {"kind": "bare", "digest": verified.manifest.digest, "sequence": verified.manifest.sequence}

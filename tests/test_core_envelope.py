@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notrain.core import MANIFEST_TYPE, NotrainError, dsse, make_keyset, parse_payload, trusted_keys, verify_manifest
+from notrain.core.verify import is_envelope
 
 
 def verify(data, key):
@@ -101,3 +102,27 @@ def test_manifest_parser_raises_only_typed_errors(doc):
         assert error.code.startswith("E_") and error.where.startswith("/")
     else:
         assert manifest.sequence == doc["sequence"]
+
+
+@pytest.mark.parametrize("value", [5, None, [], {}, True])
+@pytest.mark.parametrize("member", ["payload", "sig"])
+def test_a_member_of_the_wrong_type_is_a_field_error_not_base64(site_key, member, value):
+    """spec/envelope.md: E_BASE64 is for strings that are not canonical base64."""
+    doc = dsse.sign(manifest_bytes(), MANIFEST_TYPE, [site_key]).to_json()
+    if member == "payload":
+        doc["payload"] = value
+    else:
+        doc["signatures"][0]["sig"] = value
+    with pytest.raises(NotrainError) as caught:
+        dsse.parse(json.dumps(doc).encode())
+    assert (caught.value.code, caught.value.where) == ("E_ENVELOPE_FIELD", f"/{member}" if member == "payload" else "/signatures/0/sig")
+
+
+def test_documents_are_classified_before_either_kinds_limits(site_key):
+    """A bare manifest nested 5 deep is a bare manifest, not an envelope too deep (spec/envelope.md)."""
+    bare = manifest_bytes(x=[[[[]]]])
+    assert not is_envelope(bare)
+    assert parse_payload(bare).sequence
+    signed = dsse.sign(bare, MANIFEST_TYPE, [site_key]).to_bytes()
+    assert is_envelope(signed)
+    assert is_envelope(b'{"payloadType": 1}')

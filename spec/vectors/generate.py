@@ -531,9 +531,9 @@ def wellknown_cases() -> list[dict]:
     cases: list[dict] = []
     https, http = "https://art.example/.well-known/notrain.json", "http://art.example/.well-known/notrain.json"
 
-    def add(id_, description, data, expect, fetched_from=https):
+    def add(id_, description, data, expect, fetched_from=https, looked_up=ORIGIN, keyset=None):
         data = data if isinstance(data, bytes) else jdump(data)
-        context = {"fetched_from": fetched_from, "publisher": ORIGIN, "keyset": keyset_text(), "now": NOW}
+        context = {"looked_up": looked_up, "fetched_from": fetched_from, "keyset": keyset or keyset_text(), "now": NOW}
         cases.append({"id": id_, "description": description, **encode_input("document", data), "context": context, "expect": expect})
 
     def bare(doc):
@@ -579,6 +579,21 @@ def wellknown_cases() -> list[dict]:
         fetched_from="HTTPS://ART.EXAMPLE/.well-known/notrain.json")
     person = payload(publisher=DID)
     add("wellknown-bare-did-key", "a did:key manifest can never be bare", person, bad("E_UNSIGNED"))
+
+    # The http -> https upgrade (fetching.md, "Redirects"): the https origin speaks for the http one.
+    upgraded = {"valid": True, "kind": "envelope", "digest": digest(minimal), "sequence": 10, "signed_by": [SITE.public.kid]}
+    add("wellknown-upgrade-envelope", "http origin looked up, redirected to its https origin: the https manifest is expected", signed, upgraded,
+        looked_up="http://art.example")
+    add("wellknown-upgrade-bare", "after the upgrade a bare manifest was read over HTTPS from its origin", minimal, bare(minimal),
+        looked_up="http://art.example")
+    on_ports = payload(publisher="https://art.example:8443")
+    add("wellknown-upgrade-port", "the upgrade may change the port", sign_doc(on_ports),
+        {"valid": True, "kind": "envelope", "digest": digest(on_ports), "sequence": 10, "signed_by": [SITE.public.kid]},
+        fetched_from="https://art.example:8443/.well-known/notrain.json", looked_up="http://art.example:8080",
+        keyset=jdump(make_keyset("https://art.example:8443", [SITE.public]).to_json()).decode())
+    add("wellknown-no-upgrade", "served over http without a redirect: the https manifest is not the http origin's", signed,
+        bad("E_PUBLISHER_MISMATCH"), fetched_from=http, looked_up="http://art.example",
+        keyset=jdump(make_keyset("http://art.example", [SITE.public]).to_json()).decode())
     return cases
 
 

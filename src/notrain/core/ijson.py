@@ -18,6 +18,8 @@ import json
 import re
 from typing import Any
 
+import numpy as np
+
 from .errors import JSONError
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -137,7 +139,7 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
     except RecursionError:  # only nesting far beyond any limit exhausts the parser's stack
         raise JSONError(f"{what} nests deeper than {max_depth} levels", code="E_JSON_DEPTH") from None
     except json.JSONDecodeError as exc:
-        if _lexical_depth(text) > max_depth:
+        if _lexical_depth(data) > max_depth:
             raise JSONError(f"{what} nests deeper than {max_depth} levels", code="E_JSON_DEPTH") from None
         raise JSONError(
             f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", code="E_JSON"
@@ -154,25 +156,23 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
 
 
 # A JSON string, or the unterminated rest of one: what the lexical depth skips.
-_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# (Bytes: in UTF-8 no octet of a multi-octet character is '"' or '\'.)
+_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+# Brackets become +1 and -1 (as signed octets); every other octet is deleted.
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[{]}"))
 
 
-def _lexical_depth(text: str) -> int:
+def _lexical_depth(data: bytes) -> int:
     """Nesting depth of text that is not valid JSON, as spec/manifest.md defines it:
     the peak of a counter that each ``[`` or ``{`` outside a string raises by one
-    and each ``]`` or ``}`` lowers by one.  Linear; used only on the error path,
+    and each ``]`` or ``}`` lowers by one.  Linear, in C; used only on the error path,
     so that a deep document is reported as too deep whether or not it is also
     malformed."""
-    depth = peak = 0
-    for char in _NOT_BRACKET.sub("", _STRING.sub("", text)):
-        if char in "[{":
-            depth += 1
-            if depth > peak:
-                peak = depth
-        else:
-            depth -= 1
-    return peak
+    steps = _STRING.sub(b"", data).translate(_STEPS, _NOT_BRACKETS)
+    if not steps:
+        return 0
+    return max(int(np.cumsum(np.frombuffer(steps, dtype=np.int8), dtype=np.int32).max()), 0)
 
 
 def _depth(value: Any) -> int:

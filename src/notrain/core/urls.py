@@ -10,6 +10,8 @@ another: ``https://evil.example\\@art.example/`` is a request to
 removed, slashes and backslashes after the scheme are skipped, the authority
 ends at the first ``/``, ``\\``, ``?`` or ``#``, and ``\\`` is ``/`` in the path.
 The last ``@`` of the authority ends its userinfo, as in both standards.
+Scrapy reads URLs the same way: w3lib's ``safe_url_string`` turns that URL
+into ``https://evil.example/@art.example/``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def split_url(url: str) -> SplitResult:
     """``urlsplit`` after the WHATWG preprocessing of http(s) URLs."""
     if url.startswith(("https://", "http://")) and "\\" not in url and url.isprintable() and url[-1] != " ":
         start = 7 if url[4] == ":" else 8
-        if url[start : start + 1] != "/":  # the common spelling: nothing to preprocess
-            return urlsplit(url)
+        if url[start : start + 1] != "/" and ("@" not in url or "[" not in url and "]" not in url):
+            return urlsplit(url)  # the common spelling: nothing to preprocess
     text = url.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
     scheme = _SPECIAL_SCHEME.match(text)
     if scheme is None:
@@ -37,6 +39,9 @@ def split_url(url: str) -> SplitResult:
     rest = text[scheme.end() :].lstrip("/\\")
     end = _AUTHORITY_END.search(rest)
     authority, tail = (rest, "") if end is None else (rest[: end.start()], rest[end.start() :])
+    userinfo, at, host = authority.rpartition("@")
+    if at:  # brackets in a userinfo are percent-encoded by WHATWG; urlsplit would take them for an IPv6 host
+        authority = userinfo.replace("[", "%5B").replace("]", "%5D") + at + host
     path_end = _PATH_END.search(tail)
     cut = len(tail) if path_end is None else path_end.start()
     return urlsplit(f"{scheme.group().lower()}//{authority}{tail[:cut].replace(chr(92), '/')}{tail[cut:]}")

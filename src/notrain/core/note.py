@@ -168,7 +168,9 @@ def sign_note(text: str, signers: Sequence[NoteSigner], *, timestamp: int | None
     if not signers:
         raise NoteError("a note needs at least one signature", where="signatures")
     raw = text.encode("utf-8")
-    return Note(text, tuple(s.sign(raw, timestamp) for s in signers)).to_bytes()
+    note = Note(text, tuple(s.sign(raw, timestamp) for s in signers)).to_bytes()
+    parse_note(note)  # never sign what a verifier would refuse (size, signature count)
+    return note
 
 
 def parse_note(data: bytes) -> Note:
@@ -235,8 +237,6 @@ def _check_name(name: object, where: str) -> None:
 def _check_text(text: object) -> None:
     if not isinstance(text, str) or not text.endswith("\n") or _CONTROL.search(text):
         raise NoteError("note text ends in a newline and has no other control characters", where="text")
-    if len(text.encode("utf-8")) > MAX_NOTE_BYTES // 2:
-        raise NoteError("note text too long", where="text")
 
 
 def _decode(text: str, where: str) -> bytes:

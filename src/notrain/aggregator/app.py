@@ -26,11 +26,14 @@ from .storage import open_storage
 
 log = logging.getLogger("notrain.aggregator")
 CONFIG = web.AppKey("config", Config)
+PRELOAD = web.AppKey("preload", list)
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
+    """``preload``: envelopes submitted at startup, as if posted (the demo's example artist)."""
     app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[errors.errors_middleware])
     app[CONFIG] = config
+    app[PRELOAD] = list(preload)
     app.cleanup_ctx.append(_service)
     log_api.setup(app)
     v1.setup(app)
@@ -50,6 +53,9 @@ async def _service(app: web.Application):
         app[SERVICE] = Service(config, storage, signer, sequencer, submissions)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
         log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
+        for envelope in app[PRELOAD]:
+            accepted = await submissions.submit(envelope)
+            log.info("loaded %s sequence %d", accepted.verified.manifest.publisher, accepted.verified.manifest.sequence)
         try:
             yield
         finally:

@@ -426,6 +426,9 @@ def _envelope_gap_cases(add, ok, bad, schema, signed_bytes) -> None:
            payload(parts=[{"sha256": "cc" * 32, "size": 10}, {"sha256": "cc" * 32, "size": 20, "url": "b.json"}]), "E_FIELD_VALUE")
     schema("parts-size-over-8mib", "a part size of 8 MiB + 1", payload(parts=[{"sha256": "cc" * 32, "size": 8 * 1024 * 1024 + 1}]), "E_FIELD_VALUE")
     schema("parts-url-space", "a part URL with a space", payload(parts=[{"sha256": "cc" * 32, "size": 10, "url": "part 1.json"}]), "E_FIELD_VALUE")
+    schema("parts-url-backslash", "a part URL with a backslash", payload(parts=[{"sha256": "cc" * 32, "size": 10, "url": "parts\\1.json"}]), "E_FIELD_VALUE")
+    schema("account-backslash", "an account URL whose host WHATWG and RFC 3986 read differently",
+           payload(accounts=[{"url": "https://bsky.app\\@evil.example/"}]), "E_FIELD_VALUE")
     schema("parts-size-string", "a part size as a string", payload(parts=[{"sha256": "cc" * 32, "size": "10"}]), "E_FIELD_TYPE")
 
     # Malformed PDQ hashes.

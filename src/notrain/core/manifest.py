@@ -46,8 +46,9 @@ _TIMESTAMP = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2
 _BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
 _LOWER_HEX = re.compile(r"[0-9a-f]*\Z")
 # What a URL written in a manifest must not contain: WHATWG parsers drop or
-# strip these silently, so the same member could be read as two URLs.
-_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+# strip these silently, or read '\' as '/' where RFC 3986 does not, so the
+# same member could be read as two URLs.
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
 # A DNS name (lowercase, ASCII: IDNs in punycode) or an IPv4 literal.
 _HOST = re.compile(r"\A(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
@@ -149,7 +150,7 @@ def _text(value, where: str, limit: int = MAX_TEXT_CHARS) -> str:
 
 def _url(value, where: str) -> str:
     if _URL_FORBIDDEN.search(_text(value, where)):
-        raise PayloadError("a URL must not contain spaces or control characters", code="E_FIELD_VALUE", where=where)
+        raise PayloadError("a URL must not contain spaces, control characters or '\\'", code="E_FIELD_VALUE", where=where)
     return value
 
 

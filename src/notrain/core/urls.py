@@ -24,11 +24,12 @@ _TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
 _SPECIAL_SCHEME = re.compile(r"(?i:https?):")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 _PATH_END = re.compile(r"[?#]")
+_CHANGED_BY_PREPROCESSING = re.compile(r"[\\\t\n\r]")  # tab, LF, CR and backslash
 
 
 def split_url(url: str) -> SplitResult:
     """``urlsplit`` after the WHATWG preprocessing of http(s) URLs."""
-    if url.startswith(("https://", "http://")) and "\\" not in url and url.isprintable() and url[-1] != " ":
+    if url.startswith(("https://", "http://")) and url[-1] > " " and not _CHANGED_BY_PREPROCESSING.search(url):
         start = 7 if url[4] == ":" else 8
         if url[start : start + 1] != "/" and ("@" not in url or "[" not in url and "]" not in url):
             return urlsplit(url)  # the common spelling: nothing to preprocess

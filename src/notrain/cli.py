@@ -29,7 +29,7 @@ import click
 
 from . import imaging
 from .core import dsse, ijson
-from .core.errors import NotrainError, PolicyError
+from .core.errors import NotrainError, PolicyError, scalar_string, scalar_strings
 from .core.keys import PrivateKey, PublicKey
 from .core.keyset import MAX_KEYSET_BYTES, make_keyset, make_rotation, parse_keyset
 from .core.manifest import (
@@ -78,7 +78,7 @@ class _Main(click.Group):
 def _fail(ctx: click.Context, error: dict) -> None:
     if ctx.meta.get(_JSON_META):
         _emit({"ok": False, "error": error})
-    click.echo(f"error: {_describe(error)}", err=True)
+    _echo(f"error: {_describe(error)}", err=True)
     ctx.exit(1)
 
 
@@ -97,12 +97,17 @@ json_option = click.option(
 force_option = click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 
 
+def _echo(message: str, *, err: bool = False) -> None:
+    """Print a line; lone surrogates (from non-UTF-8 file names, say) are escaped, never fatal."""
+    click.echo(scalar_string(message), err=err)
+
+
 def _emit(doc: object) -> None:
-    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    _echo(json.dumps(scalar_strings(doc), indent=2, ensure_ascii=False))
 
 
 def _warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    _echo(f"warning: {message}", err=True)
 
 
 def _now() -> datetime:
@@ -161,9 +166,34 @@ class _Timestamp(click.ParamType):
             if value.isdigit():
                 return datetime.fromtimestamp(int(value), UTC)
             moment = datetime.fromisoformat(value)
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
         except (ValueError, OverflowError, OSError):
-            self.fail(f"{value!r} is not an RFC 3339 timestamp or Unix time", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            self.fail(f"{value!r} is not an RFC 3339 timestamp or Unix time from year 1 to 9999 (UTC)", param, ctx)
+
+
+class _Text(click.ParamType):
+    """Text that can be written as UTF-8: an argument with bytes that are not UTF-8
+    reaches Python as lone surrogates (PEP 383), which no document may hold."""
+
+    name = "TEXT"
+
+    def convert(self, value, param, ctx):
+        shown = scalar_string(value)
+        if shown != value:
+            self.fail(f"'{shown}' is not valid UTF-8 text", param, ctx)
+        return value
+
+
+class _Token(_Text):
+    """A crawler product token: printable, no spaces (it goes into a User-Agent header)."""
+
+    name = "TOKEN"
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not value.isprintable() or not value or " " in value:
+            self.fail(f"{value!r} is not a product token (printable, without spaces)", param, ctx)
+        return value
 
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -197,10 +227,10 @@ def keygen(out: Path, force: bool, as_json: bool) -> None:
     if as_json:
         _emit({"path": str(out), "kid": public.kid, "did": public.did_key, "jwk": public.to_jwk()})
         return
-    click.echo(f"wrote private key {out} (mode 0600)")
-    click.echo(f"kid:     {public.kid}")
-    click.echo(f"did:key: {public.did_key}")
-    click.echo(f"public JWK: {json.dumps(public.to_jwk())}")
+    _echo(f"wrote private key {out} (mode 0600)")
+    _echo(f"kid:     {public.kid}")
+    _echo(f"did:key: {public.did_key}")
+    _echo(f"public JWK: {json.dumps(public.to_jwk())}")
 
 
 @main.command()
@@ -239,8 +269,8 @@ def rotate(old_path: Path, new_path: Path, keyset_path: Path, drop_old: bool) ->
     result = ijson.dumps(updated.to_json(), pretty=True)
     parse_keyset(result, current.publisher)
     _replace(keyset_path, result)
-    click.echo(f"rotated {old.public.kid} -> {new.kid} in {keyset_path}" + (" (old key dropped)" if drop_old else ""))
-    click.echo("sign new manifests with the new key; verifiers that pinned the old key follow the signed rotation")
+    _echo(f"rotated {old.public.kid} -> {new.kid} in {keyset_path}" + (" (old key dropped)" if drop_old else ""))
+    _echo("sign new manifests with the new key; verifiers that pinned the old key follow the signed rotation")
 
 
 def _keyset_publisher(data: bytes) -> str:
@@ -270,9 +300,9 @@ def _keyset_publisher(data: bytes) -> str:
 @click.option("--ai-use", type=_YN, default="n", show_default=True, help="Any other AI use (e.g. as input to generative AI).")
 @click.option("--search", type=_YN, help="Search indexing (unset: say nothing).")
 @click.option(
-    "--name", "names", multiple=True, help="A name or pseudonym that must not be used as a caption or prompt (repeatable)."
+    "--name", "names", type=_Text(), multiple=True, help="A name or pseudonym that must not be used as a caption or prompt (repeatable)."
 )
-@click.option("--account", "accounts", multiple=True, help="An https URL of one of your profiles (repeatable).")
+@click.option("--account", "accounts", type=_Text(), multiple=True, help="An https URL of one of your profiles (repeatable).")
 @click.option("--valid-days", type=click.IntRange(1, MAX_VALIDITY.days), default=365, show_default=True)
 @force_option
 def init(
@@ -315,8 +345,8 @@ def init(
     manifest = parse_payload(data)
     _write(out, data, force=force)
     with_pdq = sum(1 for work in manifest.works if work.pdq)
-    click.echo(f"wrote {out}: {len(manifest.works)} works ({with_pdq} with PDQ), publisher {publisher}, expires {doc['expires']}")
-    click.echo(f"next: notrain sign {out} --key KEY")
+    _echo(f"wrote {out}: {len(manifest.works)} works ({with_pdq} with PDQ), publisher {publisher}, expires {doc['expires']}")
+    _echo(f"next: notrain sign {out} --key KEY")
 
 
 def _init_publisher(publisher: str | None, key_path: Path | None) -> str:
@@ -414,8 +444,8 @@ def sign(payload_path: Path, key_paths: tuple[Path, ...], out: Path, force: bool
         )
     envelope = dsse.sign(data, MANIFEST_TYPE, keys)
     _write(out, envelope.to_bytes(), force=force)
-    click.echo(f"wrote {out}: signed by {', '.join(k.public.kid for k in keys)}")
-    click.echo(f"manifest sha256 {manifest.digest}; valid until {format_timestamp(manifest.expires)}")
+    _echo(f"wrote {out}: signed by {', '.join(k.public.kid for k in keys)}")
+    _echo(f"manifest sha256 {manifest.digest}; valid until {format_timestamp(manifest.expires)}")
 
 
 _EXPORT_USE = {
@@ -503,7 +533,7 @@ def export_command(
     for warning in result.warnings:
         _warn(f"{warning.mechanism}: {warning.where}: {warning.message}")
     for name in chosen:
-        click.echo(f"wrote {targets[name]}: {uses[name]}")
+        _echo(f"wrote {targets[name]}: {uses[name]}")
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -550,12 +580,12 @@ def verify(path: Path, keyset_path: Path | None, publisher: str | None, at: date
             }
         )
         return
-    click.echo(f"OK: {path} is signed by {manifest.publisher}")
-    click.echo(f"publisher: {manifest.publisher}")
-    click.echo(f"sequence:  {manifest.sequence}")
-    click.echo(f"digest:    sha256:{manifest.digest}")
-    click.echo(f"signed by: {', '.join(verified.signed_by)}")
-    click.echo(f"valid:     {format_timestamp(manifest.issued)} to {format_timestamp(manifest.expires)}")
+    _echo(f"OK: {path} is signed by {manifest.publisher}")
+    _echo(f"publisher: {manifest.publisher}")
+    _echo(f"sequence:  {manifest.sequence}")
+    _echo(f"digest:    sha256:{manifest.digest}")
+    _echo(f"signed by: {', '.join(verified.signed_by)}")
+    _echo(f"valid:     {format_timestamp(manifest.issued)} to {format_timestamp(manifest.expires)}")
 
 
 def _open_document(path: Path) -> tuple[Manifest, tuple[dsse.Signature, ...] | None]:
@@ -577,9 +607,9 @@ def show(path: Path, as_json: bool) -> None:
     if as_json:
         _emit(summary)
         return
-    click.echo("NOT VERIFIED: this is what the file claims; check it with `notrain verify`.")
+    _echo("NOT VERIFIED: this is what the file claims; check it with `notrain verify`.")
     for line in _summary_lines(summary):
-        click.echo(line)
+        _echo(line)
 
 
 def _summary(manifest: Manifest, signatures: tuple[dsse.Signature, ...] | None) -> dict:
@@ -661,10 +691,10 @@ def lint(path: Path, as_json: bool) -> None:
         _emit({"ok": not errors, "errors": errors, "warnings": warnings})
     else:
         for error in errors:
-            click.echo(f"error: {_describe(error)}")
+            _echo(f"error: {_describe(error)}")
         for warning in warnings:
-            click.echo(f"warning: {_describe(warning)}")
-        click.echo(f"{path}: {len(errors)} error(s), {len(warnings)} warning(s)")
+            _echo(f"warning: {_describe(warning)}")
+        _echo(f"{path}: {len(errors)} error(s), {len(warnings)} warning(s)")
     if errors:
         click.get_current_context().exit(1)
 
@@ -713,8 +743,8 @@ def _lint(manifest: Manifest, now: datetime) -> list[dict]:
 
 
 @main.command()
-@click.argument("url")
-@click.option("--token", default=DEFAULT_TOKEN, show_default=True, help="The crawler product token to check robots.txt rules for.")
+@click.argument("url", type=_Text())
+@click.option("--token", type=_Token(), default=DEFAULT_TOKEN, show_default=True, help="The crawler product token to check robots.txt rules for.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds allowed for each fetch.")
 @json_option
 def doctor(url: str, token: str, timeout: float, as_json: bool) -> None:
@@ -725,7 +755,7 @@ def doctor(url: str, token: str, timeout: float, as_json: bool) -> None:
     if as_json:
         _emit(diagnosis.to_json())
     else:
-        click.echo(render_diagnosis(diagnosis))
+        _echo(render_diagnosis(diagnosis))
 
 
 async def _diagnose(url: str, token: str, timeout: float):

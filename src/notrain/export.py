@@ -45,8 +45,9 @@ not) and the result carries a warning.
   ``0`` where both are allowed, and nothing otherwise; a location left
   unreserved inside a reserved one stays reserved (first match).  It has no
   ``search``.  tdmrep.json is JSON, so its caveats are warnings only.
-* ``noai`` / ``noimageai`` say only "train-ai disallowed"; HTML meta tags are
-  per page, so meta.html carries the site default only.
+* ``noai`` / ``noimageai`` say "train-ai and ai-use disallowed" (DeviantArt's
+  terms), so they are written only where both are; HTML meta tags are per
+  page, so meta.html carries the site default only.
 * ``Content-Signal`` has no paths: a category is written only if the whole
   site says the same about it, and ``ai-input`` (its name for ai-use) also
   covers AI search answers.
@@ -162,7 +163,10 @@ def export(manifest: Manifest, options: ExportOptions = ExportOptions(), formats
 
 def valid_policy_url(url: str) -> bool:
     """An absolute http(s) URL that every output format can quote as it is."""
-    return bool(_POLICY_URL.match(url)) and bool(urlsplit(url).netloc)
+    try:
+        return bool(_POLICY_URL.match(url)) and bool(urlsplit(url).netloc)
+    except ValueError:  # an unclosed '[' and the like
+        return False
 
 
 # --- Regions: the manifest's per-category decisions, one rule per URL ----------------------------
@@ -709,13 +713,18 @@ def _reserved(octet: int) -> bool:
     return 0x21 <= octet <= 0x7E and chr(octet) not in "%#?"
 
 
+def _says_noai(region: Region) -> bool:
+    """noai/noimageai disallow train-ai and ai-use (DeviantArt's terms, spec/decision.md): only where both are."""
+    return region.prefs.get(TRAIN_AI) is N and region.prefs.get(AI_USE) is N
+
+
 def _headers(job: _Job, region: Region) -> list[tuple[str, str | None]]:
     """The response headers for ``region``: (name, value), None for "do not send"."""
     job.note_tdm(region)
     reservation = _reservation(region)
     return [
         ("Content-Usage", _usage_value(region.prefs)),
-        ("X-Robots-Tag", NOAI if region.prefs.get(TRAIN_AI) is N else None),
+        ("X-Robots-Tag", NOAI if _says_noai(region) else None),
         ("tdm-reservation", None if reservation is None else str(reservation)),
         ("tdm-policy", job.options.tdm_policy if reservation == 1 else None),
     ]
@@ -845,7 +854,7 @@ def _meta(job: _Job) -> str:
 
 
 def _meta_tags(job: _Job, region: Region) -> list[str]:
-    tags = [f'<meta name="robots" content="{NOAI}">'] if region.prefs.get(TRAIN_AI) is N else []
+    tags = [f'<meta name="robots" content="{NOAI}">'] if _says_noai(region) else []
     reservation = _reservation(region)
     if reservation is not None:
         tags.append(f'<meta name="tdm-reservation" content="{reservation}">')

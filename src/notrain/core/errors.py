@@ -4,6 +4,10 @@ Every rejection in notrain carries a *code* from the closed list in
 ``spec/errors.md`` (so conformance vectors and other implementations can agree
 on *why* something was rejected, not just *that* it was) and a *where*: a JSON
 Pointer (RFC 6901) into the document, or a short location such as ``envelope``.
+
+Messages and locations quote hostile input (a member name, a URL), which may
+hold lone surrogates that no UTF-8 writer accepts; they are escaped here, once,
+so that every report, log and ``--json`` output of an error can be written.
 """
 
 from __future__ import annotations
@@ -16,12 +20,33 @@ class NotrainError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, where: str = "") -> None:
         self.code = code or type(self).code
-        self.where = where
-        self.message = message
-        super().__init__(f"{self.code}: {message}" + (f" (at {where})" if where else ""))
+        self.where = scalar_string(where)
+        self.message = scalar_string(message)
+        super().__init__(f"{self.code}: {self.message}" + (f" (at {self.where})" if self.where else ""))
 
     def to_json(self) -> dict:
         return {"code": self.code, "message": self.message, "where": self.where}
+
+
+def scalar_string(text: str) -> str:
+    """``text`` as Unicode scalar values only: each lone surrogate becomes the six
+    characters ``\\udXXX``, so the result always encodes as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def scalar_strings(value: object) -> object:
+    """:func:`scalar_string` applied to every string (and member name) of a JSON-like value."""
+    if isinstance(value, str):
+        return scalar_string(value)
+    if isinstance(value, dict):
+        return {scalar_strings(key): scalar_strings(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scalar_strings(item) for item in value]
+    return value
 
 
 class JSONError(NotrainError):
@@ -60,3 +85,10 @@ class PolicyError(NotrainError):
 
     code = "E_POLICY"
 
+
+
+class URLError(NotrainError):
+    """A URL with no origin (unparseable, another scheme, a bad host or port), given
+    where an origin is needed: to fetch its site's signals (spec/decision.md, "Scope")."""
+
+    code = "E_URL"

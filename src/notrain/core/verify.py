@@ -106,7 +106,7 @@ def is_envelope(data: bytes) -> bool:
 
 
 def check_policy(manifest: Manifest, *, now: datetime, previous: Accepted | None) -> None:
-    if manifest.issued > now + CLOCK_SKEW:
+    if manifest.issued - now > CLOCK_SKEW:  # a difference: no overflow for any ``now``
         raise PolicyError(f"manifest is issued in the future ({manifest.issued:%Y-%m-%dT%H:%M:%SZ})", code="E_NOT_YET_VALID", where="/issued")
     if manifest.expires <= now:
         raise PolicyError(f"manifest expired at {manifest.expires:%Y-%m-%dT%H:%M:%SZ}", code="E_EXPIRED", where="/expires")

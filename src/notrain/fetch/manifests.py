@@ -30,7 +30,7 @@ from urllib.parse import urljoin
 from ..core import dsse
 from ..core.catalog import OriginRules
 from ..core.decision import Statement, fail_closed
-from ..core.errors import NotrainError
+from ..core.errors import NotrainError, URLError
 from ..core.keys import PublicKey
 from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ..core.manifest import MAX_PART_BYTES, Manifest, canonical_origin, merge_part
@@ -123,7 +123,7 @@ class ManifestFetcher:
     async def state(self, origin: str) -> ManifestState:
         canonical = canonical_origin(origin)
         if canonical is None:
-            raise ValueError(f"not an http(s) origin: {origin!r}")
+            raise URLError(f"not an http(s) origin: {origin[:200]!r}", where="origin")
         return await self._cache.get(canonical, lambda: self._load(canonical))
 
     async def discovered(self, origin: str, manifest_url: str) -> ManifestState:

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..core.decision import Statement
+from ..core.errors import URLError
 from ..core.manifest import canonical_origin
 from ..signals.aitxt import AiTxt
 from ..signals.base import SignalError
@@ -122,7 +123,7 @@ class SiteFetcher:
         if origin is None:
             origin = canonical_origin(url, of_url=True)
             if origin is None:
-                raise ValueError(f"not an http(s) URL: {url!r}")
+                raise URLError(f"not an http(s) URL with an origin: {url[:200]!r}", where="url")
             if len(self._origins) >= self.policy.max_origins:
                 self._origins.clear()
             self._origins[head] = origin

@@ -18,6 +18,11 @@ field: ``yield {"caption": ..., "notrain": response.meta.get("notrain")}``
 put on the response).  Its statements join the decision, so an item is kept
 only if both the page and its captions allow the purposes.
 
+``NOTRAIN_PROVENANCE`` (``"compact"``) says how much: ``"compact"`` keeps
+the page's URL and manifest but not the page's own decision, whose
+statements the item's decision already cites (a page with many statements
+would otherwise be carried twice by every item); ``"full"`` keeps both.
+
 This pipeline runs before the media pipelines (the add-on sees to it), so
 the files of a dropped item are never downloaded.
 """
@@ -73,15 +78,16 @@ class NotrainItemPipeline:
             self.runtime.refused(ITEM_DROPPED, "notrain/items/dropped", by)
             raise OptedOutItem(refused, by, sorted(set(named)))
         if field:
-            attach(adapter, field, decision=decision.to_json())
+            attach(adapter, field, options.provenance, decision=decision.to_json())
         return item
 
 
-def attach(adapter: ItemAdapter, field: str, **members: object) -> None:
-    """Add to an item's provenance (a dict), starting from the page verdict the spider left there."""
+def attach(adapter: ItemAdapter, field: str, provenance: str, **members: object) -> None:
+    """Add to an item's provenance (a dict), starting from the page verdict the spider left there;
+    its decision is dropped in ``compact`` provenance when the item's own decision is added."""
     current = adapter.get(field)
     if isinstance(current, Verdict):
-        current = {"page": current.to_json()}
+        current = {"page": current.to_json(decision=provenance == "full" or "decision" not in members)}
     elif not isinstance(current, (dict, type(None))):
         raise TypeError(f"the item's {field!r} field holds a {type(current).__name__}: notrain keeps its provenance there")
     adapter[field] = {"page": None, **(current or {}), **members}

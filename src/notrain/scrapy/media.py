@@ -98,7 +98,7 @@ class _NotrainMedia:
         refused = [r for ok, failure in results if not ok and (r := _refusal(failure.value))]
         adapter = ItemAdapter(item)
         if refused and field and holds(adapter, field):
-            attach(adapter, field)
+            attach(adapter, field, self.runtime.options.provenance)
             listed = adapter[field].setdefault("media_not_stored", [])
             listed += ({"url": r.url, "stage": r.stage, "purposes": r.purposes, "mechanisms": r.mechanisms} for r in refused)
         return super().item_completed(results, item, info)  # type: ignore[misc]

@@ -78,6 +78,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from ..core.decision import FAIL_CLOSED, Decision, decide
+from ..core.errors import URLError
 from ..core.vocab import State
 from ..fetch.http import Transport
 from ..fetch.manifests import ManifestState, Status
@@ -116,8 +117,13 @@ class Verdict:
     decision: Decision
     manifest: ManifestState
 
-    def to_json(self) -> dict:
-        return {"url": self.url, "manifest": manifest_json(self.manifest), "decision": self.decision.to_json()}
+    def to_json(self, *, decision: bool = True) -> dict:
+        """The verdict as evidence; without ``decision`` when a later decision that
+        includes its statements is kept next to it (compact provenance)."""
+        doc = {"url": self.url, "manifest": manifest_json(self.manifest)}
+        if decision:
+            doc["decision"] = self.decision.to_json()
+        return doc
 
     def __repr__(self) -> str:  # short: items carrying one get logged whole (e.g. when dropped)
         states = ", ".join(f"{c} {o.state.value}" for c, o in self.decision.outcomes.items())
@@ -146,6 +152,8 @@ class NotrainDownloaderMiddleware:
             return
         self._inc("notrain/requests_checked")
         site = await self._site(request.url)
+        if site is None:
+            raise self._forbid(request.url, list(self.options.purposes), [FAIL_CLOSED], FORBIDDEN)
         if self.options.obey_robots_crawl and not site.can_fetch(request.url, self.token):
             mechanism = FAIL_CLOSED if site.files.robots.status == UNREACHABLE else ROBOTS_DISALLOW
             raise self._forbid(request.url, list(self.options.purposes), [mechanism], FORBIDDEN)
@@ -163,6 +171,8 @@ class NotrainDownloaderMiddleware:
             return response
         self._inc("notrain/responses_checked")
         site = await self._site(response.url)
+        if site is None:
+            raise self._forbid(response.url, list(self.options.purposes), [FAIL_CLOSED], DROPPED)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
         url, earlier = request.meta.pop(_SITE_STATEMENTS, (None, None))
         statements, page = page_statements(
@@ -182,8 +192,13 @@ class NotrainDownloaderMiddleware:
         self.report.count(ALLOWED)
         return response
 
-    async def _site(self, url: str) -> SiteSignals:
-        site = await self.fetcher.site(url)
+    async def _site(self, url: str) -> SiteSignals | None:
+        """The URL's site signals; None for a URL with no origin (``http://my_host.example/``,
+        ``http://[::ffff:127.0.0.1]/``), whose signals cannot be read: it is refused, fail-closed."""
+        try:
+            site = await self.fetcher.site(url)
+        except URLError:
+            return None
         self.crawler.stats.set_value("notrain/cache_hits", self.fetcher.manifests.cache.hits)
         if self.shared is not None:
             self.crawler.stats.set_value("notrain/fleet/shared_hits", self.shared.shared_hits)

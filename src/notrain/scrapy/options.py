@@ -39,6 +39,7 @@ class Options:
     redis_url: str | None = None
     caption_fields: tuple[str, ...] = CAPTION_FIELDS
     provenance_field: str | None = "notrain"
+    provenance: str = "compact"  # "compact" | "full": see items.py
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Options:
@@ -65,7 +66,10 @@ class Options:
             redis_url=settings.get("NOTRAIN_REDIS_URL") or None,
             caption_fields=tuple(settings.getlist("NOTRAIN_CAPTION_FIELDS", list(CAPTION_FIELDS))),
             provenance_field=settings.get("NOTRAIN_PROVENANCE_FIELD", "notrain") or None,
+            provenance=settings.get("NOTRAIN_PROVENANCE", "compact"),
         )
+        if options.provenance not in ("compact", "full"):
+            raise SettingsError(f'NOTRAIN_PROVENANCE must be "compact" or "full", got {options.provenance!r}')
         if options.timeout <= 0 or options.cache_size < 1:
             raise SettingsError("NOTRAIN_TIMEOUT and NOTRAIN_CACHE_SIZE must be positive")
         options.policy()  # FetchPolicy checks the TTL and size ranges

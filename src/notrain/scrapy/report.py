@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
+from ..core.errors import scalar_strings
 from ..fetch.manifests import ManifestState, Status
 from ..fetch.site import SiteFiles, SiteSignals
 from ..signals.robots import UNREACHABLE
@@ -88,14 +89,22 @@ class ComplianceReport:
         }
 
     def write(self, path: str | os.PathLike) -> Path:
-        """Write the report atomically (temporary file in the same directory, then rename)."""
+        """Write the report atomically (temporary file in the same directory, then rename).
+
+        Whatever hostile text reached it (a lone surrogate in a URL or an error
+        from another component), the report is written: such strings are escaped.
+        """
         target = Path(path).resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
+        doc = self.to_json()
+        try:
+            data = _pretty(doc).encode("utf-8")
+        except UnicodeEncodeError:
+            data = _pretty(scalar_strings(doc)).encode("utf-8")
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(self.to_json(), out, indent=2, ensure_ascii=False)
-                out.write("\n")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             os.replace(temporary, target)
         except BaseException:
             os.unlink(temporary)
@@ -133,6 +142,10 @@ def _files_json(files: SiteFiles) -> dict:
         "when": _iso(files.fetched_at),
         "warnings": [*files.robots.warnings, *files.warnings],
     }
+
+
+def _pretty(doc: object) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def _iso(timestamp: float) -> str:

@@ -266,3 +266,18 @@ def test_receipts_and_cosignatures_round_trip():
     assert caught.value.code == "E_NOTE_UNKNOWN_KEY"
 
 
+
+
+def test_input_size_limits_are_checked_first():
+    from notrain.core.note import NoteVerifier
+    from notrain.core.tiles import MAX_BUNDLE_BYTES
+
+    with pytest.raises(TileError):  # a 16 MiB bundle of width 256 would need entries over 65,535 bytes
+        decode_bundle(b"\xff" * (MAX_BUNDLE_BYTES + 1), 256)
+    assert len(decode_bundle(b"".join(b"\xff\xff" + b"e" * 65535 for _ in range(256)), 256)) == 256  # the largest bundle
+    with pytest.raises(TileError):
+        parse_tile_path("tile/0/" + "x123/" * 25 + "456")
+    with pytest.raises(NoteError):
+        NoteVerifier.from_vkey("a" * 300 + "+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+    with pytest.raises(LogError):
+        parse_entry(b"notrain-log-entry/v1\nkind manifest\n" + b"x" * 5000 + b"\n\nbody")  # no blank line within 4,096

@@ -16,10 +16,11 @@ from notrain.core.checkpoint import Checkpoint, cosign, open_checkpoint, sign_ch
 from notrain.core.logentry import Source, encode_entry, parse_entry
 from notrain.core.logerrors import LogError, NoteError, ProofError, TileError
 from notrain.core.merkle import consistency_proof, inclusion_proof, leaf_hash, verify_consistency, verify_inclusion
-from notrain.core.note import COSIGNATURE_V1, MAX_NOTE_BYTES, NoteSigner, open_note, sign_note
+from notrain.core.note import COSIGNATURE_V1, MAX_NOTE_BYTES, NoteSigner, NoteVerifier, open_note, sign_note
 from notrain.core.receipt import make_receipt, open_receipt
 from notrain.core.tiles import (
     ENTRIES,
+    MAX_BUNDLE_BYTES,
     TileId,
     TreeReader,
     decode_bundle,
@@ -269,9 +270,6 @@ def test_receipts_and_cosignatures_round_trip():
 
 
 def test_input_size_limits_are_checked_first():
-    from notrain.core.note import NoteVerifier
-    from notrain.core.tiles import MAX_BUNDLE_BYTES
-
     with pytest.raises(TileError):  # a 16 MiB bundle of width 256 would need entries over 65,535 bytes
         decode_bundle(b"\xff" * (MAX_BUNDLE_BYTES + 1), 256)
     assert len(decode_bundle(b"".join(b"\xff\xff" + b"e" * 65535 for _ in range(256)), 256)) == 256  # the largest bundle

@@ -244,7 +244,7 @@ def keyset(key_paths: tuple[Path, ...], publisher: str, out: Path, force: bool) 
     data = ijson.dumps(make_keyset(publisher, keys).to_json(), pretty=True)
     parse_keyset(data, publisher)
     _write(out, data, force=force)
-    click.echo(f"wrote {out}: {len(keys)} key(s) for {publisher}; serve it at {publisher}/.well-known/notrain-keys.json")
+    _echo(f"wrote {out}: {len(keys)} key(s) for {publisher}; serve it at {publisher}/.well-known/notrain-keys.json")
 
 
 @main.command()

@@ -157,7 +157,10 @@ def _overruled(d: Diagnosis) -> list[str]:
         outcome = d.decision.outcomes[category]
         if not outcome.overruled:
             continue
-        inferred = "; ".join(f"{s.evidence.mechanism} ({s.evidence.rule})" for s in outcome.overruled[:3])
+        mechanisms = ", ".join(sorted({s.evidence.mechanism for s in outcome.overruled}))
+        rules = "; ".join(s.evidence.rule or s.evidence.source for s in outcome.overruled[:3])
+        more = f" and {len(outcome.overruled) - 3} more" if len(outcome.overruled) > 3 else ""
+        inferred = f"{mechanisms} ({rules}{more})"
         explicit = ", ".join(sorted({s.evidence.mechanism for s in outcome.because}))
         found.append(
             f"{inferred} would mean {category}={_letter(outcome.overruled[0].prefs[category])} by inference, but "

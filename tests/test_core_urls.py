@@ -91,3 +91,15 @@ def test_the_fast_path_agrees_with_the_preprocessing(rest):
     except ValueError:
         slow = None
     assert fast == slow
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=1000)
+def test_any_text_splits_or_raises_value_error_and_has_at_most_one_origin(text):
+    for url in (text, "https://" + text, "http:" + text):
+        try:
+            split_url(url)
+        except ValueError:
+            pass
+        origin = canonical_origin(url, of_url=True)
+        assert origin is None or canonical_origin(origin) == origin  # an origin is always in its one spelling

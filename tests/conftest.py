@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -11,6 +12,11 @@ from sites import Site
 
 from notrain.core import PrivateKey
 from notrain.fetch.http import HttpClient
+
+# The tests' sites listen on 127.0.0.1, which the SSRF guard refuses by default
+# (tests/test_ssrf.py proves that): allow loopback here and in the crawls the
+# tests start as subprocesses, which inherit the environment.
+os.environ["NOTRAIN_ALLOW_LOOPBACK"] = "1"
 
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 ORIGIN = "https://art.example"

@@ -32,6 +32,8 @@ class Site:
     def __init__(self, tls: "LocalCA | None" = None, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
+        self.in_flight = 0  # requests being answered now, and the most at once (to see concurrency without clocks)
+        self.peak_in_flight = 0
         self.tls = tls
         self.host = host
         self._runner: web.AppRunner | None = None
@@ -52,7 +54,12 @@ class Site:
         if route is None:
             return web.Response(status=404, text="not found")
         if route.delay:
-            await asyncio.sleep(route.delay)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(route.delay)
+            finally:
+                self.in_flight -= 1
         etag = route.headers.get("ETag")
         if etag is not None and request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})

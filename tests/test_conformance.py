@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import base58
 import pytest
@@ -40,6 +39,7 @@ from notrain.core import (
 )
 from notrain.core.decision import Evidence
 from notrain.core.manifest import parse_timestamp
+from notrain.core.verify import Floor
 from notrain.core.names import normalise
 from notrain.core.verify import is_envelope
 from notrain.core.works import WorkIndex
@@ -116,8 +116,7 @@ def test_envelope(case):
             keys = {k.kid: k for k in (PublicKey.from_jwk(j) for j in ctx["trusted"])}
         else:
             keys = trusted_keys(ctx["publisher"], keyset, pinned)
-        previous = SimpleNamespace(**ctx["previous"]) if "previous" in ctx else None
-        verified = verify_manifest(input_bytes(case, "envelope"), publisher=ctx["publisher"], keys=keys, now=now, previous=previous)
+        verified = verify_manifest(input_bytes(case, "envelope"), publisher=ctx["publisher"], keys=keys, now=now, previous=floor(ctx))
         return {"digest": verified.manifest.digest, "sequence": verified.manifest.sequence, "signed_by": list(verified.signed_by)}
 
     assert outcome(run) == case["expect"]
@@ -128,10 +127,23 @@ def test_bare(case):
     ctx = case["context"]
 
     def run():
-        verified = accept_bare(input_bytes(case, "manifest"), fetched_from=ctx["fetched_from"], now=parse_timestamp(ctx["now"], ""))
+        now = parse_timestamp(ctx["now"], "")
+        verified = accept_bare(input_bytes(case, "manifest"), fetched_from=ctx["fetched_from"], now=now, previous=floor(ctx), pinned=bool(ctx.get("pinned")))
         return {"digest": verified.manifest.digest, "sequence": verified.manifest.sequence}
 
     assert outcome(run) == case["expect"]
+
+
+def floor(ctx: dict) -> Floor | None:
+    """The rollback floor a case holds: sequence, digest and the key ids trusted when it was set."""
+    if "previous" not in ctx:
+        return None
+    return Floor(ctx["previous"]["sequence"], ctx["previous"]["digest"], frozenset(ctx["previous"]["keys"]))
+
+
+@pytest.mark.parametrize("case", cases("floors.json"))
+def test_floor(case):
+    (test_envelope if case["kind"] == "envelope" else test_bare)(case)
 
 
 @pytest.mark.parametrize("case", cases("parts.json"))

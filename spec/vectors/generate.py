@@ -141,8 +141,8 @@ def envelope_cases() -> list[dict]:
     add("valid-unknown-labels", "unknown preference labels are ignored whatever their value", sign_doc(labels), ok(labels))
     crit = payload(works=[{"sha256": "aa" * 32}], critical=["works"])
     add("valid-critical-known", "critical lists a member the verifier understands", sign_doc(crit), ok(crit))
-    add("valid-same-sequence-same-bytes", "the same manifest again", sign_doc(minimal), ok(minimal), previous={"sequence": 10, "digest": digest(minimal)})
-    add("valid-higher-sequence", "a newer manifest", sign_doc(minimal), ok(minimal), previous={"sequence": 9, "digest": "00" * 32})
+    add("valid-same-sequence-same-bytes", "the same manifest again", sign_doc(minimal), ok(minimal), previous={"sequence": 10, "digest": digest(minimal), "keys": [SITE.public.kid]})
+    add("valid-higher-sequence", "a newer manifest", sign_doc(minimal), ok(minimal), previous={"sequence": 9, "digest": "00" * 32, "keys": [SITE.public.kid]})
     skew = payload(issued="2026-12-01T00:04:59Z")
     add("valid-clock-skew", "issued less than 5 minutes in the future", sign_doc(skew), ok(skew))
     names = payload(names=[{"name": "山田 太郎"}, {"name": "Zoë Ørsted"}])
@@ -311,8 +311,8 @@ def envelope_cases() -> list[dict]:
     schema("schema-validity-too-long", "valid for more than 400 days", payload(expires="2028-01-01T00:00:00Z"), "E_VALIDITY")
     schema("policy-expired", "expired at verification time", payload(issued="2025-11-01T00:00:00Z", expires="2026-11-01T00:00:00Z"), "E_EXPIRED")
     schema("policy-not-yet-valid", "issued more than 5 minutes in the future", payload(issued="2026-12-01T00:05:01Z"), "E_NOT_YET_VALID")
-    schema("policy-rollback", "sequence lower than the accepted one", minimal, "E_ROLLBACK", previous={"sequence": 11, "digest": "00" * 32})
-    schema("policy-equivocation", "same sequence, other bytes", minimal, "E_ROLLBACK", previous={"sequence": 10, "digest": "00" * 32})
+    schema("policy-rollback", "sequence lower than the accepted one", minimal, "E_ROLLBACK", previous={"sequence": 11, "digest": "00" * 32, "keys": [SITE.public.kid]})
+    schema("policy-equivocation", "same sequence, other bytes", minimal, "E_ROLLBACK", previous={"sequence": 10, "digest": "00" * 32, "keys": [SITE.public.kid]})
     schema("schema-pref-yes", "preference value \"yes\"", payload(default={"train-ai": "yes"}), "E_FIELD_VALUE")
     schema("schema-pref-bool", "preference value false", payload(default={"train-ai": False}), "E_FIELD_VALUE")
     schema("schema-pref-uppercase-label", "label Train-AI", payload(default={"Train-AI": "n"}), "E_FIELD_VALUE")
@@ -620,6 +620,63 @@ def bare_cases() -> list[dict]:
          "context": {"fetched_from": "https://art.example/.well-known/notrain.json", "now": NOW},
          "expect": {"valid": False, "error": "E_EXPIRED"}},
     ]
+
+
+# -- rollback floors: which floor binds which manifest, and bare manifests of signing publishers ---------
+
+
+def floor_cases() -> list[dict]:
+    """envelope.md step 10 and "Bare manifests": a floor binds manifests signed by a
+    key trusted when it was set; a rotation to a new key resets it; a publisher
+    with pins or a signed floor is never accepted bare."""
+    cases: list[dict] = []
+    top = 2**53 - 1
+    minimal = payload()
+    rotation = make_rotation(ORIGIN, SITE, NEWKEY.public, parse_timestamp("2026-11-15T00:00:00Z", ""))
+    rotated = keyset_text((NEWKEY,), (rotation,))
+
+    def floor(sequence, keys):
+        return {"sequence": sequence, "digest": "00" * 32, "keys": [k.public.kid for k in keys]}
+
+    def signed(id_, description, signers, expect, *, keyset=None, pinned=(SITE,), previous):
+        context = {"publisher": ORIGIN, "now": NOW, "keyset": keyset or keyset_text(), "pinned": [k.public.to_jwk() for k in pinned],
+                   "previous": previous}
+        cases.append({"id": id_, "description": description, "kind": "envelope", "envelope": jdump(sign_doc(minimal, signers)).decode(),
+                      "context": context, "expect": expect})
+
+    def ok(signers):
+        return {"valid": True, "digest": digest(minimal), "sequence": 10, "signed_by": [k.public.kid for k in signers]}
+
+    signed("floor-poisoned-same-key", "a floor at 2^53-1 set with the same key binds: locked out until a rotation",
+           (SITE,), {"valid": False, "error": "E_ROLLBACK"}, previous=floor(top, (SITE,)))
+    signed("floor-reset-by-rotation", "signed only by a key reached through a rotation since the floor: the floor does not bind",
+           (NEWKEY,), ok((NEWKEY,)), keyset=rotated, previous=floor(top, (SITE,)))
+    signed("floor-kept-while-old-key-signs", "old and new key both sign during the overlap: the old key's floor binds",
+           (SITE, NEWKEY), {"valid": False, "error": "E_ROLLBACK"}, keyset=keyset_text((SITE, NEWKEY), (rotation,)), previous=floor(top, (SITE,)))
+    signed("floor-kept-for-every-key-trusted-then", "a key trusted when the floor was set still binds, even if it did not sign then",
+           (NEWKEY,), {"valid": False, "error": "E_ROLLBACK"}, keyset=keyset_text((NEWKEY,)), pinned=(SITE, NEWKEY),
+           previous=floor(11, (SITE, NEWKEY)))
+    signed("floor-of-bare-manifest-binds-no-key", "a floor set by a bare manifest does not bind a signed one",
+           (SITE,), ok((SITE,)), pinned=(), previous=floor(top, ()))
+
+    bare_doc = jdump(minimal).decode()
+    url = "https://art.example/.well-known/notrain.json"
+
+    def bare(id_, description, expect, *, pinned=(), previous=None):
+        context = {"fetched_from": url, "now": NOW}
+        if pinned:
+            context["pinned"] = [k.public.to_jwk() for k in pinned]
+        if previous is not None:
+            context["previous"] = previous
+        cases.append({"id": id_, "description": description, "kind": "bare", "manifest": bare_doc, "context": context, "expect": expect})
+
+    bare("bare-with-pins", "an unsigned manifest from a publisher whose keys are pinned", {"valid": False, "error": "E_UNSIGNED"}, pinned=(SITE,))
+    bare("bare-after-signed", "an unsigned manifest after a signed one was accepted, even with a higher sequence",
+         {"valid": False, "error": "E_UNSIGNED"}, previous=floor(1, (SITE,)))
+    bare("bare-after-bare-lower", "a bare floor binds bare manifests", {"valid": False, "error": "E_ROLLBACK"}, previous=floor(11, ()))
+    bare("bare-after-bare-higher", "a newer bare manifest after a bare one", {"valid": True, "digest": digest(minimal), "sequence": 10},
+         previous=floor(9, ()))
+    return cases
 
 
 # -- parts ---------------------------------------------------------------------------------------------
@@ -1128,6 +1185,7 @@ def standard_cases() -> list[dict]:
 FILES = {
     "envelopes.json": envelope_cases,
     "bare.json": bare_cases,
+    "floors.json": floor_cases,
     "parts.json": lambda: part_cases() + part_gap_cases(),
     "keys.json": key_cases,
     "keysets.json": keyset_cases,

@@ -5,6 +5,12 @@ check its payload type, verify a signature by a trusted key over the exact
 payload bytes, and only then parse those bytes.  Policy checks follow: the
 manifest must be for the publisher the verifier asked about, still valid, and
 not older than one already accepted (anti-rollback).
+
+The rollback floor is kept per set of keys (spec/envelope.md, step 10): it binds
+manifests signed by a key that was trusted when the floor was set, so a
+rotation to a new key resets it.  That is TUF's recovery from fast-forward
+attacks (a thief's manifest with sequence 2^53-1 would otherwise lock the
+publisher out), moved from TUF's roles to notrain's keys.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping, Protocol
+from typing import AbstractSet, Mapping, Protocol
 from urllib.parse import urlsplit
 
 from . import dsse, ijson
@@ -32,6 +38,20 @@ class Accepted(Protocol):
 
     @property
     def digest(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A rollback floor: the last accepted manifest's sequence and digest, and the
+    key ids trusted when it was accepted (empty for a bare manifest)."""
+
+    sequence: int
+    digest: str
+    keys: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, verified: "Verified", trusted: Mapping[str, PublicKey] | None) -> "Floor":
+        return cls(verified.manifest.sequence, verified.manifest.digest, frozenset(trusted or ()))
 
 
 @dataclass(frozen=True)
@@ -73,8 +93,9 @@ def verify_manifest(
     publisher: str,
     keys: Mapping[str, PublicKey],
     now: datetime,
-    previous: Accepted | None = None,
+    previous: Floor | None = None,
 ) -> Verified:
+    """``previous``: the publisher's rollback floor, if the verifier holds one."""
     envelope = dsse.parse(data)
     signed_by = dsse.verify(envelope, MANIFEST_TYPE, keys)
     manifest = parse_payload(envelope.payload)
@@ -82,14 +103,24 @@ def verify_manifest(
         raise PolicyError(f"manifest is published by {manifest.publisher}, expected {publisher}", code="E_PUBLISHER_MISMATCH", where="/publisher")
     if manifest.is_did_key and PublicKey.from_did_key(publisher).kid not in signed_by:
         raise PolicyError("a did:key manifest must be signed by the key its DID names", code="E_PUBLISHER_MISMATCH", where="/signatures")
-    check_policy(manifest, now=now, previous=previous)
+    check_policy(manifest, now=now, previous=_binding(previous, signed_by))
     return Verified(manifest, signed_by, hashlib.sha256(data).hexdigest())
 
 
-def accept_bare(data: bytes, *, fetched_from: str, now: datetime, previous: Accepted | None = None) -> Verified:
-    """Accept an unsigned manifest only as its own origin served it over HTTPS."""
+def accept_bare(
+    data: bytes, *, fetched_from: str, now: datetime, previous: Floor | None = None, pinned: bool = False
+) -> Verified:
+    """Accept an unsigned manifest only as its own origin served it over HTTPS, and
+    only from a publisher not known to sign: with pins (``pinned``) or a floor set
+    by a signed manifest, TLS alone must not undo what the keys promised."""
     if urlsplit(fetched_from).scheme != "https":
         raise PolicyError("an unsigned manifest is accepted only over HTTPS", code="E_UNSIGNED", where=fetched_from)
+    if pinned or (previous is not None and previous.keys):
+        raise PolicyError(
+            "an unsigned manifest from a publisher whose keys are pinned or whose signed manifest was accepted",
+            code="E_UNSIGNED",
+            where=fetched_from,
+        )
     manifest = parse_payload(data)
     if manifest.publisher != canonical_origin(fetched_from):
         raise PolicyError(
@@ -111,6 +142,15 @@ def check_policy(manifest: Manifest, *, now: datetime, previous: Accepted | None
     if manifest.expires <= now:
         raise PolicyError(f"manifest expired at {manifest.expires:%Y-%m-%dT%H:%M:%SZ}", code="E_EXPIRED", where="/expires")
     check_sequence(manifest, previous)
+
+
+def _binding(floor: Floor | None, signed_by: AbstractSet[str] | tuple[str, ...]) -> Floor | None:
+    """The floor if it binds a manifest signed by ``signed_by``: when one of its
+    keys was trusted as the floor was set.  A manifest signed only by keys
+    reached since (through rotations) starts a new floor."""
+    if floor is None or not floor.keys.isdisjoint(signed_by):
+        return floor
+    return None
 
 
 def check_sequence(manifest: Manifest, previous: Accepted | None) -> None:

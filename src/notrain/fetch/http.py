@@ -4,7 +4,9 @@ Every fetch has a size cap (the body is streamed and abandoned past it), a
 total timeout, and its own redirect handling: at most five hops, and only
 within the same host (an upgrade from http to https is allowed).  A
 well-known file speaks for its origin, so a redirect to another host must
-not let that host speak instead.
+not let that host speak instead.  Every hop passes the SSRF guard of
+:mod:`.addresses` (the connector resolves through it, IP literals are checked
+here), so no document can steer a fetch into the verifier's own network.
 
 Nothing here raises for network trouble: the outcome is a :class:`Fetched`
 whose ``failure`` says what went wrong, because the fail-closed rules
@@ -20,6 +22,9 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from .addresses import AddressPolicy, BlockedAddress, GuardedResolver
 
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024
@@ -32,7 +37,7 @@ class Fetched:
     status: int | None = None  # None when no response was received
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-    failure: str | None = None  # "timeout", "network: ...", "too large", "redirect: ..."
+    failure: str | None = None  # "timeout", "network: ..." (also "network: refused address: ..."), "too large", "redirect: ..."
     not_modified: bool = False
     truncated: bool = False  # the body was cut at max_bytes (only when the caller allowed it)
 
@@ -63,6 +68,8 @@ class HttpClient:
     user_agent: str = "notrain"
     timeout: float = 10.0
     ssl: ssl_module.SSLContext | bool | None = None  # tests pass a context trusting their own CA
+    addresses: AddressPolicy = field(default_factory=AddressPolicy.from_environment)
+    dns: AbstractResolver | None = None  # what the SSRF guard wraps; aiohttp's default resolver when None
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
 
     async def __aenter__(self) -> "HttpClient":
@@ -73,7 +80,8 @@ class HttpClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": self.user_agent}, auto_decompress=True)
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.addresses, self.dns))
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.user_agent}, auto_decompress=True)
         return self._session
 
     async def close(self) -> None:
@@ -93,6 +101,7 @@ class HttpClient:
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"If-None-Match": etag} if etag else {}
             try:
+                self.addresses.check_host(urlsplit(current).hostname)
                 async with self._client().get(current, allow_redirects=False, headers=headers, ssl=self.ssl) as response:
                     if response.status in (301, 302, 303, 307, 308):
                         target = response.headers.get("Location")
@@ -117,6 +126,12 @@ class HttpClient:
                                 return Fetched(url, current, response.status, received, bytes(body[:max_bytes]), truncated=True)
                             return Fetched(url, current, response.status, received, failure="too large")
                     return Fetched(url, current, response.status, received, bytes(body))
+            except BlockedAddress as error:
+                return Fetched(url, current, failure=f"network: {error}"[:300])
+            except aiohttp.ClientConnectorError as error:
+                if isinstance(error.os_error, BlockedAddress):
+                    return Fetched(url, current, failure=f"network: {error.os_error}"[:300])
+                return Fetched(url, current, failure=f"network: {type(error).__name__}: {error}"[:300])
             except (aiohttp.ClientError, OSError, ValueError) as error:
                 return Fetched(url, current, failure=f"network: {type(error).__name__}: {error}"[:300])
         return Fetched(url, current, failure=f"redirect: more than {MAX_REDIRECTS} hops")

@@ -13,7 +13,13 @@ The rules are spec/fetching.md's:
 * a verified manifest is cached for min(its expiry, the configured TTL).
 
 Keys are pinned on first verification: later key sets must continue from
-the pinned keys through signed rotations (spec/keys.md).
+the pinned keys through signed rotations (spec/keys.md).  Pins and rollback
+floors outlive the cache; a publisher with either is never accepted bare.
+
+Parts come only from the manifest's own origin (through the same SSRF guard
+as everything else), a few at a time, and the whole manifest (document, key
+set and parts) has one deadline, so a manifest with 256 slow parts holds its
+origin for ``FetchPolicy.manifest_deadline`` at most.
 """
 
 from __future__ import annotations
@@ -34,13 +40,14 @@ from ..core.errors import NotrainError, URLError
 from ..core.keys import PublicKey
 from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ..core.manifest import MAX_PART_BYTES, Manifest, canonical_origin, merge_part
-from ..core.verify import Verified, accept_bare, is_envelope, trusted_keys, verify_manifest
+from ..core.verify import Floor, Verified, accept_bare, is_envelope, trusted_keys, verify_manifest
 from .cache import TTLCache
 from .http import Fetched, Transport
 
 MANIFEST_PATH = "/.well-known/notrain.json"
 KEYSET_PATH = "/.well-known/notrain-keys.json"
 MAX_CATALOGUE_BYTES = 64 * 1024 * 1024  # all parts of one manifest together
+PART_CONCURRENCY = 8  # parts of one manifest fetched at once: fast enough, and polite to one origin
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -52,12 +59,15 @@ class FetchPolicy:
     manifest_ttl: float = 24 * 3600
     error_ttl: float = 300
     max_origins: int = 10_000
+    manifest_deadline: float = 60.0  # seconds for the document, its key set and all its parts together
 
     def __post_init__(self) -> None:
         if not 0 < self.manifest_ttl <= 7 * 24 * 3600:
             raise ValueError("manifest_ttl must be at most 7 days")
         if not 60 <= self.error_ttl <= 3600:
             raise ValueError("error_ttl must be 1 to 60 minutes")
+        if not 0 < self.manifest_deadline <= 600:
+            raise ValueError("manifest_deadline must be at most 10 minutes")
 
 
 class Status(enum.Enum):
@@ -108,11 +118,10 @@ class ManifestFetcher:
         self.policy = policy or FetchPolicy()
         self._now = now
         self._cache: TTLCache[str, ManifestState] = TTLCache(self.policy.max_origins, clock)
-        # What must outlive cache eviction: pinned keys and the last accepted
-        # (sequence, digest) per publisher, for anti-rollback.  Small per origin,
-        # bounded all the same.
+        # What must outlive cache eviction: pinned keys and the rollback floor per
+        # publisher.  Small per origin, bounded all the same.
         self._pins: BoundedDict[str, dict[str, PublicKey]] = BoundedDict(self.policy.max_origins * 10)
-        self._accepted: BoundedDict[str, Manifest] = BoundedDict(self.policy.max_origins * 10)
+        self._floors: BoundedDict[str, Floor] = BoundedDict(self.policy.max_origins * 10)
         self._discovering: dict[str, asyncio.Task[ManifestState]] = {}
         self.fetches = 0  # manifest GETs issued (for stats and tests)
 
@@ -164,7 +173,10 @@ class ManifestFetcher:
         try:
             if not fetched.ok:
                 raise _Unreachable(fetched.failure or f"HTTP {fetched.status}")
-            verified = await self._verify(origin, fetched)
+            async with asyncio.timeout(self.policy.manifest_deadline):
+                verified = await self._verify(origin, fetched)
+        except TimeoutError:
+            return self._failed(origin, source, f"deadline: key set and parts not loaded within {self.policy.manifest_deadline:g} s")
         except (NotrainError, _Unreachable) as error:
             return self._failed(origin, source, _describe(error))
         return self._verified_state(origin, source, verified, fetched.header("ETag"))
@@ -184,10 +196,11 @@ class ManifestFetcher:
 
     async def _verify(self, origin: str, fetched: Fetched) -> Verified:
         publisher = _publisher_for(origin, fetched.final_url)
-        previous = self._accepted.get(publisher)
+        previous = self._floors.get(publisher)
         keys: dict[str, PublicKey] | None = None
         if not is_envelope(fetched.body):
-            verified = accept_bare(fetched.body, fetched_from=fetched.final_url, now=self._now(), previous=previous)
+            pinned = publisher in self._pins
+            verified = accept_bare(fetched.body, fetched_from=fetched.final_url, now=self._now(), previous=previous, pinned=pinned)
         else:
             keys_fetched = await self.client.get(publisher + KEYSET_PATH, max_bytes=MAX_KEYSET_BYTES)
             if not keys_fetched.ok:
@@ -199,22 +212,37 @@ class ManifestFetcher:
         # Only a manifest accepted in full moves the pins and the rollback floor.
         if keys is not None:
             self._pins[publisher] = keys
-        self._accepted[publisher] = verified.manifest
+        self._floors[publisher] = Floor.of(verified, keys)
         return verified
 
     async def _load_parts(self, verified: Verified, manifest_url: str) -> Verified:
-        manifest, total = verified.manifest, 0
-        for index, part in enumerate(manifest.parts):
-            if part.url is None:
-                raise _Unreachable(f"part {index} has no url")
-            fetched = await self.client.get(urljoin(manifest_url, part.url), max_bytes=min(part.size, MAX_PART_BYTES))
+        """Fetch every part from the manifest's origin, ``PART_CONCURRENCY`` at a
+        time, then merge them in index order (spec/fetching.md, "Parts")."""
+        manifest = verified.manifest
+        if not manifest.parts:
+            return verified
+        if sum(part.size for part in manifest.parts) > MAX_CATALOGUE_BYTES:
+            raise _Unreachable("parts exceed the catalogue limit")
+        urls = [part_url(manifest_url, part.url, index) for index, part in enumerate(manifest.parts)]
+        slots = asyncio.Semaphore(PART_CONCURRENCY)
+
+        async def load(index: int) -> bytes:
+            async with slots:
+                fetched = await self.client.get(urls[index], max_bytes=min(manifest.parts[index].size, MAX_PART_BYTES))
             if not fetched.ok:
                 raise _Unreachable(f"part {index}: {fetched.failure or f'HTTP {fetched.status}'}")
-            total += len(fetched.body)
-            if total > MAX_CATALOGUE_BYTES:
-                raise _Unreachable("parts exceed the catalogue limit")
-            manifest = merge_part(manifest, index, fetched.body)
-        return Verified(manifest, verified.signed_by, verified.envelope_digest) if manifest is not verified.manifest else verified
+            return fetched.body
+
+        tasks = [asyncio.ensure_future(load(index)) for index in range(len(urls))]
+        try:
+            bodies = await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:  # the first failure (or the deadline) ends the others
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for index, body in enumerate(bodies):
+            manifest = merge_part(manifest, index, body)
+        return Verified(manifest, verified.signed_by, verified.envelope_digest)
 
 
 class BoundedDict(OrderedDict[K, V]):
@@ -233,6 +261,18 @@ class BoundedDict(OrderedDict[K, V]):
 
 class _Unreachable(Exception):
     """A fetch that did not produce a usable document (fail closed)."""
+
+
+def part_url(manifest_url: str, reference: str | None, index: int) -> str:
+    """Where an origin publisher's part is fetched: its ``url`` resolved against
+    the manifest's URL, and only on the manifest's own origin, so that a signed
+    manifest cannot send verifiers anywhere else (spec/discovery.md, "Parts")."""
+    if reference is None:
+        raise _Unreachable(f"part {index} has no url")
+    target = urljoin(manifest_url, reference)
+    if canonical_origin(target, of_url=True) != canonical_origin(manifest_url, of_url=True):
+        raise _Unreachable(f"part {index}: {target} is not on the manifest's origin")
+    return target
 
 
 def _describe(error: Exception) -> str:

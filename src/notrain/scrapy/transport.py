@@ -25,6 +25,18 @@ downloader middlewares would otherwise decide is pinned per request in meta:
 * ``dont_obey_robotstxt`` and ``dont_obey_notrain``: these requests are how
   the policies are learnt, so neither gate may hold them.
 
+Every hop passes the SSRF guard of :mod:`notrain.fetch.addresses` first: an IP
+literal is checked as is, a name is resolved through the reactor's resolver
+and its address checked.  With Scrapy's default resolver and DNS cache
+(``DNS_RESOLVER`` = ``CachingThreadedResolver``, ``DNSCACHE_ENABLED``) that
+lookup fills the cache the download then reads, so the connection goes to the
+address that was checked.  With the cache off, another resolver, or in
+Scrapy's reactorless mode (whose aiohttp handler resolves for itself) the
+download resolves again, and a DNS server that answers differently the second
+time (rebinding) is not caught (spec/fetching.md, "Addresses").  Loopback is
+allowed by ``NOTRAIN_ALLOW_LOOPBACK`` (the setting, or the environment variable).
+The pages of the crawl itself are the operator's choice and are not guarded.
+
 Like :class:`~notrain.fetch.http.HttpClient`, :meth:`ScrapyTransport.get`
 never raises for a failed download: the outcome's ``failure`` says what went
 wrong, because the fail-closed rules must tell "unreachable" from "absent".
@@ -32,16 +44,20 @@ wrong, because the fail-closed rules must tell "unreachable" from "absent".
 
 from __future__ import annotations
 
+import asyncio
 import time
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, StopDownload
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.reactor import is_reactor_installed
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
+from ..fetch.addresses import AddressPolicy, BlockedAddress
 from ..fetch.http import MAX_REDIRECTS, Fetched, _same_host
 
 DONT_OBEY = "dont_obey_notrain"  # request meta: skip the notrain gate for this request
@@ -53,9 +69,11 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 class ScrapyTransport:
     """GET policy files through ``crawler.engine`` with notrain's fetch rules."""
 
-    def __init__(self, crawler: Crawler, timeout: float = 10.0) -> None:
+    def __init__(self, crawler: Crawler, timeout: float = 10.0, addresses: AddressPolicy | None = None) -> None:
         self.crawler = crawler
         self.timeout = timeout
+        default = AddressPolicy.from_environment().allow_loopback
+        self.addresses = addresses or AddressPolicy(allow_loopback=crawler.settings.getbool("NOTRAIN_ALLOW_LOOPBACK", default))
         crawler.signals.connect(self._stop_when_full, signal=signals.bytes_received)
 
     async def get(self, url: str, *, max_bytes: int, etag: str | None = None, truncate: bool = False) -> Fetched:
@@ -66,7 +84,11 @@ class ScrapyTransport:
             if remaining <= 0:
                 return Fetched(url, current, failure="timeout")
             try:
+                await self._check_address(current)
                 response = await self._download(current, remaining, max_bytes, etag, truncate)
+            except BlockedAddress as error:
+                self._count("notrain/refused_address_count")
+                return Fetched(url, current, failure=f"network: {error}"[:300])
             except (DownloadTimeoutError, TwistedTimeoutError):
                 return Fetched(url, current, failure="timeout")
             except DownloadCancelledError:
@@ -84,6 +106,24 @@ class ScrapyTransport:
                 return Fetched(url, current, response.status, failure=f"redirect: leaves the origin ({target})")
             current = target
         return Fetched(url, current, failure=f"redirect: more than {MAX_REDIRECTS} hops")
+
+    async def _check_address(self, url: str) -> None:
+        """Raise :class:`BlockedAddress` if ``url``'s host is, or resolves to, a refused address.
+        A lookup that fails is left to the download, which fails the same way."""
+        host = urlsplit(url).hostname
+        if not host or self.addresses.check_host(host):
+            return  # no host (the download fails), or an IP literal, now checked
+        try:
+            if is_reactor_installed():
+                from twisted.internet import reactor
+
+                addresses = [await maybe_deferred_to_future(reactor.resolve(host))]
+            else:  # reactorless Scrapy downloads with aiohttp, which resolves on its own
+                addresses = [info[4][0] for info in await asyncio.get_running_loop().getaddrinfo(host, None)]
+        except Exception:  # noqa: BLE001 - DNS errors: the download reports them
+            return
+        for address in addresses:
+            self.addresses.check(host, address)
 
     async def _download(self, url: str, timeout: float, max_bytes: int, etag: str | None, truncate: bool) -> Response:
         meta = {

@@ -3,21 +3,24 @@
 A repost is rarely byte-identical (resized, recompressed, metadata stripped),
 so a work is found either by the SHA-256 of the file or by a PDQ hash within
 the Hamming distance its publisher set.  Distances are computed for all stored
-hashes at once with numpy (XOR + popcount over four 64-bit words): at 32 bytes
-a hash, a million works scan in a few milliseconds, with no index to keep in
-step.  Query hashes with a PDQ quality below 50 are not matched perceptually,
-as Meta's PDQ documentation advises: they are too flat to be distinctive.
+hashes by :class:`~notrain.core.pdqindex.PdqIndex` (multi-index hashing over
+many hashes, a numpy scan over few), one index per threshold in use, built
+when the works are first queried after a change.  Query hashes with a PDQ
+quality below 50 are not matched perceptually, as Meta's PDQ documentation
+advises: they are too flat to be distinctive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Generic, Hashable, TypeVar
 
 import numpy as np
 
-MIN_QUERY_QUALITY = 50
-PDQ_BYTES = 32
+from .pdqindex import MIN_QUERY_QUALITY, PDQ_BYTES, PdqIndex
+
+__all__ = ["MIN_QUERY_QUALITY", "PDQ_BYTES", "WorkIndex", "WorkMatch", "hamming"]
 
 Owner = TypeVar("Owner", bound=Hashable)
 
@@ -42,8 +45,7 @@ class WorkIndex(Generic[Owner]):
         self._sha256_of: dict[Owner, list[bytes]] = {}  # so that removing an owner is O(its works)
         self._pdq_rows: list[bytes] = []
         self._pdq_meta: list[tuple[Owner, int, int]] = []  # owner, work index, threshold
-        self._pdq_matrix: np.ndarray | None = None
-        self._thresholds: np.ndarray | None = None
+        self._pdq_groups: list[tuple[int, PdqIndex, np.ndarray]] | None = None  # threshold, index, its rows
 
     def __len__(self) -> int:
         return len(self._pdq_meta) + sum(map(len, self._by_sha256.values()))
@@ -57,7 +59,7 @@ class WorkIndex(Generic[Owner]):
                 raise ValueError("a PDQ hash is 32 bytes")
             self._pdq_rows.append(pdq)
             self._pdq_meta.append((owner, index, threshold))
-            self._pdq_matrix = None
+            self._pdq_groups = None
 
     def remove_owner(self, owner: Owner) -> None:
         """Forget every work of ``owner`` (a manifest replaced by a newer one)."""
@@ -73,24 +75,36 @@ class WorkIndex(Generic[Owner]):
         if len(keep) != len(self._pdq_meta):
             self._pdq_rows = [self._pdq_rows[i] for i in keep]
             self._pdq_meta = [self._pdq_meta[i] for i in keep]
-            self._pdq_matrix = None
+            self._pdq_groups = None
 
-    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._pdq_matrix is None:
-            raw = np.frombuffer(b"".join(self._pdq_rows), dtype=">u8")
-            self._pdq_matrix = raw.astype(np.uint64).reshape(-1, 4)
-            self._thresholds = np.fromiter((m[2] for m in self._pdq_meta), dtype=np.int64, count=len(self._pdq_meta))
-        return self._pdq_matrix, self._thresholds  # type: ignore[return-value]
+    def _groups(self) -> list[tuple[int, PdqIndex, np.ndarray]]:
+        """One index per threshold: each is searched at its own radius, so
+        one publisher's wide threshold does not slow everyone's lookups."""
+        if self._pdq_groups is None:
+            thresholds = np.fromiter((m[2] for m in self._pdq_meta), dtype=np.int64, count=len(self._pdq_meta))
+            self._pdq_groups = []
+            for threshold in np.unique(thresholds).tolist():
+                rows = np.flatnonzero(thresholds == threshold)
+                self._pdq_groups.append((threshold, PdqIndex([self._pdq_rows[i] for i in rows]), rows))
+        return self._pdq_groups
 
     def match(self, *, sha256: bytes | None = None, pdq: bytes | None = None, quality: int = 100) -> list[WorkMatch[Owner]]:
         found: list[WorkMatch[Owner]] = []
         if sha256 is not None:
             found.extend(WorkMatch(owner, index, "sha256") for owner, index in self._by_sha256.get(sha256, ()))
-        if pdq is not None and quality >= MIN_QUERY_QUALITY and self._pdq_meta:
-            matrix, thresholds = self._matrix()
-            query = np.frombuffer(pdq, dtype=">u8").astype(np.uint64)
-            distances = np.bitwise_count(matrix ^ query).sum(axis=1, dtype=np.int64)
-            for row in np.flatnonzero(distances <= thresholds):
-                owner, index, _ = self._pdq_meta[row]
-                found.append(WorkMatch(owner, index, "pdq", int(distances[row])))
+        if pdq is not None:
+            found.extend(self.match_pdq_many([pdq], [quality])[0])
+        return found
+
+    def match_pdq_many(self, pdqs: Sequence[bytes], qualities: Sequence[int] | None = None) -> list[list[WorkMatch[Owner]]]:
+        """PDQ matches of many query hashes at once (at most 10,000), in query order."""
+        by_row: list[list[tuple[int, int]]] = [[] for _ in pdqs]
+        if pdqs and self._pdq_meta:
+            for threshold, index, rows in self._groups():
+                hits = index.search_many(pdqs, threshold, qualities=qualities)
+                for query, row, distance in zip(hits.query.tolist(), rows[hits.row].tolist(), hits.distance.tolist()):
+                    by_row[query].append((row, distance))
+        found: list[list[WorkMatch[Owner]]] = []
+        for hits_of_query in by_row:  # in the order the works were added, whatever their thresholds
+            found.append([WorkMatch(*self._pdq_meta[row][:2], "pdq", distance) for row, distance in sorted(hits_of_query)])
         return found

@@ -16,6 +16,7 @@ from postgres import PostgresCluster
 
 from notrain.aggregator.storage import (
     MAX_READ,
+    TILE_WIDTH,
     AccountProof,
     Checkpoint,
     CheckpointConflict,
@@ -280,6 +281,17 @@ async def test_integration_assigns_indices_tiles_and_checkpoint(storage):
     assert await storage.entry_bundle(0, first.size) == b"bundle 4" and await storage.tile(0, 0, 5) is None
     assert (await storage.latest_manifest(DID)).log_index == 3
     assert await storage.pending_count() == 0
+
+
+async def test_a_full_tile_replaces_its_partial_tiles(storage):
+    for n in range(TILE_WIDTH + 2):
+        await storage.append(new_entry(n))
+    await integrate(storage, 3, tiles={(0, 0, 3): b"p3", (1, 0, 1): b"upper p1"})
+    await integrate(storage, 200, tiles={(0, 0, 203): b"p203"})
+    await integrate(storage, 100, tiles={(0, 0, TILE_WIDTH): b"full", (0, 1, 2): b"next p2", (1, 0, 2): b"upper p2"})
+    assert [await storage.tile(0, 0, w) for w in (3, 203, TILE_WIDTH)] == [None, None, b"full"]
+    assert await storage.tile(0, 1, 2) == b"next p2" and await storage.tile(1, 0, 1) == b"upper p1"  # other coordinates stay
+    assert await storage.entry_bundle(0, 3) == b"bundle 3"  # no full bundle yet
 
 
 async def test_checkpoint_swap_is_compare_and_swap(storage):

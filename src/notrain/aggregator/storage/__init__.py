@@ -15,6 +15,7 @@ from __future__ import annotations
 from .base import (
     MAX_BATCH,
     MAX_READ,
+    TILE_WIDTH,
     AccountProof,
     Appended,
     Checkpoint,
@@ -56,6 +57,7 @@ async def open_storage(url: str) -> Storage:
 __all__ = [
     "MAX_BATCH",
     "MAX_READ",
+    "TILE_WIDTH",
     "AccountProof",
     "Appended",
     "Checkpoint",

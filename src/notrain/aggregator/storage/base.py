@@ -17,6 +17,8 @@ Guarantees (the rest of the aggregator may rely on these, and on nothing else):
   tiles and entry bundles and replaces the checkpoint, compare-and-swapped on the old (size, root), all
   or nothing: a crash never leaves a checkpoint pointing at a missing tile or an unassigned index.
   Tiles are immutable: storing the same bytes again is a no-op, different bytes are a :class:`TileConflict`.
+  Partial tiles and bundles stay until the full one of the same coordinates is stored, then go (C2SP
+  tlog-tiles clients fall back to the full tile), so at most one tile per level ever has partials.
 * **Bounded reads.** Every read returns at most :data:`MAX_READ` rows (the sequencer's pending read at
   most :data:`MAX_BATCH`); asking for more is a :class:`ReadTooLarge` (the API validates first, so this
   is a programming error, not a user's).
@@ -35,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 MAX_READ = 1000  # rows per read: entries by range, histories, searches, due lists
+TILE_WIDTH = 256  # hashes per full tile, entries per full bundle (tlog-tiles height 8)
 MAX_BATCH = 65_536  # pending entries per integration (the config's log.batch_max is at most this)
 
 

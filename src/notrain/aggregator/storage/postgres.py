@@ -22,6 +22,7 @@ from . import migrations, rows
 from .base import (
     MAX_BATCH,
     MAX_READ,
+    TILE_WIDTH,
     AccountProof,
     Appended,
     Checkpoint,
@@ -335,7 +336,8 @@ async def _raise_floor(conn: asyncpg.Connection, floor: Floor) -> bool:
 async def _store_immutable(
     conn: asyncpg.Connection, table: str, key: tuple[str, ...], types: tuple[str, ...], items: Mapping[tuple, bytes]
 ) -> None:
-    """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not)."""
+    """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not).
+    A full tile replaces the partial ones of its coordinates."""
     columns = list(zip(*items)) if items else [[] for _ in key]
     arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate((*types, "bytea")))
     status = await conn.execute(
@@ -343,9 +345,11 @@ async def _store_immutable(
         *map(list, columns),
         list(items.values()),
     )
-    if int(status.split()[-1]) == len(items):
-        return
-    where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(key))
-    for k, data in items.items():
-        if await conn.fetchval(f"SELECT data FROM {table} WHERE {where}", *k) != data:
-            raise TileConflict(f"{table} {k} is already stored with other bytes")
+    if int(status.split()[-1]) != len(items):
+        where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(key))
+        for k, data in items.items():
+            if await conn.fetchval(f"SELECT data FROM {table} WHERE {where}", *k) != data:
+                raise TileConflict(f"{table} {k} is already stored with other bytes")
+    if full := [k[:-1] for k in items if k[-1] == TILE_WIDTH]:
+        where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(key[:-1]))
+        await conn.executemany(f"DELETE FROM {table} WHERE {where} AND width < {TILE_WIDTH}", full)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from . import migrations, rows
 from .base import (
+    TILE_WIDTH,
     Appended,
     Checkpoint,
     CheckpointConflict,
@@ -184,15 +185,18 @@ def integrate(
 
 
 def _store_immutable(conn: sqlite3.Connection, table: str, key: tuple[str, ...], items: Mapping[tuple, bytes]) -> None:
-    """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not)."""
+    """Insert new rows; a row already there must hold the same bytes (a retried write is fine, a fork is not).
+    A full tile replaces the partial ones of its coordinates."""
     columns, marks = ", ".join(key), ", ".join("?" * (len(key) + 1))
     inserted = conn.executemany(
         f"INSERT INTO {table} ({columns}, data) VALUES ({marks}) ON CONFLICT DO NOTHING",
         [(*k, data) for k, data in items.items()],
     ).rowcount
-    if inserted == len(items):
-        return
-    where = " AND ".join(f"{c} = ?" for c in key)
-    for k, data in items.items():
-        if conn.execute(f"SELECT data FROM {table} WHERE {where}", k).fetchone()[0] != data:
-            raise TileConflict(f"{table} {k} is already stored with other bytes")
+    if inserted != len(items):
+        where = " AND ".join(f"{c} = ?" for c in key)
+        for k, data in items.items():
+            if conn.execute(f"SELECT data FROM {table} WHERE {where}", k).fetchone()[0] != data:
+                raise TileConflict(f"{table} {k} is already stored with other bytes")
+    if full := [k[:-1] for k in items if k[-1] == TILE_WIDTH]:
+        where = " AND ".join(f"{c} = ?" for c in key[:-1])
+        conn.executemany(f"DELETE FROM {table} WHERE {where} AND width < {TILE_WIDTH}", full)

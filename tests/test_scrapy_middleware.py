@@ -255,7 +255,7 @@ async def test_disabled_unless_enabled(sites, tmp_path):
 @pytest.mark.parametrize(
     "values",
     [{"NOTRAIN_PURPOSES": ["train"]}, {"NOTRAIN_PURPOSES": []}, {"NOTRAIN_UNKNOWN": "maybe"},
-     {"NOTRAIN_ERROR_TTL": 1}, {"NOTRAIN_PRODUCT_TOKEN": "my bot"}, {"NOTRAIN_TIMEOUT": 0}],
+     {"NOTRAIN_ERROR_TTL": 1}, {"NOTRAIN_PRODUCT_TOKEN": "my bot"}, {"NOTRAIN_TIMEOUT": 0}, {"NOTRAIN_PROVENANCE": "short"}],
 )
 def test_settings_that_cannot_be_honoured_stop_the_crawl(values):
     with pytest.raises(SettingsError):

@@ -205,3 +205,19 @@ def test_a_source_that_cannot_be_loaded_stops_the_crawl(tmp_path, entry):
     (tmp_path / "absent.json").unlink(missing_ok=True)
     with pytest.raises(SettingsError, match="NOTRAIN_SOURCES"):
         Runtime(get_crawler(Gallery, settings(tmp_path, NOTRAIN_SOURCES=[str(tmp_path / entry) if entry == "absent.json" else entry])))
+
+
+@pytest.mark.parametrize("provenance", ["compact", "full"])
+async def test_provenance_carries_the_pages_evidence_once_unless_full_is_asked(sites, tmp_path, provenance):
+    site = await sites()
+    site.serve("/robots.txt", "User-agent: *\nAllow: /\nContent-Usage: train-ai=y\n")
+    site.serve("/page.html", "<p>page</p>", Content_Usage="train-ai=y, search=y", **HTML)
+    extra = {} if provenance == "compact" else {"NOTRAIN_PROVENANCE": "full"}  # compact is the default
+    _, kept = await run(settings(tmp_path, NOTRAIN_PIPELINES=True, **extra), [site.origin + "/page.html"], [{"caption": "a sunset"}])
+    record = json.loads(json.dumps(kept[0]["notrain"]))
+    assert record["page"]["url"] == site.origin + "/page.html" and record["page"]["manifest"]["status"] == "absent"
+    cited = {s["evidence"]["mechanism"] for s in record["decision"]["categories"]["train-ai"]["because"]}
+    assert cited == {"robots.txt-content-usage", "header-content-usage"}  # the item's decision cites the page's statements
+    assert ("decision" in record["page"]) is (provenance == "full")
+    if provenance == "full":
+        assert record["page"]["decision"]["categories"]["train-ai"] == record["decision"]["categories"]["train-ai"]

@@ -10,6 +10,7 @@ ADDONS = {"notrain.scrapy.Addon": 0}
 NOTRAIN_PIPELINES = True
 NOTRAIN_SOURCES: list[str] = []  # bundles: -s NOTRAIN_SOURCES=/path/to/bundle.json
 NOTRAIN_REPORT_PATH = "notrain-report.json"
+NOTRAIN_ALLOW_LOOPBACK = True  # the example sites listen on 127.0.0.1; never set this for a real crawl
 
 ITEM_PIPELINES = {"scrapy.pipelines.images.ImagesPipeline": 1}
 IMAGES_STORE = "images"

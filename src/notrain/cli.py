@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from . import imaging
+from . import imaging, render
 from .core import dsse, ijson
 from .core.errors import NotrainError, PolicyError, scalar_string, scalar_strings
 from .core.keys import PrivateKey, PublicKey
@@ -37,7 +37,6 @@ from .core.manifest import (
     MANIFEST_TYPE,
     MAX_VALIDITY,
     Manifest,
-    Work,
     canonical_origin,
     check_publisher,
     format_timestamp,
@@ -45,7 +44,7 @@ from .core.manifest import (
 )
 from .core.names import normalise as normalise_name
 from .core.verify import check_policy, is_envelope, peek_publisher, trusted_keys, verify_manifest
-from .core.vocab import AI_USE, SEARCH, TRAIN_AI, State, prefs_to_json
+from .core.vocab import AI_USE, SEARCH, TRAIN_AI, State
 from .doctor import DEFAULT_TOKEN, diagnose
 from .doctor import render as render_diagnosis
 from .export import FORMATS, ExportOptions, valid_policy_url
@@ -54,7 +53,6 @@ from .fetch.http import HttpClient
 from .keyfile import load_private_key, load_public_key, save_private_key
 
 EXPIRY_WARNING = timedelta(days=30)
-SHOW_WORKS = 5
 _JSON_META = "notrain.json"
 _YN = click.Choice(["y", "n"])
 
@@ -603,74 +601,13 @@ def _open_document(path: Path) -> tuple[Manifest, tuple[dsse.Signature, ...] | N
 def show(path: Path, as_json: bool) -> None:
     """Show what a manifest says (without verifying it)."""
     manifest, signatures = _open_document(path)
-    summary = _summary(manifest, signatures)
+    summary = render.summary(manifest, signatures, _now())
     if as_json:
         _emit(summary)
         return
     _echo("NOT VERIFIED: this is what the file claims; check it with `notrain verify`.")
-    for line in _summary_lines(summary):
+    for line in render.summary_lines(summary):
         _echo(line)
-
-
-def _summary(manifest: Manifest, signatures: tuple[dsse.Signature, ...] | None) -> dict:
-    did_kid = PublicKey.from_did_key(manifest.publisher).kid if manifest.is_did_key else None
-    return {
-        "verified": False,
-        "signed": signatures is not None,
-        "publisher": manifest.publisher,
-        "sequence": manifest.sequence,
-        "issued": format_timestamp(manifest.issued),
-        "expires": format_timestamp(manifest.expires),
-        "expired": manifest.expires <= _now(),
-        "digest": manifest.digest,
-        "default": prefs_to_json(manifest.default),
-        "paths": [{"pattern": rule.pattern, "prefs": prefs_to_json(dict(rule.prefs))} for rule in manifest.paths],
-        "pdq": {"hasher": manifest.pdq.hasher, "threshold": manifest.pdq.threshold} if manifest.pdq else None,
-        "works": [_work_json(work) for work in manifest.works],
-        "names": [name.name for name in manifest.names],
-        "accounts": [account.url for account in manifest.accounts],
-        "parts": [{"sha256": part.sha256, "size": part.size, "url": part.url} for part in manifest.parts],
-        "signatures": [{"keyid": s.keyid, "publisher_key": s.keyid == did_kid} for s in signatures or ()],
-    }
-
-
-def _work_json(work: Work) -> dict:
-    entry = {
-        "title": work.title,
-        "sha256": work.sha256.hex() if work.sha256 else None,
-        "pdq": work.pdq.hex() if work.pdq else None,
-    }
-    return entry | ({"prefs": prefs_to_json(work.prefs)} if work.prefs else {})
-
-
-def _summary_lines(summary: dict):
-    yield f"publisher:  {summary['publisher']}"
-    yield f"sequence:   {summary['sequence']}"
-    yield f"valid:      {summary['issued']} to {summary['expires']}" + ("  (EXPIRED)" if summary["expired"] else "")
-    yield f"default:    {_prefs_text(summary['default'])}"
-    yield f"paths:      {len(summary['paths'])}"
-    for rule in summary["paths"]:
-        yield f"  {rule['pattern']}  {_prefs_text(rule['prefs'])}"
-    pdq = summary["pdq"]
-    yield f"works:      {len(summary['works'])}" + (f"  (PDQ by {pdq['hasher']}, threshold {pdq['threshold']})" if pdq else "")
-    for work in summary["works"][:SHOW_WORKS]:
-        hashes = " ".join(f"{kind} {work[kind][:16]}…" for kind in ("sha256", "pdq") if work[kind])
-        yield f"  {work['title'] or '(untitled)'}  {hashes}" + (f"  {_prefs_text(work['prefs'])}" if "prefs" in work else "")
-    if len(summary["works"]) > SHOW_WORKS:
-        yield f"  … and {len(summary['works']) - SHOW_WORKS} more"
-    yield f"names:      {', '.join(summary['names']) or '(none)'}"
-    yield f"accounts:   {', '.join(summary['accounts']) or '(none)'}"
-    yield f"parts:      {len(summary['parts'])}"
-    if not summary["signed"]:
-        yield "signatures: none (a bare payload: sign it with `notrain sign`)"
-        return
-    yield f"signatures: {len(summary['signatures'])}"
-    for signature in summary["signatures"]:
-        yield f"  keyid {signature['keyid']}" + ("  (the publisher's did:key)" if signature["publisher_key"] else "")
-
-
-def _prefs_text(prefs: dict[str, str]) -> str:
-    return " ".join(f"{category}={value}" for category, value in prefs.items()) or "(none)"
 
 
 @main.command()

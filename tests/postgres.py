@@ -34,8 +34,9 @@ class PostgresCluster:
     def __init__(self) -> None:
         self.bin = binaries()
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="notrain-pg-"))
         self._user = "postgres" if os.geteuid() == 0 else None
+        # Under /tmp as root: the postgres user must reach the directory (a TMPDIR under /root would not do).
+        self.dir = Path(tempfile.mkdtemp(prefix="notrain-pg-", dir="/tmp" if self._user else None))
         if self._user:
             entry = pwd.getpwnam(self._user)
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)

@@ -202,6 +202,7 @@ async def test_equivocation_keeps_both_payloads_and_flags_them(storage):
     latest_one = await storage.latest_manifest(DID)
     assert latest_one.id == honest.manifest.id and latest_one.envelope == b'{"payload": "second"}'
     assert [m.sequence for m in await storage.manifest_history(DID, 10)] == [2, 2, 1]
+    assert [m.sequence for m in await storage.manifest_history(DID, 10, below=2)] == [1]  # the next page
 
 
 async def test_floors_only_rise_and_survive_reopening(url):

@@ -238,8 +238,12 @@ class Storage(Protocol):
     async def latest_manifest(self, publisher: str) -> Manifest | None:
         """Highest sequence (the first received, if equivocated), integrated or not."""
 
-    async def manifest_history(self, publisher: str, limit: int) -> list[Manifest]:
-        """Newest sequence first."""
+    async def latest_manifests(self, after: str, limit: int) -> list[Manifest]:
+        """Each publisher's latest manifest (as :meth:`latest_manifest`), publishers after ``after`` in byte
+        order: pages through every publisher (the query index is built from them at startup)."""
+
+    async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:
+        """Newest sequence first; ``below`` pages on: only sequences lower than it."""
 
     async def search_publishers(self, prefix: str, limit: int) -> list[str]: ...
     async def equivocations(self, limit: int) -> list[Manifest]:

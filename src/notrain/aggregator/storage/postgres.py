@@ -219,9 +219,17 @@ class PostgresStorage:
         )
         return rows.manifest(found[0]) if found else None
 
-    async def manifest_history(self, publisher: str, limit: int) -> list[Manifest]:
-        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 ORDER BY m.sequence DESC, m.id LIMIT $2"
-        return [rows.manifest(r) for r in await self._fetch(sql, publisher, check_count(limit))]
+    async def latest_manifests(self, after: str, limit: int) -> list[Manifest]:
+        sql = (
+            f"SELECT {rows.MANIFEST} WHERE m.publisher > $1 AND m.id = (SELECT l.id FROM manifests l"
+            " WHERE l.publisher = m.publisher ORDER BY l.sequence DESC, l.id LIMIT 1) ORDER BY m.publisher LIMIT $2"
+        )
+        return [rows.manifest(r) for r in await self._fetch(sql, after, check_count(limit))]
+
+    async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:
+        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 AND m.sequence < $2 ORDER BY m.sequence DESC, m.id LIMIT $3"
+        upper = 2**63 - 1 if below is None else below
+        return [rows.manifest(r) for r in await self._fetch(sql, publisher, upper, check_count(limit))]
 
     async def search_publishers(self, prefix: str, limit: int) -> list[str]:
         # The column is COLLATE "C" (byte order), so this is a range scan of the index, cut where the prefix stops.

@@ -227,7 +227,7 @@ class PdqIndex:
         ends = np.cumsum(length)
         total = int(ends[-1]) if len(ends) else 0
         positions = np.repeat(begin.ravel() - (ends - length), length) + np.arange(total)
-        rows = self._rows[positions].astype(np.int64)  # type: ignore[index]
+        rows = np.take(self._rows, positions).astype(np.int64)  # type: ignore[arg-type]
         owners = np.repeat(queries, length.reshape(len(queries), -1).sum(axis=1))
         return self._confirm(words, owners, rows, radius)
 
@@ -256,13 +256,13 @@ class PdqIndex:
 
     def _confirm(self, words: np.ndarray, queries: np.ndarray, rows: np.ndarray, radius: int) -> Matches:
         """Exact distances of candidate (query, row) pairs; keeps those within radius, once each."""
-        distance = np.zeros(len(rows), dtype=np.int64)
-        for w in range(4):
-            distance += np.bitwise_count(self._words[w, rows] ^ words[w, queries])
+        distance = np.zeros(len(rows), dtype=np.uint16)  # up to 256: too wide for uint8
+        for w in range(4):  # np.take: ~1.5x faster than fancy indexing on these random reads
+            distance += np.bitwise_count(np.take(self._words[w], rows) ^ np.take(words[w], queries))
         keep = distance <= radius
         queries, rows, distance = queries[keep], rows[keep], distance[keep]
         key, first = np.unique(queries.astype(np.int64) * self._n + rows, return_index=True)  # a row may come from several chunks
-        return Matches(key // self._n, key % self._n, distance[first])
+        return Matches(key // self._n, key % self._n, distance[first].astype(np.int64))
 
 
 def _empty() -> Matches:

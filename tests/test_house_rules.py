@@ -8,6 +8,7 @@ ALLOWED = {
     "__future__", "base64", "binascii", "collections.abc", "dataclasses", "datetime", "enum", "functools", "hashlib", "html", "ipaddress", "json", "re",
     "typing", "unicodedata", "urllib.parse",  # stdlib, no I/O
     "base58", "cryptography", "numpy",  # pure computation
+    "ahocorasick",  # pyahocorasick: a C extension, computation only (linear multi-pattern name matching)
 }
 
 

@@ -66,6 +66,7 @@ Signal: :data:`notrain.scrapy.signals.manifest_verified`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -90,6 +91,14 @@ from .report import ALLOWED, DROPPED, FORBIDDEN, manifest_json
 from .runtime import Runtime, mechanisms
 from .signals import manifest_verified
 from .transport import DONT_OBEY, ScrapyTransport
+
+OFF_LOOP_BYTES = 64 * 1024  # a body this big may take over ~1 ms to read signals from (HTML ~1 ms per 100 KB)
+
+
+async def _now(fn, /, *args, **kwargs):
+    """``asyncio.to_thread``'s signature, run in place: a thread hop costs more than a small page."""
+    return fn(*args, **kwargs)
+
 
 if TYPE_CHECKING:
     from ..fetch.shared import SharedTransport
@@ -175,8 +184,10 @@ class NotrainDownloaderMiddleware:
             raise self._forbid(response.url, list(self.options.purposes), [FAIL_CLOSED], DROPPED)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
         url, earlier = request.meta.pop(_SITE_STATEMENTS, (None, None))
-        statements, page = page_statements(
-            site, response.url, self.token, headers=headers, body=response.body,
+        # Parsing is linear and bounded, but a big page or image can take milliseconds: not on the event loop.
+        read = asyncio.to_thread if len(response.body) > OFF_LOOP_BYTES else _now
+        statements, page = await read(
+            page_statements, site, response.url, self.token, headers=headers, body=response.body,
             site_statements=earlier if url == response.url and not site.manifest.stale else None,
         )
         links = [*(page.manifest_links if page else ()), *discovered_manifest_links(headers, response.url)]

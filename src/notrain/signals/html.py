@@ -25,8 +25,11 @@ BeautifulSoup over the stdlib ``html.parser`` reads their attributes as HTML
 does (entities, quoting, case): no C dependency and no libxml2 version drift,
 at a fraction of a millisecond for a typical page.
 Duplicate attributes keep the first value, as HTML says.  Only the first
-2 MiB are read (metas live at the top), with a warning beyond that, never an
-error.  The signals are ASCII, so bytes are decoded as UTF-8 with replacement,
+2 MiB are read (metas live at the top), and of those the elements that could
+carry a signal up to 16,384 characters together, each at most 4,096, with a
+warning beyond any of these, never an error.  The
+regular expressions are linear (they never abandon a match to rescan), so the
+worst page costs O(2 MiB) plus BeautifulSoup over 16 KiB of tags.  The signals are ASCII, so bytes are decoded as UTF-8 with replacement,
 which finds them in any ASCII-compatible charset; UTF-16 needs its BOM.
 """
 
@@ -46,10 +49,18 @@ from .headers import agent_tokens, robots_statement, same_origin_url
 from .tdmrep import TdmValues, tdm_values
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
+MAX_TAG_CHARS = 4096  # one element that could carry a signal; a robots meta is a few dozen characters
+# All of them together: BeautifulSoup spends ~2.5 µs per attribute, so this bounds its work to ~10 ms.
+MAX_READ_CHARS = 16384
 _ELEMENTS = SoupStrainer(["meta", "link", "base"])
 _INERT = re.compile(r"<!--.*?(?:-->|\Z)|<(script|style|textarea)\b.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
-# A start tag, its quoted attribute values allowed to contain '>' (linear: the alternatives never overlap).
-_TAG = re.compile(r"<(?:meta|link|base)(?=[\s/>])(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE)
+# A start tag, its quoted attribute values allowed to contain '>'.  Linear: the
+# alternatives never overlap and none can fail (an unclosed quote or tag runs to
+# the end of the text), so no match is ever abandoned and the text rescanned from
+# the next '<meta'; a tag cut off by the end of the text (no 'end') is dropped,
+# as HTML drops it.
+# Possessive quantifiers make that explicit: nothing is ever given back.
+_TAG = re.compile(r"<(?:meta|link|base)(?=[\s/>])(?:[^>\"']++|\"[^\"]*+(?:\"|\Z)|'[^']*+(?:'|\Z))*+(?P<end>>)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ def html_signals(body: bytes | str, url: str, *, agents: str | Iterable[str] = (
         warnings.append("the page is longer than 2 MiB; signals after its first 2 MiB were not read")
         body = body[:MAX_HTML_BYTES]
     tokens = agent_tokens(agents)
-    tags = _relevant_tags(_text(body), tokens)
+    tags = _relevant_tags(_text(body), tokens, warnings)
     if not tags:  # most pages: nothing here can state a preference or point to a manifest
         return HtmlSignals(warnings=tuple(warnings))
     soup = BeautifulSoup(tags, "html.parser", parse_only=_ELEMENTS, on_duplicate_attribute="ignore")
@@ -113,7 +124,7 @@ def _base_url(soup: BeautifulSoup, url: str) -> str:
         return url
 
 
-def _relevant_tags(text: str, tokens: Iterable[str]) -> str:
+def _relevant_tags(text: str, tokens: Iterable[str], warnings: list[str]) -> str:
     """The ``meta``, ``link`` and ``base`` start tags that could matter.
 
     BeautifulSoup's tokenizer walks every tag of a page in Python even with
@@ -129,9 +140,20 @@ def _relevant_tags(text: str, tokens: Iterable[str]) -> str:
     most pages BeautifulSoup altogether.
     """
     needles = ("robots", "tdm-", "notrain", "&", *tokens)
-    return "".join(
-        tag for tag in _TAG.findall(_INERT.sub(" ", text)) if tag[:5].lower() == "<base" or any(n in tag.lower() for n in needles)
-    )
+    kept: list[str] = []
+    budget = MAX_READ_CHARS
+    for match in _TAG.finditer(_INERT.sub(" ", text)):
+        tag = match.group().lower()
+        if match.group("end") and (tag.startswith("<base") or any(n in tag for n in needles)):
+            if len(tag) > MAX_TAG_CHARS:
+                warnings.append(f"an element of {len(tag)} characters ({match.group()[:60]!r}...) is over {MAX_TAG_CHARS}; not read")
+                continue
+            budget -= len(tag)
+            if budget < 0:
+                warnings.append(f"the meta/link/base elements that could carry signals exceed {MAX_READ_CHARS} characters; the rest were not read")
+                break
+            kept.append(match.group())
+    return "".join(kept)
 
 
 def _text(body: bytes | str) -> str:

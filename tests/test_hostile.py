@@ -229,6 +229,19 @@ def test_arguments_that_are_not_utf8_text_are_usage_errors(args, folder, tmp_pat
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.parametrize(
+    "args, says",
+    [(["init", "--publisher", "https://[::1"], "is not an origin"), (["init", "--publisher", "https://a.example:99999"], "is not an origin"),
+     (["doctor", "--timeout", "nan", "http://127.0.0.1:9/"], "nan"), (["doctor", "--timeout", "-1", "http://127.0.0.1:9/"], "range"),
+     (["doctor", "--timeout", "inf", "http://127.0.0.1:9/"], "range"), (["doctor", "http://[::1"], "http(s) URL")],
+)
+def test_hostile_arguments_are_usage_errors(args, says, folder, tmp_path):
+    if args[0] == "init":
+        args = [*args, "--from", folder, "--out", tmp_path / "out.json"]
+    result = run(*args, code=2)
+    assert says in result.output and not (tmp_path / "out.json").exists()
+
+
 def test_file_names_that_are_not_utf8_are_printed_escaped(tmp_path, folder):
     made = cli("keygen", "--out", os.fsencode(tmp_path) + b"/k\xff.jwk", "--json")
     assert made.returncode == 0, made.stderr

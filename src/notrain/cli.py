@@ -23,7 +23,6 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 
@@ -43,6 +42,7 @@ from .core.manifest import (
     parse_payload,
 )
 from .core.names import normalise as normalise_name
+from .core.urls import split_url
 from .core.verify import check_policy, is_envelope, peek_publisher, trusted_keys, verify_manifest
 from .core.vocab import AI_USE, SEARCH, TRAIN_AI, State
 from .doctor import DEFAULT_TOKEN, diagnose
@@ -145,11 +145,24 @@ class _Publisher(click.ParamType):
                 return check_publisher(value)
             except NotrainError as exc:
                 self.fail(exc.message, param, ctx)
-        parts = urlsplit(value)
         origin = canonical_origin(value)
-        if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        parts = split_url(value) if origin is not None else None  # splits: canonical_origin did
+        if parts is None or parts.path not in ("", "/") or parts.query or parts.fragment:
             self.fail(f"{value!r} is not an origin (scheme://host[:port]) or a did:key", param, ctx)
         return origin
+
+
+class _Seconds(click.FloatRange):
+    """A timeout: more than 0, at most 10 minutes (``nan`` is no number of seconds)."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 600, min_open=True)
+
+    def convert(self, value, param, ctx):
+        seconds = super().convert(value, param, ctx)
+        if seconds != seconds:
+            self.fail("nan is not a number of seconds", param, ctx)
+        return seconds
 
 
 class _Timestamp(click.ParamType):
@@ -682,7 +695,7 @@ def _lint(manifest: Manifest, now: datetime) -> list[dict]:
 @main.command()
 @click.argument("url", type=_Text())
 @click.option("--token", type=_Token(), default=DEFAULT_TOKEN, show_default=True, help="The crawler product token to check robots.txt rules for.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds allowed for each fetch.")
+@click.option("--timeout", type=_Seconds(), default=10.0, show_default=True, help="Seconds allowed for each fetch.")
 @json_option
 def doctor(url: str, token: str, timeout: float, as_json: bool) -> None:
     """Show every signal a crawler sees for URL, the decision per purpose, and advice."""

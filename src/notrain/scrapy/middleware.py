@@ -13,7 +13,10 @@ and later waiters, and treats an unreachable robots.txt as allow-all.)
   token (unreachable robots.txt = complete disallow, RFC 9309), or when
   site-level statements (manifest, robots.txt Content-Usage, ai.txt, or the
   fail-closed state of an unverifiable manifest) already disallow a
-  configured purpose: such a page or image is never downloaded.
+  configured purpose: such a page or image is never downloaded.  So is a
+  URL with no origin notrain can read signals for (a host that is not a
+  canonical DNS name or address, such as ``my_host.example`` or
+  ``[::ffff:127.0.0.1]``): fail-closed, as for an unreachable manifest.
 * After the download, the response's own signals (headers, HTML metas,
   TDMRep, embedded XMP/C2PA) join in, and so does the manifest a page links
   to (``rel="notrain"``) when the origin has none at the well-known path;

@@ -267,6 +267,19 @@ def test_files_that_are_not_utf8_are_typed_errors(command, tmp_path):
     assert error_code(result) == "E_JSON_UTF8" if command != "lint" else json.loads(result.output)["errors"][0]["code"] == "E_JSON_UTF8"
 
 
+def test_a_bundle_entry_with_parts_its_manifest_lacks_is_rejected_not_fatal(tmp_path):
+    from test_sources import entry
+
+    from notrain.fetch.sources import LocalSource, bundle
+
+    body = manifest_bytes(publisher=did(), **{"issued": "2026-01-01T00:00:00Z", "expires": "2026-12-31T00:00:00Z"})
+    path = tmp_path / "bundle.json"
+    path.write_bytes(bundle([entry(body, make_key("person"), parts=5), entry(body, make_key("person"), parts=["AA=="])]))
+    source = LocalSource(path, now=NOW)
+    assert len(source.catalog()) == 0
+    assert [r.error.split(":")[0] for r in source.rejected] == ["E_SOURCE", "E_SOURCE"]
+
+
 # -- strings that are no URL --------------------------------------------------------------------------------
 
 

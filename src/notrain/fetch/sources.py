@@ -112,7 +112,10 @@ class LocalSource:
                 keyset = parse_keyset(json.dumps(entry["keyset"]).encode(), publisher) if "keyset" in entry else None
                 keys = trusted_keys(publisher, keyset)
                 manifest = verify_manifest(envelope, publisher=publisher, keys=keys, now=self.now).manifest
-                for part_index, part in enumerate(entry.get("parts", [])):
+                parts = entry.get("parts", [])
+                if not isinstance(parts, list) or len(parts) > len(manifest.parts):
+                    raise SourceError("an entry's 'parts' is an array, one per part of its manifest", where=f"/entries/{index}/parts")
+                for part_index, part in enumerate(parts):
                     manifest = merge_part(manifest, part_index, _part_bytes(part, index, part_index))
                 catalog.add(manifest)
             except NotrainError as error:

@@ -4,7 +4,7 @@ Why the standard library's ``sqlite3`` on threads of our own rather than aiosqli
 *group commit*.  One thread owns the only writing connection; every :meth:`append` queued while a
 commit is in flight joins the next transaction, each in its own savepoint (one failing append never
 fails its neighbours), so one fsync covers many receipts.  aiosqlite gives a thread per connection but
-no way to batch callers.  Reads use a second connection on a second thread; WAL lets them run while the
+no way to batch callers.  Reads use their own threads and connections; WAL lets them run while the
 writer commits.  Nothing blocks the event loop.
 
 Settings: WAL, ``synchronous=FULL`` (a returned append survives power loss, not only a crash), a busy
@@ -51,14 +51,16 @@ from .base import (
 T = TypeVar("T")
 MAX_GROUP = 512  # appends per group commit
 BUSY_TIMEOUT_MS = 10_000
+READERS = 4  # reading threads, one connection each: SQLite releases the GIL while it reads
 
 
 class SQLiteStorage:
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # one per thread, closed by close() once the threads are gone
         self._writer = ThreadPoolExecutor(1, "notrain-sqlite-writer")
-        self._reader = ThreadPoolExecutor(1, "notrain-sqlite-reader")
+        self._reader = ThreadPoolExecutor(READERS, "notrain-sqlite-reader")
         self._queued: list[tuple[tuple[NewEntry, NewManifest | None, Floor | None], asyncio.Future]] = []
         self._committer: asyncio.Task | None = None
 
@@ -82,6 +84,7 @@ class SQLiteStorage:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._local.conn = conn
+            self._connections.append(conn)
         return conn
 
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
@@ -99,13 +102,13 @@ class SQLiteStorage:
     async def close(self) -> None:
         if self._committer is not None and not self._committer.done():
             await self._committer
-        for pool in (self._writer, self._reader):
-            pool.submit(self._disconnect)
-            pool.shutdown(wait=True)
+        await asyncio.to_thread(self._shutdown)
 
-    def _disconnect(self) -> None:
-        conn = getattr(self._local, "conn", None)  # absent if this thread never started
-        if conn is not None:
+    def _shutdown(self) -> None:
+        """Let running jobs finish, then close every thread's connection (the last one checkpoints the WAL)."""
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        for conn in self._connections:
             conn.close()
 
     # ingest

@@ -15,14 +15,16 @@ from aiohttp import web
 
 from ..fetch.addresses import AddressPolicy
 from ..fetch.http import HttpClient
-from .api import errors, log as log_api, v1
+from .api import check, errors, log as log_api, v1
 from .config import Config
 from .ingest.origins import Origins
 from .ingest.submissions import Submissions
 from .log.sequencer import LogSequencer
 from .log.signer import load_log_signer
+from .query import Query
 from .state import SERVICE, Service
 from .storage import open_storage
+from .web import setup as setup_web_page
 
 log = logging.getLogger("notrain.aggregator")
 CONFIG = web.AppKey("config", Config)
@@ -37,7 +39,9 @@ def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     app.cleanup_ctx.append(_service)
     log_api.setup(app)
     v1.setup(app)
+    check.setup(app)
     app.router.add_get("/healthz", _health)
+    setup_web_page(app)
     return app
 
 
@@ -49,8 +53,11 @@ async def _service(app: web.Application):
     try:
         signer = load_log_signer(config.log.origin, config.log_key_path, create=True)
         sequencer = LogSequencer(storage, signer, interval=config.log.checkpoint_interval, batch_max=config.log.batch_max)
-        submissions = Submissions(storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset)
-        app[SERVICE] = Service(config, storage, signer, sequencer, submissions)
+        query = await Query(storage).load()
+        submissions = Submissions(
+            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset, on_accept=query.accepted
+        )
+        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
         log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
         for envelope in app[PRELOAD]:

@@ -10,6 +10,7 @@ from ..core.note import NoteSigner
 from .config import Config
 from .ingest.submissions import Submissions
 from .log.sequencer import LogSequencer
+from .query import Query
 from .storage import Storage
 
 
@@ -20,6 +21,7 @@ class Service:
     signer: NoteSigner
     sequencer: LogSequencer
     submissions: Submissions
+    query: Query  # the index every check is answered from
 
 
 SERVICE = web.AppKey("service", Service)

@@ -54,8 +54,11 @@ class Accepted:
 
 class Submissions:
     def __init__(self, storage: Storage, signer: NoteSigner, *, max_merge_delay: float, fetch_keyset: KeysetFetcher,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 on_accept: Callable[[Accepted], Awaitable[None]] | None = None):
+        """``on_accept`` is awaited after each new manifest is stored (the query index follows the log)."""
         self.storage, self.signer, self.fetch_keyset, self.clock = storage, signer, fetch_keyset, clock
+        self.on_accept = on_accept
         self.max_merge_delay = timedelta(seconds=max_merge_delay)
 
     async def submit(self, data: bytes) -> Accepted:
@@ -87,7 +90,10 @@ class Submissions:
             publisher, manifest.sequence, bytes.fromhex(manifest.digest), _timestamp(manifest.issued), " ".join(sorted(keys))
         )
         appended = await self.storage.append(entry, record, new_floor)
-        return Accepted(appended, self.receipt(appended), verified, appended.manifest is not None and appended.manifest.equivocation)
+        accepted = Accepted(appended, self.receipt(appended), verified, appended.manifest is not None and appended.manifest.equivocation)
+        if self.on_accept is not None and accepted.created:
+            await self.on_accept(accepted)
+        return accepted
 
     def receipt(self, appended: Appended) -> bytes:
         stored = appended.entry

@@ -1,0 +1,255 @@
+"""The query index: every publisher's latest accepted manifest, answering "may I use this?" with ``decide()``.
+
+The index is a core :class:`~notrain.core.catalog.Catalog` (path rules per origin, works by SHA-256 and
+PDQ through :mod:`notrain.core.pdqindex`, names), so an answer here is the very decision a crawler with
+the same manifests reaches: one decision function, never a second copy.  It is built at startup from
+storage (each publisher's latest manifest, parsed from the exact envelope bytes ingest verified) and
+updated by :meth:`Query.accepted`, which ingest calls for every new submission.  What it holds is what
+``GET /v1/publisher/envelope`` serves: the highest sequence, the first received when equivocated.
+
+Threads.  Matching a batch of 10,000 items, or a PDQ query over millions of works, is CPU work, so it runs
+in a worker thread; so do catalog updates (a manifest of 100,000 works, then the PDQ index rebuilt).  One
+lock keeps them apart.  A small batch of URLs and captions (microseconds each) is answered on the event
+loop when the lock is free, which saves the thread hop that would dominate a single check.
+
+Evidence cites each manifest's publisher, sequence, payload digest, log entry and log index; the index is
+null until the sequencer integrates the entry, and is looked up again once the log has grown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..core import dsse
+from ..core.catalog import Catalog, ContentHash
+from ..core.decision import Statement, decide
+from ..core.errors import NotrainError
+from ..core.manifest import MANIFEST_TYPE, Manifest, parse_payload
+from ..core.names import MAX_CAPTION_CHARS
+from ..core.pdqindex import MIN_QUERY_QUALITY, PDQ_BYTES
+from ..core.vocab import CATEGORIES, State
+from .ingest.submissions import Accepted
+from .storage import Storage
+from .storage import Manifest as StoredManifest
+
+log = logging.getLogger("notrain.aggregator.query")
+
+MAX_ITEMS = 10_000  # items per check: the API's batch limit
+MAX_URL_CHARS = 8192
+MAX_TEXT_CHARS = MAX_CAPTION_CHARS  # the part of a caption names are looked for in (spec/limits.md)
+INLINE_ITEMS = 16  # a batch this small of URLs and captions is matched on the event loop
+LOAD_PAGE = 1000  # manifests read from storage at a time when the index is built
+
+
+class CheckError(NotrainError):
+    """One item of a check cannot be answered as asked."""
+
+    code = "E_REQUEST"
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One thing to check: exactly one of a URL, a file's SHA-256, an image's PDQ hash (with its
+    quality, 100 when unknown, as spec/matching.md says) or a caption."""
+
+    url: str | None = None
+    sha256: bytes | None = None
+    pdq: bytes | None = None
+    quality: int = 100
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("url", "sha256", "pdq", "text") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise CheckError("an item is exactly one of url, sha256, pdq or text", where="item")
+        if self.url is not None and not 0 < len(self.url) <= MAX_URL_CHARS:
+            raise CheckError(f"url is 1 to {MAX_URL_CHARS} characters", where="url")
+        if self.text is not None and len(self.text) > MAX_TEXT_CHARS:
+            raise CheckError(f"text is at most {MAX_TEXT_CHARS} characters", where="text")
+        if self.sha256 is not None and len(self.sha256) != 32:
+            raise CheckError("sha256 is 32 octets", where="sha256")
+        if self.pdq is not None and len(self.pdq) != PDQ_BYTES:
+            raise CheckError(f"pdq is {PDQ_BYTES} octets", where="pdq")
+        if not (type(self.quality) is int and 0 <= self.quality <= 100):
+            raise CheckError("quality is an integer from 0 to 100", where="quality")
+
+    @property
+    def inline(self) -> bool:
+        """Cheap enough to match on the event loop (no hash lookup across every work)."""
+        return self.url is not None or self.text is not None
+
+
+@dataclass(frozen=True)
+class Cited:
+    """Where a manifest the index holds is in the log."""
+
+    sequence: int
+    digest: str
+    entry: int
+    log_index: int | None
+
+
+def check_purposes(purposes: Iterable[str]) -> tuple[str, ...]:
+    """The purposes asked about: categories of the vocabulary, each once, in the order given."""
+    chosen = tuple(dict.fromkeys(purposes))
+    unknown = [p for p in chosen if p not in CATEGORIES]
+    if unknown or not chosen:
+        raise CheckError(f"purposes are some of {', '.join(CATEGORIES)}", where="purposes")
+    return chosen
+
+
+class Query:
+    """The in-memory index and the ``check`` everyone answers from (the API and the web page)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.catalog = Catalog()
+        self._lock = threading.Lock()  # the catalog is touched by one thread at a time
+        self._cited: dict[str, Cited] = {}
+        self._pending: set[str] = set()  # publishers whose cited entry has no log index yet
+        self._seen_size = -1  # the checkpoint size when the pending entries were last looked up
+
+    async def load(self) -> Query:
+        """Build the index from every publisher's latest stored manifest."""
+        after = ""
+        while page := await self.storage.latest_manifests(after, LOAD_PAGE):
+            await asyncio.to_thread(self._install_all, [(None, m) for m in page])
+            after = page[-1].publisher
+        await asyncio.to_thread(self._warm)
+        log.info("query index: %d publishers", len(self.catalog))
+        return self
+
+    async def accepted(self, accepted: Accepted) -> None:
+        """Ingest's hook after a submission is stored: index it if it is now its publisher's latest."""
+        stored = accepted.appended.manifest
+        if stored is None:
+            return
+        latest = await self.storage.latest_manifest(stored.publisher)
+        if latest is None or latest.id != stored.id:
+            return  # an equivocating twin, or older than the latest after a key rotation
+        await asyncio.to_thread(self._install_all, [(accepted.verified.manifest, latest)])
+
+    def _install_all(self, found: list[tuple[Manifest | None, StoredManifest]]) -> None:
+        """Index each (manifest, stored) pair; a manifest of None is parsed from the stored bytes."""
+        with self._lock:
+            for manifest, stored in found:
+                manifest = manifest or _parse(stored)
+                if manifest is None:
+                    continue
+                current = self.catalog.get(manifest.publisher)
+                if current is None or current.digest != manifest.digest:
+                    self.catalog.remove(manifest.publisher)
+                    self.catalog.add(manifest)
+                self._cite(stored)
+
+    def _cite(self, stored: StoredManifest) -> None:
+        self._cited[stored.publisher] = Cited(stored.sequence, stored.payload_sha256.hex(), stored.entry_id, stored.log_index)
+        if stored.log_index is None:
+            self._pending.add(stored.publisher)
+        else:
+            self._pending.discard(stored.publisher)
+
+    def _warm(self) -> None:
+        """Build the PDQ index now rather than in the first PDQ query.  After a change the next PDQ query
+        rebuilds it, in its worker thread (PDQ items are never matched on the event loop)."""
+        with self._lock:
+            self.catalog.content_statements(ContentHash(pdq=bytes(PDQ_BYTES)))
+
+    # -- answering ---------------------------------------------------------------------
+
+    async def check(self, items: list[CheckItem], purposes: tuple[str, ...] = CATEGORIES) -> list[dict]:
+        """One answer per item, in order: the decision per purpose with its evidence, or ``{"error": ...}``.
+
+        At most :data:`MAX_ITEMS` items.  A PDQ hash of quality below 50 is refused (``E_PDQ_QUALITY``):
+        it is never matched perceptually, so "no statement" would be a false answer.
+        """
+        if len(items) > MAX_ITEMS:
+            raise CheckError(f"at most {MAX_ITEMS} items per check", where="items")
+        purposes = check_purposes(purposes)
+        await self._refresh_pending()
+        if len(items) <= INLINE_ITEMS and all(item.inline for item in items) and self._lock.acquire(blocking=False):
+            try:
+                return self._answer(items, purposes)
+            finally:
+                self._lock.release()
+        return await asyncio.to_thread(self._answer_locked, items, purposes)
+
+    def _answer_locked(self, items: list[CheckItem], purposes: tuple[str, ...]) -> list[dict]:
+        with self._lock:
+            return self._answer(items, purposes)
+
+    def _answer(self, items: list[CheckItem], purposes: tuple[str, ...]) -> list[dict]:
+        cite: Callable[[Statement], dict] = self._evidence
+        nothing = {p: {"state": State.UNKNOWN.value, "allowed": True, "because": []} for p in purposes}
+        answers = []
+        for item in items:
+            if item.pdq is not None and item.quality < MIN_QUERY_QUALITY:
+                error = CheckError(f"a PDQ hash of quality below {MIN_QUERY_QUALITY} is never matched", code="E_PDQ_QUALITY", where="quality")
+                answers.append({"error": error.to_json()})
+                continue
+            statements = self._statements(item)
+            if not statements:  # the common answer, shared: nothing is said about most things
+                answers.append({"decision": nothing})
+                continue
+            decision = decide(statements, categories=purposes)
+            answers.append({"decision": {
+                p: {"state": decision.state(p).value, "allowed": decision.allowed(p), "because": [cite(s) for s in decision.outcomes[p].because]}
+                for p in purposes
+            }})
+        return answers
+
+    def _statements(self, item: CheckItem) -> list[Statement]:
+        if item.url is not None:
+            return self.catalog.url_statements(item.url)
+        if item.text is not None:
+            return self.catalog.text_statements(item.text)
+        return self.catalog.content_statements(ContentHash(sha256=item.sha256, pdq=item.pdq, pdq_quality=item.quality))
+
+    def _evidence(self, statement: Statement) -> dict:
+        evidence = statement.evidence
+        cited = self._cited.get(evidence.publisher or "")
+        current = cited is not None and cited.digest == evidence.manifest_digest
+        return {
+            "publisher": evidence.publisher,
+            "sequence": evidence.sequence,
+            "payload_sha256": evidence.manifest_digest,
+            "entry": cited.entry if current else None,
+            "log_index": cited.log_index if current else None,
+            "rule": evidence.rule,
+            "detail": evidence.detail,
+            "prefs": {c: s.value for c, s in statement.prefs.items()},
+        }
+
+    async def _refresh_pending(self) -> None:
+        """Learn the log index of cited entries the sequencer has integrated since (only when the log grew)."""
+        if not self._pending:
+            return
+        checkpoint = await self.storage.checkpoint()
+        size = checkpoint.size if checkpoint else 0
+        if size == self._seen_size:
+            return
+        self._seen_size = size
+        for publisher in list(self._pending):
+            cited = self._cited[publisher]
+            entry = await self.storage.entry(cited.entry)
+            if entry is not None and entry.log_index is not None and self._cited.get(publisher) is cited:
+                self._cited[publisher] = Cited(cited.sequence, cited.digest, cited.entry, entry.log_index)
+                self._pending.discard(publisher)
+
+
+def _parse(stored: StoredManifest) -> Manifest | None:
+    """The manifest inside stored envelope bytes.  Ingest verified them on arrival; what is parsed here
+    is the payload those signatures covered, so nothing is re-verified.  A manifest that no longer
+    parses (a stricter parser after an upgrade) is left out and logged, never fatal."""
+    try:
+        envelope = dsse.parse(stored.envelope)
+        if envelope.payload_type != MANIFEST_TYPE:
+            raise CheckError("not a manifest envelope", where="payloadType")
+        return parse_payload(envelope.payload)
+    except NotrainError as error:
+        log.warning("stored manifest %d of %s left out of the query index: %s", stored.id, stored.publisher, error)
+        return None

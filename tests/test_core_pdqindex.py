@@ -210,3 +210,34 @@ def test_work_index_uses_one_index_per_threshold():
         assert [hit.owner for hit in hits] == [owners[i % 3] for i, _ in expected]
         assert works.match(pdq=query) == hits
     assert works.match(pdq=queries[0], quality=49) == []
+
+
+def test_work_index_adds_and_removes_without_rebuilding_the_big_index():
+    rng = random.Random(11)
+    works: WorkIndex[str] = WorkIndex()
+    stored: dict[tuple[str, int], bytes] = {}
+    for i in range(MIH_MIN_HASHES + 100):
+        stored["big", i] = rng.randbytes(32)
+        works.add("big", i, sha256=None, pdq=stored["big", i], threshold=31)
+    probe_of = {key: flip(value, rng.sample(range(256), 20)) for key, value in list(stored.items())[:50]}
+
+    def agrees() -> None:
+        for query in list(probe_of.values())[:10] + [flip(v, rng.sample(range(256), 25)) for v in list(stored.values())[-10:]]:
+            expected = sorted(key for key, value in stored.items() if hamming(value, query) <= 31)
+            assert sorted((hit.owner, hit.index) for hit in works.match(pdq=query)) == expected
+
+    agrees()
+    built = works._built
+    for owner in ("a", "b", "c"):
+        for i in range(20):
+            stored[owner, i] = rng.randbytes(32) if i % 2 else flip(probe_of["big", i], [0])
+            works.add(owner, i, sha256=None, pdq=stored[owner, i], threshold=31)
+    works.remove_owner("b")
+    stored = {key: value for key, value in stored.items() if key[0] != "b"}
+    agrees()
+    assert works._built is built  # new and removed works did not rebuild the index of the big set
+    assert len(works) == len(stored)
+    works.remove_owner("big")  # most rows dead: compacted
+    stored = {key: value for key, value in stored.items() if key[0] != "big"}
+    agrees()
+    assert len(works._pdq_rows) == len(stored) == 40

@@ -32,6 +32,8 @@ from notrain.aggregator.storage import (
     open_storage,
 )
 from notrain.aggregator.storage.migrations import latest
+from notrain.core.tiles import ENTRIES, TileId, tiles_for, verify_tiles
+from notrain.core.tiles import integrate as integrate_tiles
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DID = "did:key:z6MkexampleArtist"
@@ -293,6 +295,38 @@ async def test_a_full_tile_replaces_its_partial_tiles(storage):
     assert [await storage.tile(0, 0, w) for w in (3, 203, TILE_WIDTH)] == [None, None, b"full"]
     assert await storage.tile(0, 1, 2) == b"next p2" and await storage.tile(1, 0, 1) == b"upper p1"  # other coordinates stay
     assert await storage.entry_bundle(0, 3) == b"bundle 3"  # no full bundle yet
+
+
+async def stored_tiles(storage, ids: list[TileId]) -> dict[TileId, bytes]:
+    found = {}
+    for t in ids:
+        read = storage.entry_bundle(t.index, t.width) if t.level == ENTRIES else storage.tile(t.level, t.index, t.width)
+        if (data := await read) is not None:
+            found[t] = data
+    return found
+
+
+async def test_a_log_built_with_core_tiles_verifies_from_the_stored_tiles_alone(storage):
+    leaves = []
+    for batch in (1, 2, 250, 10, 300, 1):  # partial tiles, then across the first and second full tiles
+        appended = await asyncio.gather(*(storage.append(new_entry(len(leaves) + i)) for i in range(batch)))
+        async with storage.sequencer() as seq:
+            expected = await storage.checkpoint()
+            size = expected.size if expected else 0
+            pending = await seq.pending(batch)
+            assert sorted(e.id for e in pending) == sorted(a.entry.id for a in appended)
+            leaves += [e.leaf for e in pending]  # oldest first: on PostgreSQL not always the order gather returns
+            edge = await stored_tiles(storage, tiles_for(size))
+            grown = integrate_tiles(size, [e.leaf for e in pending], edge.__getitem__)
+            tiles = {(t.level, t.index, t.width): data for t, data in grown.tiles.items() if t.level != ENTRIES}
+            bundles = {(t.index, t.width): data for t, data in grown.tiles.items() if t.level == ENTRIES}
+            await seq.integrate(expected, [e.id for e in pending], tiles, bundles, Checkpoint(grown.size, grown.root, b"note"))
+    final = await storage.checkpoint()
+    seen = []
+    everything = await stored_tiles(storage, tiles_for(final.size))
+    verify_tiles(final.size, final.root, everything.__getitem__, lambda index, entry: seen.append(entry))
+    assert seen == leaves == [e.leaf for e in await storage.entries(0, final.size)]
+    assert await storage.tile(0, 0, 3) is None and await storage.entry_bundle(1, 6) is None  # partials of full tiles are gone
 
 
 async def test_checkpoint_swap_is_compare_and_swap(storage):

@@ -328,3 +328,18 @@ def test_manifest_payload_of_wildcard_rules_at_the_limit():
     matcher = PathMatcher(manifest.paths)
     assert matcher.match("/7" + "a" * 2000).searches == 50  # only the rule starting '/7*' is reached
     assert peak_bytes(PathMatcher, manifest.paths) < 256 * MiB
+
+
+# --- fuzzing -------------------------------------------------------------------------------------
+
+
+def test_quick_fuzz_run_finds_nothing():
+    """bench/fuzz.py --quick: 20,000 mutated inputs from spec/vectors and tests/outside over every parser."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "fuzz.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "20,000 inputs over 13 parsers" in done.stdout and "failures: 0" in done.stdout

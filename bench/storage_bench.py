@@ -13,11 +13,13 @@ one partial level-1 tile and 4 entry bundles of 256 entries stored, the checkpoi
   goal:     >= 1,000 integrated entries/s (issue 8; Tessera does ~2,900/s on 12 cores).  The ratio to
             the baseline says how much the contract (durable receipts, idempotency, CAS, one thread
             for the event loop) costs on top.
-For context it also times 100 appends awaited one after another (one commit, one fsync, each).
+For context it also times 100 appends awaited one after another (one commit, one fsync, each), and with
+``--postgres URL`` the same batches on the PostgreSQL backend (the server on this machine, its settings).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import os
@@ -57,9 +59,9 @@ def tiles_for(old_size: int, new: list[NewEntry]) -> tuple[dict, dict]:
 
 
 class Subject:
-    def __init__(self, loop: asyncio.AbstractEventLoop, directory: str) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
         self.loop = loop
-        self.storage = loop.run_until_complete(open_storage(f"sqlite:///{directory}/subject.sqlite"))
+        self.storage = loop.run_until_complete(open_storage(url))
         self.next = 0
 
     def batch(self) -> int:
@@ -114,19 +116,27 @@ class Baseline:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also time the PostgreSQL backend on this (empty) database, for context"
+    )
+    args = parser.parse_args()
     print(f"storage_bench: {h.machine()}, SQLite {sqlite3.sqlite_version}, {BATCH} entries of {LEAF_BYTES} bytes per batch\n")
     with tempfile.TemporaryDirectory() as directory:
         loop = asyncio.new_event_loop()
-        subject, baseline = Subject(loop, directory), Baseline(directory)
-        res = h.interleave(
-            {
-                "baseline: raw sqlite3, one transaction": baseline.batch,
-                "subject: append x1024 (concurrent) + integrate": subject.batch,
-                "context: append x100, one at a time": subject.one_by_one,
-            },
-            rounds=9,
-        )
+        subject, baseline = Subject(loop, f"sqlite:///{directory}/subject.sqlite"), Baseline(directory)
+        cases = {
+            "baseline: raw sqlite3, one transaction": baseline.batch,
+            "subject: append x1024 (concurrent) + integrate": subject.batch,
+            "context: append x100, one at a time": subject.one_by_one,
+        }
+        if args.postgres:
+            postgres = Subject(loop, args.postgres)
+            cases["context: PostgreSQL, append x1024 + integrate"] = postgres.batch
+        res = h.interleave(cases, rounds=9)
         loop.run_until_complete(subject.storage.close())
+        if args.postgres:
+            loop.run_until_complete(postgres.storage.close())
         loop.close()
         size = os.path.getsize(f"{directory}/subject.sqlite")
     rows = [[name, f"{1e9 / h.median(v):,.0f}", f"{h.median(v) / 1e3:.0f}", h.spread(v)] for name, v in res.items()]

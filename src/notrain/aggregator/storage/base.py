@@ -7,7 +7,8 @@ Guarantees (the rest of the aggregator may rely on these, and on nothing else):
   :meth:`Storage.append` returned promises nothing the database cannot keep.
 * **Atomic appends.** ``append`` stores the entry, its manifest record and the raised rollback floor in
   one transaction.  The same idempotency key always yields the same entry (``created`` False the second
-  time, nothing else written), so a retried submission gets the same receipt.
+  time, nothing else written), so a retried submission gets the same receipt.  An append whose caller was
+  cancelled may or may not have committed; retrying it with the same key is always safe.
 * **Equivocation is kept, never resolved.** Two manifests of one publisher with one ``sequence`` and
   different payloads are both stored and both flagged; which one counts is the ingest's decision.
 * **Floors only rise.** ``raise_floor`` (also inside ``append``) never lowers a publisher's floor.

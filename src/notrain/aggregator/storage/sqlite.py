@@ -75,7 +75,7 @@ class SQLiteStorage:
         return storage
 
     def _connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (each of the two threads has its own)."""
+        """This thread's connection, opened on first use (every thread has its own)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -127,6 +127,7 @@ class SQLiteStorage:
             except asyncio.CancelledError:  # shutting down: no caller may wait forever (a retry finds what committed)
                 for _, done in group + self._queued:
                     done.cancel()
+                self._queued = []
                 raise
             except Exception as exc:  # the transaction itself failed: every append in it did
                 results = [exc] * len(group)

@@ -18,6 +18,10 @@ Serves on 127.0.0.1 only:
 * a **bundle** for ``NOTRAIN_SOURCES`` (its path is printed): the manifest of
   the artist's ``did:key``, opting ``sunset.png`` (SHA-256 and PDQ) and the
   name "Ada Example" out of training, wherever they turn up.
+
+With ``--aggregator URL`` the artist's signed envelope is also submitted to a
+running aggregator (``notrain serve``), so a crawl can use that aggregator as
+its only source: ``NOTRAIN_SOURCES=aggregator+URL``.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from PIL import Image
 
@@ -130,7 +136,8 @@ class Example:
         artist = _manifest(artist_key.public.did_key, default={"train-ai": "n"}, pdq={"hasher": imaging.HASHER},
                            works=[{"sha256": sunset.sha256.hex(), "pdq": sunset.pdq.hex(), "title": "Sunset over the hills"}],
                            names=[{"name": ARTIST}])
-        self.bundle.write_bytes(bundle([{"envelope": dsse.sign(artist, MANIFEST_TYPE, [artist_key]).to_json()}]))
+        self.artist_envelope = dsse.sign(artist, MANIFEST_TYPE, [artist_key]).to_bytes()
+        self.bundle.write_bytes(bundle([{"envelope": json.loads(self.artist_envelope)}]))
         routes = {path: (body, "text/html; charset=utf-8") for path, body in GALLERY_PAGES.items()}
         routes["/.well-known/notrain.json"] = (dsse.sign(manifest, MANIFEST_TYPE, [site_key]).to_bytes(), "application/json")
         routes["/.well-known/notrain-keys.json"] = (dumps(make_keyset(self.gallery, [site_key.public]).to_json()), "application/json")
@@ -170,15 +177,29 @@ class Example:
         for runner in self._runners:
             await runner.cleanup()
 
+    async def submit_to(self, aggregator: str) -> dict:
+        """Submit the artist's envelope to an aggregator; its answer (entry, receipt...)."""
+        async with aiohttp.ClientSession() as session:
+            headers = {"Content-Type": MANIFEST_TYPE}
+            async with session.post(aggregator.rstrip("/") + "/v1/manifests", data=self.artist_envelope, headers=headers) as response:
+                answer = await response.json()
+                if response.status not in (200, 202):
+                    raise RuntimeError(f"the aggregator refused the artist's manifest: {answer}")
+                return answer
+
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("port", type=int, help="the gallery's port")
     parser.add_argument("repost_port", type=int, nargs="?", help="the repost board's port (default: port + 1)")
+    parser.add_argument("--aggregator", metavar="URL", help="also submit the artist's manifest to this aggregator")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="notrain-example-site."))
     example = await Example(args.port, args.repost_port or args.port + 1, workdir).start()
     print(f"gallery: {example.gallery}/\nboard:   {example.board}/\nbundle:  {example.bundle}", flush=True)
+    if args.aggregator:
+        answer = await example.submit_to(args.aggregator)
+        print(f"submitted to {args.aggregator}: entry {answer['entry']}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

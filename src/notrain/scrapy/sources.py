@@ -5,6 +5,12 @@ an image board, and a person with no site at all, are known to the crawl
 through *sources*: each entry of ``NOTRAIN_SOURCES`` is one
 :class:`~notrain.fetch.sources.ManifestSource`, given as
 
+* ``aggregator+https://host`` (optionally ``#`` and the log's verifier key,
+  ``aggregator+https://host#name+1234abcd+AQ...``), or a dict ``{"aggregator":
+  URL, "log_key": VKEY}``: a live aggregator,
+  :class:`~notrain.fetch.aggregator.AggregatorSource`, whose envelopes are
+  verified here; with the key, each must also be proven included in the log's
+  signed checkpoint, which the compliance report then cites;
 * a path (a :class:`pathlib.Path`, or a string ending in ``.json`` or
   containing a ``/``): a local bundle, :class:`~notrain.fetch.sources.LocalSource`;
 * any other string: the import path of a source class (or object), so an
@@ -36,6 +42,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 from ..core.catalog import Catalog, ContentHash
 from ..core.decision import Statement
 from ..core.errors import NotrainError
+from ..fetch.aggregator import SCHEME_PREFIX, AggregatorSource, parse_source
 from ..fetch.sources import LocalSource, ManifestSource
 from .options import SettingsError
 
@@ -75,6 +82,15 @@ def load_sources(entries: Iterable[object], crawler: Crawler) -> Sources:
 
 
 def _source(entry: object, crawler: Crawler) -> ManifestSource:
+    try:
+        if isinstance(entry, str) and entry.startswith(SCHEME_PREFIX):
+            return parse_source(entry)
+        if isinstance(entry, dict) and "aggregator" in entry:
+            if set(entry) - {"aggregator", "log_key"}:
+                raise SettingsError(f"NOTRAIN_SOURCES: an aggregator source has 'aggregator' and 'log_key' only, not {sorted(entry)}")
+            return AggregatorSource(entry["aggregator"], log_key=entry.get("log_key"))
+    except NotrainError as error:
+        raise SettingsError(f"NOTRAIN_SOURCES: {error}") from None
     if isinstance(entry, os.PathLike) or (isinstance(entry, str) and (entry.endswith(".json") or "/" in entry)):
         return LocalSource(Path(entry))
     if isinstance(entry, str):

@@ -90,10 +90,16 @@ async def publisher_envelope(request: web.Request) -> web.Response:
 
 
 async def publishers(request: web.Request) -> web.Response:
-    prefix = request.query.get("prefix", "")
-    if len(prefix) > 512:
-        raise ApiError("prefix is at most 512 characters", where="prefix")
-    return web.json_response({"publishers": await request.app[SERVICE].storage.search_publishers(prefix, 100)})
+    """Publishers whose id starts with ``prefix``, or, with ``after``, every publisher in pages of 100 (byte
+    order, ``next`` is the following page's ``after``): how a mirror or a crawler's source lists them all."""
+    prefix, after = request.query.get("prefix", ""), request.query.get("after")
+    if len(prefix) > 512 or (after is not None and (len(after) > 512 or prefix)):
+        raise ApiError("prefix or after, each at most 512 characters", where="prefix" if len(prefix) > 512 else "after")
+    storage = request.app[SERVICE].storage
+    if after is None:
+        return web.json_response({"publishers": await storage.search_publishers(prefix, 100)})
+    found = [m.publisher for m in await storage.latest_manifests(after, 100)]
+    return web.json_response({"publishers": found, "next": found[-1] if len(found) == 100 else None})
 
 
 async def equivocations(request: web.Request) -> web.Response:

@@ -267,6 +267,10 @@ async def test_a_form_without_the_file_or_not_multipart_is_refused(web):
     async with web.post("/check/image", data=b"image=1", headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
         page = await read_page(response, 400)
     assert "multipart/form-data" in page.text
+    bad_boundary = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    async with web.post("/check/image", data=b"--abc\r\n\r\nno part here", headers=bad_boundary) as response:
+        page = await read_page(response, 400)
+    assert "multipart/form-data" in page.text
 
 
 async def test_hashing_admits_one_running_and_a_bounded_queue():

@@ -16,6 +16,7 @@ import io
 from contextlib import asynccontextmanager
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image, UnidentifiedImageError
 
 from ... import imaging
@@ -80,6 +81,8 @@ def hash_upload(data: bytes) -> imaging.ImageHash:
 
 async def read_image(request: web.Request) -> bytes:
     """The bytes of the form's ``image`` file, at most :data:`MAX_UPLOAD_BYTES`."""
+    if not request.content_type.startswith("multipart/"):
+        raise UploadError(400, "Send the image from the form (multipart/form-data).")
     try:
         async with asyncio.timeout(READ_SECONDS):
             reader = await request.multipart()
@@ -89,7 +92,7 @@ async def read_image(request: web.Request) -> bytes:
                 await part.release()
     except TimeoutError:
         raise UploadError(408, "The upload took too long.") from None
-    except (ValueError, AssertionError, KeyError):  # aiohttp's multipart parser on a malformed body
+    except (ValueError, HttpProcessingError):  # aiohttp's multipart parser on a malformed body
         raise UploadError(400, "Send the image from the form (multipart/form-data).") from None
     raise UploadError(400, "Choose an image file to check.")
 

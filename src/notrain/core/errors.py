@@ -20,8 +20,8 @@ class NotrainError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, where: str = "") -> None:
         self.code = code or type(self).code
-        self.where = scalar_string(where)
-        self.message = scalar_string(message)
+        self.where = scalar_string(str(where))  # str(): a Path or number given as a location still reads
+        self.message = scalar_string(str(message))
         super().__init__(f"{self.code}: {self.message}" + (f" (at {self.where})" if self.where else ""))
 
     def to_json(self) -> dict:

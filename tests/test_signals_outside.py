@@ -2,7 +2,7 @@
 
 The data files under tests/outside/ hold each case's input and the answer its source gives, with the
 source named: google/robotstxt's robots_test.cc and Protego's test suite (robots.txt line syntax,
-groups, user agents, paths), RFC 9309, AIPREF attach and TDMRep examples, and datadiligence's
+groups, user agents, paths), deployed robots.txt files where notrain and Protego differ, RFC 9309, AIPREF attach and TDMRep examples, and datadiligence's
 X-Robots-Tag and TDMRep header tests.  Where notrain deliberately answers otherwise, the case says
 what notrain answers and why; those differences are counted, so none can appear silently.
 """
@@ -32,6 +32,7 @@ def robots(text: str) -> RobotsTxt:
 
 GOOGLE = load("robots/google_robots_test.json")
 PROTEGO = load("robots/protego_tests.json")
+DEPLOYED = load("robots/deployed.json")
 SPECS = load("specs/examples.json")
 DATADILIGENCE = load("noai/datadiligence.json")
 
@@ -40,7 +41,10 @@ def ids(cases: list[dict]) -> list[str]:
     return [f"{i}-{c.get('test', 'case')}-{c.get('agent')}" for i, c in enumerate(cases)]
 
 
-@pytest.mark.parametrize("case", GOOGLE["cases"] + PROTEGO["cases"], ids=ids(GOOGLE["cases"]) + ids(PROTEGO["cases"]))
+SUITES = GOOGLE["cases"] + PROTEGO["cases"] + DEPLOYED["cases"]
+
+
+@pytest.mark.parametrize("case", SUITES, ids=ids(SUITES))
 def test_robots_suites(case):
     expected = case.get("notrain", {}).get("allowed", case["allowed"])
     assert robots(case["robots"]).can_fetch(case["url"], case["agent"]) is expected
@@ -48,8 +52,8 @@ def test_robots_suites(case):
 
 def test_the_suites_are_many_and_the_differences_few_and_argued():
     assert len(GOOGLE["cases"]) >= 130 and len(PROTEGO["cases"]) >= 160
-    differ = [c for c in GOOGLE["cases"] + PROTEGO["cases"] if "notrain" in c]
-    assert len(differ) == 12 and all(len(c["notrain"]["why"]) > 40 for c in differ)
+    differ = [c for c in SUITES if "notrain" in c]
+    assert len(differ) == 17 and all(len(c["notrain"]["why"]) > 40 for c in differ)
 
 
 @pytest.mark.parametrize("case", SPECS["crawl"], ids=ids(SPECS["crawl"]))

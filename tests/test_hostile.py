@@ -313,3 +313,13 @@ def test_policy_url_checks_never_raise(tmp_path):
     manifest = tmp_path / "m.json"
     manifest.write_bytes(manifest_bytes())
     assert "--tdm-policy" in run("export", manifest, "--tdm-policy", "http://[::1", code=2).output
+
+
+def test_evidence_quoting_a_lone_surrogate_from_a_signal_is_written_escaped():
+    from notrain.signals.tdmrep import parse_tdmrep, tdmrep_statement
+
+    rules = parse_tdmrep(b'[{"location": "/\\ud800*", "tdm-reservation": 1, "tdm-policy": "https://a.example/\\udfff"}]',
+                         "https://a.example/.well-known/tdmrep.json")
+    statement = tdmrep_statement(rules, None, None, "https://a.example/%ED%A0%80x")
+    evidence = json.dumps(statement.to_json(), ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+    assert b"https://a.example/\\\\udfff" in evidence and b'\\\\ud800*' in evidence

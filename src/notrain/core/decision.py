@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from .errors import scalar_string
 from .vocab import CATEGORIES, State
 
 FAIL_CLOSED = "fail-closed"
@@ -45,9 +46,11 @@ class Evidence:
     warnings: tuple[str, ...] = ()  # what a publisher should fix (legacy labels, lenient parses...)
 
     def to_json(self) -> dict:
-        doc = {k: v for k, v in self.__dict__.items() if v not in (None, "", ())}
+        """Members with a value; text quoted from a signal (a tdmrep.json string may hold a lone
+        surrogate) is escaped, so that every report and item carrying evidence can be written."""
+        doc = {k: scalar_string(v) if isinstance(v, str) else v for k, v in self.__dict__.items() if v not in (None, "", ())}
         if self.warnings:
-            doc["warnings"] = list(self.warnings)
+            doc["warnings"] = [scalar_string(warning) for warning in self.warnings]
         return doc
 
 

@@ -184,3 +184,4 @@ async def test_with_the_log_key_an_envelope_not_proven_in_the_log_is_rejected(ag
 
 def doc_payload(doc: dict) -> str:
     return base64.b64decode(doc["payload"]).decode()
+

@@ -160,10 +160,11 @@ class _Reader:
 
     async def publishers(self) -> list[str]:
         found: list[str] = []
-        after = ""
+        after: str | None = None
         while True:
-            page = ijson.loads(await self.get("/v1/publishers", MAX_PAGE_BYTES, after=after), max_size=MAX_PAGE_BYTES, what="publishers")
-            names, after = page.get("publishers"), page.get("next")
+            params = {} if after is None else {"after": after}
+            page = ijson.loads(await self.get("/v1/publishers", MAX_PAGE_BYTES, **params), max_size=MAX_PAGE_BYTES, what="publishers")
+            names, after = (page.get("publishers"), page.get("next")) if isinstance(page, dict) else (None, None)
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise SourceError("/v1/publishers: not a list of publishers", where="/v1/publishers")
             found.extend(names)
@@ -214,6 +215,5 @@ class _Reader:
     async def _bundle(self, tile: int, size: int) -> list[bytes]:
         if tile not in self._bundles:
             tile_id = TileId(ENTRIES, tile, tile_width(0, tile, size))
-            data = await self.get("/log/" + tile_id.path, MAX_BUNDLE_BYTES)
-            self._bundles[tile] = decode_bundle(data, tile_id.width)
+            self._bundles[tile] = decode_bundle(await self.get("/log/" + tile_id.path, MAX_BUNDLE_BYTES), tile_id.width)
         return self._bundles[tile]

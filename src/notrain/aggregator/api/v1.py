@@ -7,6 +7,8 @@ are base64 (standard, padded), times are ``YYYY-MM-DDTHH:MM:SSZ``.
 
 from __future__ import annotations
 
+from importlib import resources
+
 from aiohttp import web
 
 from ...core import b64
@@ -19,6 +21,7 @@ from ..storage import Entry, Manifest, Storage
 from .errors import ApiError
 
 MANIFEST_MEDIA_TYPES = ("application/vnd.notrain.manifest+json", "application/json")
+OPENAPI = resources.files(__package__).joinpath("openapi.json").read_bytes()
 
 
 async def submit_manifest(request: web.Request) -> web.Response:
@@ -90,13 +93,15 @@ async def publisher_envelope(request: web.Request) -> web.Response:
 
 
 async def publishers(request: web.Request) -> web.Response:
-    """Publishers whose id starts with ``prefix``, or, with ``after``, every publisher in pages of 100 (byte
-    order, ``next`` is the following page's ``after``): how a mirror or a crawler's source lists them all."""
-    prefix, after = request.query.get("prefix", ""), request.query.get("after")
-    if len(prefix) > 512 or (after is not None and (len(after) > 512 or prefix)):
-        raise ApiError("prefix or after, each at most 512 characters", where="prefix" if len(prefix) > 512 else "after")
+    """Publishers whose id starts with ``prefix``; without one, every publisher in pages of 100 (byte order,
+    ``next`` is the ``after`` of the following page, null on the last): how a crawler's source lists them all."""
+    prefix, after = request.query.get("prefix"), request.query.get("after", "")
+    if prefix is not None and "after" in request.query:
+        raise ApiError("prefix or after, not both", where="after")
+    if len(prefix or "") > 512 or len(after) > 512:
+        raise ApiError("prefix and after are at most 512 characters", where="prefix" if prefix else "after")
     storage = request.app[SERVICE].storage
-    if after is None:
+    if prefix is not None:
         return web.json_response({"publishers": await storage.search_publishers(prefix, 100)})
     found = [m.publisher for m in await storage.latest_manifests(after, 100)]
     return web.json_response({"publishers": found, "next": found[-1] if len(found) == 100 else None})
@@ -165,7 +170,13 @@ def _manifest_json(manifest: Manifest) -> dict:
     }
 
 
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of every /v1 and /log route (tests check it against the routes and real answers)."""
+    return web.Response(body=OPENAPI, content_type="application/json", headers={"Cache-Control": "public, max-age=3600"})
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/v1/log", log_info)
     app.router.add_post("/v1/manifests", submit_manifest)
     app.router.add_get("/v1/entries/{id}", entry_status)

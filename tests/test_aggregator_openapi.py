@@ -1,0 +1,115 @@
+"""The OpenAPI 3.1 document (src/notrain/aggregator/api/openapi.json) against the real service.
+
+openapi-core (python-openapi) checks that the document is valid OpenAPI 3.1, then every request this test
+sends and every answer the real server gives (status, media type, headers, body against the schemas).
+Every operation of the document must have been exercised, and the document must list exactly the /v1 and
+/log routes the application registers, so neither can drift from the other.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from aggregator_helpers import ENVELOPE_TYPE, aggregator_config, did_manifest, integrated, running
+from conftest import make_key
+from openapi_core import Config, OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
+from test_aggregator_check import REPOST, WORK
+
+from notrain.aggregator.app import create_app
+from notrain import imaging
+
+DOCUMENT = json.loads(resources.files("notrain.aggregator.api").joinpath("openapi.json").read_text())
+API_PREFIXES = ("/v1/", "/log/")  # the web page's routes (/, /search...) are HTML for people, not the API
+
+
+@pytest.fixture(scope="module")
+def openapi() -> OpenAPI:
+    """Raises unless the document is valid OpenAPI 3.1.  An envelope's media type is JSON by its +json suffix."""
+    config = Config(extra_media_type_deserializers={ENVELOPE_TYPE: json.loads})
+    return OpenAPI.from_dict(DOCUMENT, config=config)
+
+
+class Validated:
+    """Sends requests through a client session and validates both sides against the document."""
+
+    def __init__(self, session, openapi: OpenAPI) -> None:
+        self.session, self.openapi = session, openapi
+        self.seen: set[tuple[str, str, int]] = set()
+
+    async def __call__(self, method: str, template: str, *, params=(), body: bytes | None = None,
+                       content_type: str = "application/json", **path_args) -> tuple[int, bytes]:
+        path = template.format(**path_args)
+        headers = {"Content-Type": content_type} if body is not None else {}
+        async with self.session.request(method, path, params=list(params), data=body, headers=headers) as response:
+            data, status = await response.read(), response.status
+            answer = MockResponse(data, status, headers=dict(response.headers), content_type=response.content_type)
+        request = MockRequest("http://127.0.0.1", method.lower(), path, path_pattern=template, args=list(params),
+                              view_args=path_args, data=body, content_type=content_type if body is not None else "application/json")
+        if status < 400:  # a request the server refuses is one the document may refuse too
+            self.openapi.validate_request(request)
+        self.openapi.validate_response(request, answer)
+        self.seen.add((template, method.lower(), status))
+        return status, data
+
+
+def operations() -> set[tuple[str, str]]:
+    return {(path, method) for path, item in DOCUMENT["paths"].items() for method in item}
+
+
+def test_the_document_lists_exactly_the_api_routes_of_the_application(tmp_path):
+    app = create_app(aggregator_config(tmp_path))
+    routes = {(r.resource.canonical, r.method.lower()) for r in app.router.routes()
+              if r.method != "HEAD" and r.resource.canonical.startswith(API_PREFIXES)}
+    assert routes == operations()
+
+
+async def test_real_answers_of_every_operation_match_the_document(tmp_path, openapi):
+    async with running(aggregator_config(tmp_path)) as session:
+        call = Validated(session, openapi)
+        artist = make_key("artist")
+        envelope = did_manifest(artist, pdq={"hasher": imaging.HASHER}, names=[{"name": "Ada Example"}],
+                                works=[{"sha256": WORK.sha256.hex(), "pdq": WORK.pdq.hex()}])
+        await call("GET", "/v1/openapi.json")
+        await call("GET", "/v1/log")
+        status, body = await call("POST", "/v1/manifests", body=envelope, content_type=ENVELOPE_TYPE)
+        assert status == 202
+        entry = json.loads(body)["entry"]
+        assert (await call("POST", "/v1/manifests", body=envelope, content_type=ENVELOPE_TYPE))[0] == 200
+        assert (await call("POST", "/v1/manifests", body=b"{}", content_type=ENVELOPE_TYPE))[0] == 422
+        assert (await call("POST", "/v1/manifests", body=envelope, content_type="text/plain"))[0] == 415
+        twin = did_manifest(artist, names=[{"name": "Someone Else"}])  # same sequence, other bytes
+        assert (await call("POST", "/v1/manifests", body=twin, content_type=ENVELOPE_TYPE))[0] == 202
+        await call("GET", "/v1/entries/{id}", id=str(entry))
+        await integrated(session, entry + 1)
+        assert (await call("GET", "/v1/entries/{id}", id=str(entry)))[0] == 200
+        assert (await call("GET", "/v1/entries/{id}", id="999"))[0] == 404
+        status, note = await call("GET", "/log/checkpoint")
+        size = int(note.split(b"\n")[1])
+        await call("GET", "/log/tile/{path}", path=f"0/000.p/{size}")
+        await call("GET", "/log/tile/{path}", path=f"entries/000.p/{size}")
+        assert (await call("GET", "/log/tile/{path}", path="0/x001/000"))[0] == 404
+        assert (await call("GET", "/v1/proof/inclusion", params=[("index", "0")]))[0] == 200
+        assert (await call("GET", "/v1/proof/inclusion", params=[("index", "0"), ("size", "0")]))[0] == 400
+        assert (await call("GET", "/v1/proof/consistency", params=[("from", "1"), ("size", str(size))]))[0] == 200
+        assert json.loads((await call("GET", "/v1/publishers", params=[("prefix", "did:key:")]))[1])["publishers"]
+        assert json.loads((await call("GET", "/v1/publishers"))[1])["next"] is None
+        assert json.loads((await call("GET", "/v1/publishers", params=[("after", artist.public.did_key)]))[1])["publishers"] == []
+        assert (await call("GET", "/v1/publisher", params=[("id", artist.public.did_key)]))[0] == 200
+        assert (await call("GET", "/v1/publisher", params=[("id", "did:key:nobody")]))[0] == 404
+        assert (await call("GET", "/v1/publisher/envelope", params=[("id", artist.public.did_key)]))[1] == envelope
+        assert (await call("GET", "/v1/publisher/envelope", params=[("id", "https://nobody.example")]))[0] == 404
+        assert json.loads((await call("GET", "/v1/equivocations"))[1])["equivocations"]
+        params = [("pdq", REPOST.pdq.hex()), ("quality", str(REPOST.quality)), ("purpose", "train-ai"), ("purpose", "search")]
+        assert json.loads((await call("GET", "/v1/check", params=params))[1])["decision"]["train-ai"]["state"] == "disallowed"
+        assert (await call("GET", "/v1/check", params=[("url", "https://a.example/")]))[0] == 200
+        assert (await call("GET", "/v1/check", params=[("pdq", REPOST.pdq.hex()), ("quality", "10")]))[0] == 422
+        assert (await call("GET", "/v1/check", params=[("purpose", "train-ai")]))[0] == 400
+        items = [{"text": "by Ada Example"}, {"sha256": "nope"}, {"url": "https://a.example/x"}, {"pdq": REPOST.pdq.hex(), "quality": 3}]
+        status, body = await call("POST", "/v1/check", body=json.dumps({"items": items, "purposes": ["train-ai"]}).encode())
+        assert status == 200 and [next(iter(r)) for r in json.loads(body)["results"]] == ["decision", "error", "decision", "error"]
+        assert (await call("POST", "/v1/check", body=b"[]", content_type="text/plain"))[0] == 415
+        assert (await call("POST", "/v1/check", body=b"{}"))[0] == 400
+    assert {(path, method) for path, method, _ in call.seen} == operations()

@@ -44,7 +44,7 @@ N = 1_000_000
 QUERIES = 100
 BATCH = 1_000
 RADII = (31, 48)
-ROUNDS = 3
+ROUNDS = 4
 GOAL_MS = 2.0
 SLOW_S, SLOW_QUERIES = 10.0, 20  # a method whose exactness check took longer is timed on 20 queries
 

@@ -20,14 +20,15 @@ and one exact distance check confirms them, so neither can add or lose a hit:
 Multi-index hashing looks at a few thousand rows of a million random hashes,
 but many hashes sharing chunk values (near-duplicates, or a set made to be
 adversarial) make its candidate lists long.  Their length is known from the
-tables before anything is gathered, so a query whose candidates exceed an
-eighth of the set (or ``CANDIDATE_BUDGET``) is scanned instead: the work per
-query is never more than one scan.  Small sets are always scanned, and
+tables before anything is gathered, so a query whose candidates exceed 1/24
+of the set (or ``CANDIDATE_BUDGET``) is scanned instead: the work per
+query is never more than about one scan.  Small sets are always scanned, and
 carry no tables.
 
-FAISS's ``IndexBinaryMultiHash`` implements the same idea; measured on this
-machine (bench/pdq_bench.py) this module answers radius-31 queries over a
-million hashes faster, builds ~10x faster, and needs no extra dependency.
+FAISS's ``IndexBinaryMultiHash`` implements the same idea with hash maps;
+measured here (bench/pdq_bench.py, 1 M hashes) it answers radius-31 queries
+about 5x slower than this module, radius-48 ones 100x slower, builds 8x
+slower and takes three times the memory, so notrain does not depend on it.
 
 Memory: 32 bytes a hash, plus 64 bytes a hash (16 row tables of uint32) and
 4 MiB of bucket offsets once the set has ``MIH_MIN_HASHES`` hashes or more.
@@ -48,8 +49,8 @@ MAX_RADIUS = 256  # any distance can be asked for; a manifest's threshold is at 
 PROBE_MAX_RADIUS = 48  # beyond this the tables cannot beat a scan (bench/pdq_bench.py): scan
 MAX_BATCH = 10_000  # query hashes per call: the API's batch size
 MAX_HASHES = 2**32 - 1  # rows are numbered with uint32
-MIH_MIN_HASHES = 32_768  # below this a scan is as fast as probing the tables (bench/pdq_bench.py)
-SCAN_DIVISOR = 8  # a query with more than len/8 candidates is scanned: gathering a row costs ~8 scanned rows
+MIH_MIN_HASHES = 32_768  # probing wins 1x at 8k hashes, 2x at 32k, 10x at 1M (bench/pdq_bench.py crossover)
+SCAN_DIVISOR = 24  # a query with more than len/24 candidates is scanned: the measured break-even at 1M
 CANDIDATE_BUDGET = 1 << 18  # candidate rows (and query x probe cells) handled at once: ~10 MiB of arrays
 SCAN_CELLS = 1 << 20  # query x row cells compared at once when scanning a small set
 

@@ -154,3 +154,22 @@ async def test_the_scrapy_transport_checks_addresses_too(site, monkeypatch):
     allowed = get_crawler(TransportProbe, {"LOG_LEVEL": "INFO", "NOTRAIN_ALLOW_LOOPBACK": True})
     await allowed.crawl_async(calls=calls[:1])
     assert allowed.spider.results[0].ok and site.hits["/.well-known/notrain.json"] == 1
+
+
+async def test_under_the_production_reactor_names_are_resolved_and_checked(site, tmp_path):
+    """The asyncio reactor path: the transport resolves through the reactor's resolver
+    (Scrapy's DNS cache) and checks the answer; the refused origin fails closed."""
+    import crawl_process
+
+    site.serve("/page", "page")
+    site.serve("/.well-known/notrain.json", "nope", status=404)
+    url = f"http://localhost:{site.port}/page"
+    report = {"NOTRAIN_REPORT_PATH": str(tmp_path / "r.json")}
+    code, stats, err = await crawl_process.run({**report, "NOTRAIN_ALLOW_LOOPBACK": False}, [url], 30)
+    assert code == 0, err
+    assert stats["notrain/refused_address_count"] == 4  # manifest, robots.txt, tdmrep.json, ai.txt
+    assert stats["notrain/manifest/failed/network"] == 1 and stats["notrain/forbidden/fail-closed"] == 1
+    assert site.hits["/.well-known/notrain.json"] == 0 and site.hits["/page"] == 0
+    code, stats, err = await crawl_process.run({**report, "NOTRAIN_ALLOW_LOOPBACK": True}, [url], 30)
+    assert code == 0, err
+    assert "notrain/refused_address_count" not in stats and site.hits["/.well-known/notrain.json"] == 1 and site.hits["/page"] == 1

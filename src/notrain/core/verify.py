@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import AbstractSet, Mapping, Protocol
+from typing import Mapping, Protocol
 from urllib.parse import urlsplit
 
 from . import dsse, ijson
@@ -50,7 +50,7 @@ class Floor:
     keys: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, verified: "Verified", trusted: Mapping[str, PublicKey] | None) -> "Floor":
+    def of(cls, verified: Verified, trusted: Mapping[str, PublicKey] | None) -> Floor:
         return cls(verified.manifest.sequence, verified.manifest.digest, frozenset(trusted or ()))
 
 
@@ -144,7 +144,7 @@ def check_policy(manifest: Manifest, *, now: datetime, previous: Accepted | None
     check_sequence(manifest, previous)
 
 
-def _binding(floor: Floor | None, signed_by: AbstractSet[str] | tuple[str, ...]) -> Floor | None:
+def _binding(floor: Floor | None, signed_by: tuple[str, ...]) -> Floor | None:
     """The floor if it binds a manifest signed by ``signed_by``: when one of its
     keys was trusted as the floor was set.  A manifest signed only by keys
     reached since (through rotations) starts a new floor."""

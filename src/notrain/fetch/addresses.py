@@ -50,7 +50,7 @@ class AddressPolicy:
     allow_loopback: bool = False
 
     @classmethod
-    def from_environment(cls) -> "AddressPolicy":
+    def from_environment(cls) -> AddressPolicy:
         """The default: loopback only if ``NOTRAIN_ALLOW_LOOPBACK`` is ``1`` (tests, local demos)."""
         return cls(allow_loopback=os.environ.get(ALLOW_LOOPBACK_ENV, "") == "1")
 

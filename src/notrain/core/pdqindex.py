@@ -31,7 +31,7 @@ about 5x slower than this module, radius-48 ones 100x slower, builds 8x
 slower and takes three times the memory, so notrain does not depend on it.
 
 Memory: 32 bytes a hash, plus 64 bytes a hash (16 row tables of uint32) and
-4 MiB of bucket offsets once the set has ``MIH_MIN_HASHES`` hashes or more.
+8 MiB of bucket offsets once the set has ``MIH_MIN_HASHES`` hashes or more.
 The index is immutable; build a new one when the set changes.
 """
 
@@ -127,7 +127,7 @@ class PdqIndex:
         self._rows: np.ndarray | None = None  # (16 * n,) uint32: rows sorted by chunk value, chunk after chunk
         self._offsets: np.ndarray | None = None  # (16, 65537): where each chunk value's rows start in _rows
         if self._n >= MIH_MIN_HASHES:
-            self._build_tables(_chunks(raw))
+            self._build_tables(np.frombuffer(raw, dtype=">u2").reshape(-1, _CHUNKS))  # no int64 copy of a big set
 
     def _build_tables(self, chunks: np.ndarray) -> None:
         n = self._n

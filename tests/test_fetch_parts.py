@@ -64,7 +64,7 @@ async def test_one_deadline_bounds_the_whole_manifest(site):
     publish(site, make_key("site"), parts=refs)
     async with HttpClient(timeout=10.0) as client:  # no single request times out before the deadline
         state = await fetcher(client, Clock(), manifest_deadline=0.5).state(site.origin)
-    assert state.status is Status.FAILED and state.error == "deadline: key set and parts not loaded within 0.5 s"
+    assert state.status is Status.FAILED and state.error == "deadline: manifest not loaded in full within 0.5 s"
     assert 1 <= sum(site.hits[f"/parts/{i}.json"] for i in range(256)) <= PART_CONCURRENCY  # the rest never requested
 
 
@@ -84,3 +84,13 @@ async def test_declared_part_sizes_beyond_the_catalogue_limit_fail_before_any_fe
     state = await fetcher(client).state(site.origin)
     assert state.status is Status.FAILED and state.error == "parts exceed the catalogue limit"
     assert site.hits["/parts/0.json"] == 0
+
+
+async def test_the_deadline_counts_from_the_first_request(site):
+    """A slow manifest document uses up the same deadline as its key set and parts."""
+    publish(site, make_key("site"))
+    site.routes["/.well-known/notrain.json"].delay = 3.0
+    async with HttpClient(timeout=10.0) as client:
+        state = await fetcher(client, Clock(), manifest_deadline=0.5).state(site.origin)
+    assert state.status is Status.FAILED and state.error.startswith("deadline: ")
+    assert site.hits["/.well-known/notrain-keys.json"] == 0

@@ -160,6 +160,16 @@ class ManifestFetcher:
     async def _load(self, origin: str, source: str | None = None) -> tuple[ManifestState, float]:
         source = source or origin + MANIFEST_PATH
         self.fetches += 1
+        try:
+            async with asyncio.timeout(self.policy.manifest_deadline):
+                return await self._fetch_and_verify(origin, source)
+        except TimeoutError:
+            return self._failed(origin, source, f"deadline: manifest not loaded in full within {self.policy.manifest_deadline:g} s")
+        except (NotrainError, _Unreachable) as error:
+            return self._failed(origin, source, _describe(error))
+
+    async def _fetch_and_verify(self, origin: str, source: str) -> tuple[ManifestState, float]:
+        """The document, then its key set and parts: everything under one deadline."""
         last = self._cache.peek(origin)
         etag = last.etag if last is not None and last.status is Status.VERIFIED and not last.stale else None
         fetched = await self.client.get(source, max_bytes=dsse.MAX_ENVELOPE_BYTES, etag=etag)
@@ -170,15 +180,9 @@ class ManifestFetcher:
         if fetched.failure is None and fetched.status is not None:
             if fetched.status in (404, 410) or (400 <= fetched.status < 500 and fetched.status != 429):
                 return ManifestState(origin, Status.ABSENT, source), self.policy.manifest_ttl
-        try:
-            if not fetched.ok:
-                raise _Unreachable(fetched.failure or f"HTTP {fetched.status}")
-            async with asyncio.timeout(self.policy.manifest_deadline):
-                verified = await self._verify(origin, fetched)
-        except TimeoutError:
-            return self._failed(origin, source, f"deadline: key set and parts not loaded within {self.policy.manifest_deadline:g} s")
-        except (NotrainError, _Unreachable) as error:
-            return self._failed(origin, source, _describe(error))
+        if not fetched.ok:
+            raise _Unreachable(fetched.failure or f"HTTP {fetched.status}")
+        verified = await self._verify(origin, fetched)
         return self._verified_state(origin, source, verified, fetched.header("ETag"))
 
     def _verified_state(self, origin: str, source: str, verified: Verified, etag: str | None) -> tuple[ManifestState, float]:

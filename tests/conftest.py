@@ -71,3 +71,14 @@ async def sites():
     yield start
     for site in started:
         await site.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster for the whole run (tests/postgres.py); a skip without PostgreSQL.
+    ``await postgres_cluster.new_database()`` gives each test an empty database's URL."""
+    from postgres import PostgresCluster
+
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()

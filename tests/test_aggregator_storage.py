@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from postgres import PostgresCluster
 
 from notrain.aggregator.storage import (
     MAX_READ,
@@ -37,13 +36,6 @@ from notrain.core.tiles import integrate as integrate_tiles
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DID = "did:key:z6MkexampleArtist"
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster():
-    cluster = PostgresCluster()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -220,6 +220,12 @@ async def test_pins_origins_and_account_proofs_round_trip(storage):
     await storage.set_pins(origin, frozenset({"k1", "k2"}))
     await storage.set_pins(origin, frozenset({"k2", "k3"}))
     assert await storage.pins(origin) == {"k2", "k3"} and await storage.pins("https://other.example") == frozenset()
+    assert await storage.pinned_keys(origin) == {}  # pinned by key id alone
+    await storage.set_pinned_keys(origin, {"k4": '{"kty":"OKP"}', "k5": '{"x":"5"}'})
+    assert await storage.pins(origin) == {"k4", "k5"}
+    assert await storage.pinned_keys(origin) == {"k4": '{"kty":"OKP"}', "k5": '{"x":"5"}'}
+    await storage.set_pins(origin, frozenset({"k2"}))
+    assert await storage.pinned_keys(origin) == {} and await storage.pins(origin) == {"k2"}
 
     assert await storage.add_origin(origin, "config", T0)
     assert not await storage.add_origin(origin, "api", T0 + timedelta(days=9))  # a known origin keeps its schedule

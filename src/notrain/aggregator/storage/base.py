@@ -209,6 +209,13 @@ class Storage(Protocol):
     async def floor(self, publisher: str) -> Floor | None: ...
     async def pins(self, origin: str) -> frozenset[str]: ...
     async def set_pins(self, origin: str, keyids: frozenset[str]) -> None: ...
+    async def pinned_keys(self, origin: str) -> dict[str, str]:
+        """Key id -> public JWK (JSON text) of the pins stored with their key (:meth:`set_pinned_keys`)."""
+
+    async def set_pinned_keys(self, origin: str, jwks: Mapping[str, str]) -> None:
+        """Replace the origin's pins by these keys, kept with their JWKs: a pinned key that leaves the key
+        set must still verify the rotation handing over from it."""
+
     async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
         """True if new; a known origin keeps its schedule."""
 

@@ -108,6 +108,17 @@ class PostgresStorage:
             await conn.execute("DELETE FROM pins WHERE origin = $1", origin)
             await conn.execute("INSERT INTO pins (origin, keyid) SELECT $1, unnest($2::text[])", origin, sorted(keyids))
 
+    async def pinned_keys(self, origin: str) -> dict[str, str]:
+        return {r[0]: r[1] for r in await self._fetch("SELECT keyid, jwk FROM pins WHERE origin = $1 AND jwk IS NOT NULL", origin)}
+
+    async def set_pinned_keys(self, origin: str, jwks: Mapping[str, str]) -> None:
+        kids = sorted(jwks)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM pins WHERE origin = $1", origin)
+            await conn.execute(
+                "INSERT INTO pins (origin, keyid, jwk) SELECT $1, unnest($2::text[]), unnest($3::text[])", origin, kids, [jwks[k] for k in kids]
+            )
+
     async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
         status = await self._pool.execute(
             "INSERT INTO origins (origin, added_by, added_at, next_crawl_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

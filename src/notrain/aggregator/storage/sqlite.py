@@ -156,6 +156,16 @@ class SQLiteStorage:
 
         await self._write(writes.transaction(replace))
 
+    async def pinned_keys(self, origin: str) -> dict[str, str]:
+        return dict(await self._fetch("SELECT keyid, jwk FROM pins WHERE origin = ? AND jwk IS NOT NULL", origin))
+
+    async def set_pinned_keys(self, origin: str, jwks: Mapping[str, str]) -> None:
+        def replace(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM pins WHERE origin = ?", (origin,))
+            conn.executemany("INSERT INTO pins (origin, keyid, jwk) VALUES (?, ?, ?)", [(origin, k, jwks[k]) for k in sorted(jwks)])
+
+        await self._write(writes.transaction(replace))
+
     async def add_origin(self, origin: str, added_by: str, next_crawl_at: datetime) -> bool:
         sql = "INSERT INTO origins (origin, added_by, added_at, next_crawl_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
         params = (origin, added_by, to_ms(datetime.now(next_crawl_at.tzinfo)), to_ms(next_crawl_at))

@@ -84,7 +84,9 @@ def peek_publisher(data: bytes) -> str:
     doc = ijson.loads(dsse.parse(data).payload, max_size=dsse.MAX_PAYLOAD_BYTES, what="manifest")
     if not isinstance(doc, dict):
         raise PayloadError("a manifest is a JSON object", code="E_FIELD_TYPE", where="/")
-    return check_publisher(doc.get("publisher"))
+    if "publisher" not in doc:
+        raise PayloadError("a manifest names its publisher", code="E_FIELD_MISSING", where="/publisher")
+    return check_publisher(doc["publisher"])
 
 
 def verify_manifest(

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ...core import dsse
-from ...core.errors import PolicyError
+from ...core.errors import KeyMaterialError, PolicyError
 from ...core.keys import PublicKey
 from ...core.keyset import KeySet
 from ...core.logentry import Source, encode_entry
@@ -32,6 +33,7 @@ from ...core.merkle import leaf_hash
 from ...core.note import NoteSigner
 from ...core.receipt import make_receipt
 from ...core.verify import Verified, peek_publisher, trusted_keys, verify_manifest
+from ...fetch.manifests import KEYSET_PATH
 from ..storage import Appended, Floor, NewEntry, NewManifest, Storage
 
 KeysetFetcher = Callable[[str], Awaitable[tuple[bytes, KeySet]]]
@@ -66,13 +68,32 @@ class Submissions:
         if len(data) > dsse.MAX_ENVELOPE_BYTES:
             raise PolicyError(f"an envelope is at most {dsse.MAX_ENVELOPE_BYTES} octets", code="E_SIZE", where="envelope")
         publisher = await asyncio.to_thread(peek_publisher, data)
-        keyset_bytes, keys = await self._keys(publisher)
+        keyset: ObservedKeyset | None = None
+        if publisher.startswith("did:"):
+            keys = trusted_keys(publisher)
+        else:
+            keyset_bytes, parsed = await self.fetch_keyset(publisher)
+            keyset = ObservedKeyset(keyset_bytes, parsed, f"{publisher}{KEYSET_PATH}")
+            keys = await origin_keys(self.storage, publisher, parsed)
         now = self.clock().replace(microsecond=0)
         verified = await asyncio.to_thread(verify_manifest, data, publisher=publisher, keys=keys, now=now)
-        manifest = verified.manifest
+        return await self.accept(data, verified, Source("submission"), now, keys=keys, keyset=keyset)
+
+    async def accept(
+        self, data: bytes, verified: Verified, source: Source, now: datetime, *, keys: Mapping[str, PublicKey], keyset: ObservedKeyset | None
+    ) -> Accepted:
+        """Store a verified manifest: the one step submissions and crawls share.
+
+        The stored floor binds manifests signed by a key trusted when it was set (a bare manifest is bound
+        by any floor): a lower sequence is refused, an equal one with other bytes is equivocation.  The key
+        set it was verified with is logged with its rotations, then the manifest; the floor rises and the
+        pins move to the keys trusted for it (never for an equivocation, which must not steer anything).
+        """
+        manifest, publisher = verified.manifest, verified.manifest.publisher
         floor = await self.storage.floor(publisher)
         equivocation = False
-        if floor is not None and set(floor.keyid.split()) & set(verified.signed_by):
+        bound = floor is not None and (not verified.signed_by or set(floor.keyid.split()) & set(verified.signed_by))
+        if bound:
             # The floor binds manifests signed by a key trusted when it was set (spec/envelope.md, step 10):
             # a rotation to a new key starts a new floor, TUF's recovery from a fast-forward attack.
             if manifest.sequence < floor.sequence:
@@ -80,16 +101,16 @@ class Submissions:
                     f"sequence {manifest.sequence} is older than the accepted {floor.sequence}", code="E_ROLLBACK", where="/sequence"
                 )
             equivocation = manifest.sequence == floor.sequence and manifest.digest != floor.payload_sha256.hex()
-        if keyset_bytes is not None:
-            await self._observe_keyset(publisher, keyset_bytes, now)
-        source = Source("submission")
+        if keyset is not None:
+            await self._observe_keyset(publisher, keyset, now)
         leaf = encode_entry("manifest", source, now, data)
         entry = NewEntry(leaf, leaf_hash(leaf), "manifest", publisher, now, now + self.max_merge_delay, hashlib.sha256(data).digest())
         record = NewManifest(publisher, manifest.sequence, bytes.fromhex(manifest.digest), data)
-        new_floor = None if equivocation else Floor(
-            publisher, manifest.sequence, bytes.fromhex(manifest.digest), _timestamp(manifest.issued), " ".join(sorted(keys))
-        )
+        trusted = " ".join(sorted(keys)) if verified.signed_by else ""
+        new_floor = None if equivocation else Floor(publisher, manifest.sequence, bytes.fromhex(manifest.digest), _timestamp(manifest.issued), trusted)
         appended = await self.storage.append(entry, record, new_floor)
+        if verified.signed_by and not publisher.startswith("did:") and not equivocation:
+            await self.storage.set_pinned_keys(publisher, {kid: json.dumps(key.to_jwk()) for kid, key in keys.items()})
         accepted = Accepted(appended, self.receipt(appended), verified, appended.manifest is not None and appended.manifest.equivocation)
         if self.on_accept is not None and accepted.created:
             await self.on_accept(accepted)
@@ -99,19 +120,35 @@ class Submissions:
         stored = appended.entry
         return make_receipt(self.signer, stored.leaf, stored.received_at, stored.deadline)
 
-    async def _keys(self, publisher: str) -> tuple[bytes | None, dict[str, PublicKey]]:
-        if publisher.startswith("did:"):
-            return None, trusted_keys(publisher)
-        keyset_bytes, keyset = await self.fetch_keyset(publisher)
-        pinned = await self.storage.pins(publisher)
-        keys = trusted_keys(publisher, keyset, {kid: keyset.keys[kid] for kid in pinned if kid in keyset.keys} or None)
-        return keyset_bytes, keys
+    async def _observe_keyset(self, origin: str, keyset: ObservedKeyset, now: datetime) -> None:
+        """Every key set and rotation seen is logged once (deduplicated by its bytes)."""
+        source = Source("url", url=keyset.url)
+        observed = [("keyset", keyset.data)] + [("rotation", rotation.envelope.to_bytes()) for rotation in keyset.parsed.rotations]
+        for kind, body in observed:
+            leaf = encode_entry(kind, source, now, body)
+            entry = NewEntry(leaf, leaf_hash(leaf), kind, origin, now, now + self.max_merge_delay, hashlib.sha256(body).digest())
+            await self.storage.append(entry)
 
-    async def _observe_keyset(self, origin: str, data: bytes, now: datetime) -> None:
-        """Every key set seen is logged once (deduplicated by its bytes), and its keys become the pins."""
-        leaf = encode_entry("keyset", Source("url", url=f"{origin}/.well-known/notrain-keys.json"), now, data)
-        entry = NewEntry(leaf, leaf_hash(leaf), "keyset", origin, now, now + self.max_merge_delay, hashlib.sha256(data).digest())
-        await self.storage.append(entry)
+
+@dataclass(frozen=True)
+class ObservedKeyset:
+    """An origin's key set as fetched from it: exact bytes, parsed, and the URL they came from."""
+
+    data: bytes
+    parsed: KeySet
+    url: str
+
+
+async def origin_keys(storage: Storage, origin: str, keyset: KeySet) -> dict[str, PublicKey]:
+    """The keys of ``keyset`` this aggregator trusts for ``origin``: all on first contact, else those reached
+    from the stored pins (with their key material, so a pinned key that left the set still verifies the
+    rotation from it; spec/keys.md, "Trust").  Rotation signatures are checked in a worker thread."""
+    pinned = {kid: PublicKey.from_jwk(json.loads(jwk)) for kid, jwk in (await storage.pinned_keys(origin)).items()}
+    by_id_only = await storage.pins(origin) - pinned.keys()  # pins stored before keys were kept with them
+    pinned.update((kid, keyset.keys[kid]) for kid in by_id_only if kid in keyset.keys)
+    if by_id_only and not pinned:
+        raise KeyMaterialError("no key in this key set is pinned", code="E_KEY_UNTRUSTED", where="/keys")
+    return await asyncio.to_thread(trusted_keys, origin, keyset, pinned or None)
 
 
 def _timestamp(moment: datetime) -> str:

@@ -90,7 +90,7 @@ def test_all_zero_all_one_and_duplicates(tables):
 
 
 @pytest.mark.parametrize("tables", [True, False])
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_agrees_with_brute_force(tables, data):
     seed = data.draw(st.integers(0, 2**32 - 1))
@@ -183,14 +183,15 @@ def test_memory_of_a_full_batch_is_bounded():
     raw = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
     raw[: n // 4, :8] = 0  # a quarter of the set shares its first 4 chunks: queries among them are scanned
     index = PdqIndex(raw.tobytes())
-    queries = np.concatenate([raw[rng.integers(0, n // 4, MAX_BATCH // 10)], raw[rng.integers(0, n, MAX_BATCH - MAX_BATCH // 10)]]).tobytes()
+    queries = np.concatenate([raw[rng.integers(0, n // 4, 100)], raw[rng.integers(0, n, MAX_BATCH - 100)]]).tobytes()
     tracemalloc.start()
     try:
-        index.search_many(queries, 48)
+        found = index.search_many(queries, 31)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 64 * 2**20  # measured: ~18 MiB
+    assert np.array_equal(np.unique(found.query), np.arange(MAX_BATCH))  # every query found its own row
 
 
 def test_work_index_uses_one_index_per_threshold():
@@ -202,7 +203,7 @@ def test_work_index_uses_one_index_per_threshold():
     owners = list(thresholds)
     for i, value in enumerate(base):
         works.add(owners[i % 3], i, sha256=None, pdq=value, threshold=thresholds[owners[i % 3]])
-    queries = [flip(base[i], rng.sample(range(256), rng.choice([5, 10, 11, 31, 32, 48, 49]))) for i in range(0, 300, 3)]
+    queries = [flip(base[i], rng.sample(range(256), rng.choice([5, 10, 11, 31, 32, 48, 49]))) for i in range(0, 300, 10)]
     batch = works.match_pdq_many(queries, [100] * len(queries))
     for query, hits in zip(queries, batch):
         expected = [(i, hamming(v, query)) for i, v in enumerate(base) if hamming(v, query) <= thresholds[owners[i % 3]]]
@@ -222,7 +223,7 @@ def test_work_index_adds_and_removes_without_rebuilding_the_big_index():
     probe_of = {key: flip(value, rng.sample(range(256), 20)) for key, value in list(stored.items())[:50]}
 
     def agrees() -> None:
-        for query in list(probe_of.values())[:10] + [flip(v, rng.sample(range(256), 25)) for v in list(stored.values())[-10:]]:
+        for query in list(probe_of.values())[:6] + [flip(v, rng.sample(range(256), 25)) for v in list(stored.values())[-6:]]:
             expected = sorted(key for key, value in stored.items() if hamming(value, query) <= 31)
             assert sorted((hit.owner, hit.index) for hit in works.match(pdq=query)) == expected
 

@@ -125,9 +125,14 @@ async def test_url_rules_apply_to_their_own_origin_only(api, site):
     assert status == 202, body
     _, answer = await check(api, url=f"{site.origin}/private/a.png", purpose="train-ai")
     assert answer["decision"]["train-ai"]["state"] == "disallowed"
+    pending = answer["decision"]["train-ai"]["because"][0]["log_index"]
     assert answer["decision"]["train-ai"]["because"][0]["rule"] == "/paths/0"
     _, answer = await check(api, url=f"{site.origin}/public/a.png", purpose="train-ai")
     assert answer["decision"]["train-ai"]["state"] == "allowed"
+    done = await integrated(api, body["entry"])  # the same answer again now cites the log index
+    _, answer = await check(api, url=f"{site.origin}/private/b.png", purpose="train-ai")
+    assert pending is None or pending == done["log_index"]  # the sequencer may have been quick
+    assert answer["decision"]["train-ai"]["because"][0]["log_index"] == done["log_index"] is not None
     _, answer = await check(api, url="https://elsewhere.example/private/a.png", purpose="train-ai")
     assert answer["decision"]["train-ai"]["state"] == "unknown"
 

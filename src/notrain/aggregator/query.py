@@ -41,6 +41,7 @@ log = logging.getLogger("notrain.aggregator.query")
 MAX_ITEMS = 10_000  # items per check: the API's batch limit
 MAX_URL_CHARS = 8192
 MAX_TEXT_CHARS = MAX_CAPTION_CHARS  # the part of a caption names are looked for in (spec/limits.md)
+MAX_MEMOISED_ANSWERS = 65_536
 INLINE_ITEMS = 16  # a batch this small of URLs and captions is matched on the event loop
 LOAD_PAGE = 1000  # manifests read from storage at a time when the index is built
 
@@ -63,8 +64,7 @@ class CheckItem:
     text: str | None = None
 
     def __post_init__(self) -> None:
-        given = [name for name in ("url", "sha256", "pdq", "text") if getattr(self, name) is not None]
-        if len(given) != 1:
+        if (self.url is not None) + (self.sha256 is not None) + (self.pdq is not None) + (self.text is not None) != 1:
             raise CheckError("an item is exactly one of url, sha256, pdq or text", where="item")
         if self.url is not None and not 0 < len(self.url) <= MAX_URL_CHARS:
             raise CheckError(f"url is 1 to {MAX_URL_CHARS} characters", where="url")
@@ -112,6 +112,9 @@ class Query:
         self._cited: dict[str, Cited] = {}
         self._pending: set[str] = set()  # publishers whose cited entry has no log index yet
         self._seen_size = -1  # the checkpoint size when the pending entries were last looked up
+        # Answers by the statements they were decided from: a manifest's URL statements are built once per
+        # rule (core.catalog.OriginRules), so the URLs under one rule share one answer, decided once.
+        self._memo: dict[tuple, tuple[list[Statement], dict]] = {}
 
     async def load(self) -> Query:
         """Build the index from every publisher's latest stored manifest."""
@@ -124,27 +127,40 @@ class Query:
         return self
 
     async def accepted(self, accepted: Accepted) -> None:
-        """Ingest's hook after a submission is stored: index it if it is now its publisher's latest."""
-        stored = accepted.appended.manifest
-        if stored is None:
-            return
-        latest = await self.storage.latest_manifest(stored.publisher)
-        if latest is None or latest.id != stored.id:
-            return  # an equivocating twin, or older than the latest after a key rotation
-        await asyncio.to_thread(self._install_all, [(accepted.verified.manifest, latest)])
+        """Ingest's hook after a submission is stored: index it if it is now its publisher's latest (storage's
+        rule: the highest sequence, the first received of equivocating twins)."""
+        stored, manifest = accepted.appended.manifest, accepted.verified.manifest
+        cited = self._cited.get(manifest.publisher)
+        if stored is None or accepted.equivocation or (cited is not None and cited.sequence >= manifest.sequence):
+            return  # a twin, or older than the latest (a key rotation restarts sequences)
+        found = [(manifest, stored)]
+        if len(manifest.works) + len(manifest.names) <= INLINE_ITEMS and self._lock.acquire(blocking=False):
+            try:  # cheap enough for the event loop, and nobody is matching right now
+                self._install(found)
+            finally:
+                self._lock.release()
+        else:
+            await asyncio.to_thread(self._install_all, found)
 
     def _install_all(self, found: list[tuple[Manifest | None, StoredManifest]]) -> None:
-        """Index each (manifest, stored) pair; a manifest of None is parsed from the stored bytes."""
         with self._lock:
-            for manifest, stored in found:
-                manifest = manifest or _parse(stored)
-                if manifest is None:
-                    continue
-                current = self.catalog.get(manifest.publisher)
-                if current is None or current.digest != manifest.digest:
-                    self.catalog.remove(manifest.publisher)
-                    self.catalog.add(manifest)
-                self._cite(stored)
+            self._install(found)
+
+    def _install(self, found: list[tuple[Manifest | None, StoredManifest]]) -> None:
+        """Index each (manifest, stored) pair, the lock held; a manifest of None is parsed from the stored bytes."""
+        for manifest, stored in found:
+            cited = self._cited.get(stored.publisher)
+            if cited is not None and cited.sequence > stored.sequence:
+                continue  # a newer one was installed while this one waited for the lock
+            manifest = manifest or _parse(stored)
+            if manifest is None:
+                continue
+            current = self.catalog.get(manifest.publisher)
+            if current is None or current.digest != manifest.digest:
+                self.catalog.remove(manifest.publisher)
+                self.catalog.add(manifest)
+            self._cite(stored)
+        self._memo.clear()
 
     def _cite(self, stored: StoredManifest) -> None:
         self._cited[stored.publisher] = Cited(stored.sequence, stored.payload_sha256.hex(), stored.entry_id, stored.log_index)
@@ -155,7 +171,7 @@ class Query:
 
     def _warm(self) -> None:
         """Build the PDQ index now rather than in the first PDQ query.  After a change the next PDQ query
-        rebuilds it, in its worker thread (PDQ items are never matched on the event loop)."""
+        brings it up to date, in its worker thread (PDQ items are never matched on the event loop)."""
         with self._lock:
             self.catalog.content_statements(ContentHash(pdq=bytes(PDQ_BYTES)))
 
@@ -163,6 +179,7 @@ class Query:
 
     async def check(self, items: list[CheckItem], purposes: tuple[str, ...] = CATEGORIES) -> list[dict]:
         """One answer per item, in order: the decision per purpose with its evidence, or ``{"error": ...}``.
+        Answers are shared between items and calls: read them, never change them.
 
         At most :data:`MAX_ITEMS` items.  A PDQ hash of quality below 50 is refused (``E_PDQ_QUALITY``):
         it is never matched perceptually, so "no statement" would be a false answer.
@@ -195,11 +212,18 @@ class Query:
             if not statements:  # the common answer, shared: nothing is said about most things
                 answers.append({"decision": nothing})
                 continue
-            decision = decide(statements, categories=purposes)
-            answers.append({"decision": {
-                p: {"state": decision.state(p).value, "allowed": decision.allowed(p), "because": [cite(s) for s in decision.outcomes[p].because]}
-                for p in purposes
-            }})
+            key = (purposes, *map(id, statements))
+            known = self._memo.get(key)
+            if known is None:
+                if len(self._memo) >= MAX_MEMOISED_ANSWERS:
+                    self._memo.clear()
+                decision = decide(statements, categories=purposes)
+                answer = {"decision": {
+                    p: {"state": decision.state(p).value, "allowed": decision.allowed(p), "because": [cite(s) for s in decision.outcomes[p].because]}
+                    for p in purposes
+                }}
+                known = self._memo[key] = (statements, answer)  # the statements stay alive, so their ids stay theirs
+            answers.append(known[1])
         return answers
 
     def _statements(self, item: CheckItem) -> list[Statement]:
@@ -239,6 +263,7 @@ class Query:
             if entry is not None and entry.log_index is not None and self._cited.get(publisher) is cited:
                 self._cited[publisher] = Cited(cited.sequence, cited.digest, cited.entry, entry.log_index)
                 self._pending.discard(publisher)
+                self._memo.clear()
 
 
 def _parse(stored: StoredManifest) -> Manifest | None:

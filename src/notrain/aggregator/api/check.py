@@ -74,6 +74,8 @@ async def check_many(request: web.Request) -> web.Response:
 
 
 def _item(doc: dict) -> CheckItem:
+    if len(doc) == 1 and type(doc.get("url")) is str:  # the common item of a big batch, checked in CheckItem
+        return CheckItem(url=doc["url"])
     unknown = set(doc) - _ITEM_MEMBERS
     if unknown:
         raise CheckError(f"unknown member {sorted(unknown)[0]!r}", where=sorted(unknown)[0])

@@ -10,7 +10,7 @@ wrong shape.  Failures are printed with the input (repr, first 300 bytes) and
 make the exit status 1.
 
     python bench/fuzz.py              # 1,000,000 inputs in total (several minutes)
-    python bench/fuzz.py --quick      # 20,000 inputs (a few seconds), for CI (tests/test_bounds.py)
+    python bench/fuzz.py --quick      # 10,000 inputs (a few seconds), for CI (tests/test_bounds.py)
     python bench/fuzz.py --count N --seed S
 """
 
@@ -217,11 +217,11 @@ def run(count: int, seed: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 inputs (a few seconds), for CI")
+    parser.add_argument("--quick", action="store_true", help="10,000 inputs (a few seconds), for CI")
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    return run(20_000 if args.quick else args.count, args.seed)
+    return run(10_000 if args.quick else args.count, args.seed)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Debian's ``chromium`` is driven by Playwright with its executable path set (Playwright's own browser
 download cannot run here).  The aggregator is the demo: the example artist's portfolio loaded as a
-did:key publisher.  A visitor searches the artist, opens the page, checks a URL, uploads one of the
-artist's works and a text file.  Every request the browser makes must go to the aggregator: nothing is
+did:key publisher.  A visitor searches the artist, opens the page, checks a URL and a caption, uploads
+one of the artist's works and a text file.  Every request the browser makes must go to the aggregator: nothing is
 loaded from the internet.  Screenshots are written to ``$NOTRAIN_SCREENSHOTS`` (default: the test's
 temporary directory) for a person to look at.
 """
@@ -105,6 +105,11 @@ async def visit(page, demo: str, shots: Path) -> None:
     # A did:key publisher speaks for works and names, never for another origin's URLs.
     assert "no statement for train-ai" in await page.locator("main").inner_text()
     await page.screenshot(path=shots / "check-url.png", full_page=True)
+
+    await page.goto(demo + "/")
+    await page.get_by_label("A caption or prompt").fill(f"fan art in the style of {ARTIST}, 4k")
+    await page.get_by_role("button", name="Check caption").click()
+    assert "disallowed for train-ai" in await page.locator("main").inner_text()
 
     await page.goto(demo + "/")
     await page.get_by_label("An image file").set_input_files(PORTFOLIO / "sunset.png")

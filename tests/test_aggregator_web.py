@@ -113,7 +113,7 @@ async def test_home_shows_the_log_recent_entries_and_the_forms(web):
     assert "/v1/entries/1" in page.links()
     assert "Equivocation" not in page.text
     forms = [attrs for tag, attrs in page.tags if tag == "form"]
-    assert {(f["method"], f["action"]) for f in forms} == {("get", "/search"), ("get", "/check"), ("post", "/check/image")}
+    assert [(f["method"], f["action"]) for f in forms] == [("get", "/search"), ("get", "/check"), ("get", "/check"), ("post", "/check/image")]
     assert [f.get("enctype") for f in forms if f["method"] == "post"] == ["multipart/form-data"]
     labelled = {attrs["for"] for tag, attrs in page.tags if tag == "label"}
     assert labelled == {attrs["id"] for tag, attrs in page.tags if tag == "input"}  # every field has its label
@@ -211,7 +211,20 @@ async def test_check_url_answers_from_the_query_with_its_evidence(web, site):
     page = await get_page(web, "/check", url=hostile_url)
     assert hostile_url in page.text and "no statement for train-ai" in page.text
     page = await get_page(web, "/check", expect=400)
-    assert "No URL given" in page.text
+    assert "Nothing to check" in page.text
+    await get_page(web, "/check", expect=400, url="https://x.example/", text="both")
+
+
+async def test_check_a_caption_for_an_artists_name(web):
+    status, body = await submit(web, did_manifest(make_key("painter"), names=[{"name": "Mira Solberg"}]))
+    assert status == 202, body
+    page = await get_page(web, "/check", text="portrait in the style of mira solberg, trending")
+    assert "disallowed for train-ai" in page.text and "Caption: portrait in the style of mira solberg" in page.text
+    assert make_key("painter").public.did_key in page.text and "rule /names/0" in page.text
+    page = await get_page(web, "/check", text=f"by {HOSTILE}")  # the fixture's artist took the hostile string as a name
+    assert f"by {HOSTILE}" in page.text and "disallowed for train-ai" in page.text and ARTIST in page.text
+    page = await get_page(web, "/check", text="a lighthouse at dusk")
+    assert "no statement for train-ai" in page.text and "disallowed" not in page.text
 
 
 async def post_image(session: aiohttp.ClientSession, data: bytes, expect: int, *, field: str = "image") -> Page:

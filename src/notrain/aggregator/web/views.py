@@ -72,13 +72,15 @@ async def log_page(request: web.Request) -> web.Response:
     return render("log.html", log=await _log_state(request), recent=recent)
 
 
-async def check_url(request: web.Request) -> web.Response:
-    url = request.query.get("url", "").strip()
-    if not url:
-        return error_page(400, "No URL given", "Type the address of a page or an image to check.")
-    # aiohttp refuses a request line over 8190 bytes, so the URL is always within the query's 8192 characters.
-    [answer] = await request.app[SERVICE].query.check([CheckItem(url=url)], CATEGORIES)
-    return render("check.html", subject=url, kind="url", answers=[("URL", answer)], purposes=CATEGORIES)
+async def check_url_or_text(request: web.Request) -> web.Response:
+    """A URL (path rules of its own origin's manifest) or a caption (publishers' names in it)."""
+    url, text = request.query.get("url", "").strip(), request.query.get("text", "").strip()
+    if bool(url) == bool(text):
+        return error_page(400, "Nothing to check", "Type the address of a page or an image, or a caption, to check.")
+    # aiohttp refuses a request line over 8190 bytes, so either is within the query's limits (8192 and 65536 characters).
+    item, kind = (CheckItem(url=url), "url") if url else (CheckItem(text=text), "text")
+    [answer] = await request.app[SERVICE].query.check([item], CATEGORIES)
+    return render("check.html", subject=url or text, kind=kind, answers=[(kind.upper() if url else "Caption", answer)], purposes=CATEGORIES)
 
 
 async def check_image(request: web.Request) -> web.Response:
@@ -129,7 +131,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/search", search)
     app.router.add_get("/publisher", publisher)
     app.router.add_get("/log", log_page)
-    app.router.add_get("/check", check_url)
+    app.router.add_get("/check", check_url_or_text)
     app.router.add_post("/check/image", check_image)
     for path, (name, media_type) in STATIC.items():
         app.router.add_get(path, static_handler(name, media_type))

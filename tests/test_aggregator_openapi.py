@@ -80,6 +80,8 @@ async def test_real_answers_of_every_operation_match_the_document(tmp_path, open
         assert (await call("POST", "/v1/manifests", body=envelope, content_type=ENVELOPE_TYPE))[0] == 200
         assert (await call("POST", "/v1/manifests", body=b"{}", content_type=ENVELOPE_TYPE))[0] == 422
         assert (await call("POST", "/v1/manifests", body=envelope, content_type="text/plain"))[0] == 415
+        assert (await call("POST", "/v1/origins", body=b'{"origin": "http://127.0.0.1:9"}'))[0] == 202
+        assert (await call("POST", "/v1/origins", body=b'{"origin": "https://A.example/"}'))[0] == 400
         twin = did_manifest(artist, names=[{"name": "Someone Else"}])  # same sequence, other bytes
         assert (await call("POST", "/v1/manifests", body=twin, content_type=ENVELOPE_TYPE))[0] == 202
         await call("GET", "/v1/entries/{id}", id=str(entry))

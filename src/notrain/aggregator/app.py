@@ -17,8 +17,10 @@ from ..fetch.addresses import AddressPolicy
 from ..fetch.http import HttpClient
 from .api import check, errors, log as log_api, v1
 from .config import Config
+from .ingest.accounts import AccountProofs
+from .ingest.crawler import Crawler
 from .ingest.origins import Origins
-from .ingest.submissions import Submissions
+from .ingest.submissions import Accepted, Submissions
 from .log.sequencer import LogSequencer
 from .log.signer import load_log_signer
 from .query import Query
@@ -54,11 +56,27 @@ async def _service(app: web.Application):
         signer = load_log_signer(config.log.origin, config.log_key_path, create=True)
         sequencer = LogSequencer(storage, signer, interval=config.log.checkpoint_interval, batch_max=config.log.batch_max)
         query = await Query(storage).load()
+
+        async def accepted(accepted: Accepted) -> None:
+            """Every new manifest: indexed, its origin crawled from then on, its accounts checked."""
+            await query.accepted(accepted)
+            manifest = accepted.verified.manifest
+            if not manifest.is_did_key:
+                await crawler.add(manifest.publisher, "submission", check_address=False)
+            await accounts.listed(manifest)
+
         submissions = Submissions(
-            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset, on_accept=query.accepted
+            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset, on_accept=accepted
         )
-        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query)
+        crawler = Crawler(storage, client, submissions, interval=config.crawl.interval, addresses=client.addresses)
+        accounts = AccountProofs(
+            storage, client, recheck_interval=config.accounts.recheck_interval, max_merge_delay=config.log.max_merge_delay
+        )
+        for origin in config.crawl.origins:
+            await crawler.add(origin, "config", check_address=False)
+        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
+        ingest = [asyncio.create_task(crawler.run(), name="notrain-crawler"), asyncio.create_task(accounts.run(), name="notrain-accounts")]
         log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
         for envelope in app[PRELOAD]:
             accepted = await submissions.submit(envelope)
@@ -66,9 +84,10 @@ async def _service(app: web.Application):
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in (*ingest, task):
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
     finally:
         await client.close()
         await storage.close()

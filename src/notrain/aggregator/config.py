@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ..core.errors import NotrainError
+from ..core.manifest import canonical_origin
 
 
 class ConfigError(NotrainError):
@@ -95,6 +96,9 @@ class CrawlConfig:
 
     def check(self) -> None:
         _range("crawl.interval", self.interval, 60, 7 * 86400)
+        for origin in self.origins:
+            if canonical_origin(origin) != origin:
+                raise ConfigError(f"crawl.origins: {origin!r} is not a canonical origin such as https://example.com", where="crawl.origins")
 
 
 @dataclass(frozen=True)

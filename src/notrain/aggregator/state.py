@@ -8,6 +8,8 @@ from aiohttp import web
 
 from ..core.note import NoteSigner
 from .config import Config
+from .ingest.accounts import AccountProofs
+from .ingest.crawler import Crawler
 from .ingest.submissions import Submissions
 from .log.sequencer import LogSequencer
 from .query import Query
@@ -22,6 +24,8 @@ class Service:
     sequencer: LogSequencer
     submissions: Submissions
     query: Query  # the index every check is answered from
+    crawler: Crawler | None = None  # the origins registry (None only in services built without ingest)
+    accounts: AccountProofs | None = None
 
 
 SERVICE = web.AppKey("service", Service)

@@ -11,7 +11,8 @@ from importlib import resources
 
 from aiohttp import web
 
-from ...core import b64
+from ...core import b64, ijson
+from ...core.errors import NotrainError
 from ...core.manifest import format_timestamp
 from ...core.merkle import consistency_proof, inclusion_proof
 from ...core.tiles import TreeReader
@@ -21,6 +22,7 @@ from ..storage import Entry, Manifest, Storage
 from .errors import ApiError
 
 MANIFEST_MEDIA_TYPES = ("application/vnd.notrain.manifest+json", "application/json")
+MAX_ORIGIN_REQUEST = 4096
 OPENAPI = resources.files(__package__).joinpath("openapi.json").read_bytes()
 
 
@@ -42,6 +44,25 @@ async def submit_manifest(request: web.Request) -> web.Response:
         "status_url": f"/v1/entries/{entry.id}",
     }
     return web.json_response(body, status=202 if accepted.created else 200)
+
+
+async def add_origin(request: web.Request) -> web.Response:
+    """Register an origin to crawl: ``{"origin": "https://example.com"}``, canonical, on an address the SSRF guard
+    allows.  Answered 202 with when it is crawled next (at once if it is new)."""
+    if request.content_type != "application/json":
+        raise ApiError("send {\"origin\": ...} as application/json", code="E_MEDIA_TYPE", where="Content-Type")
+    data = await request.content.read(MAX_ORIGIN_REQUEST + 1)
+    try:
+        document = ijson.loads(data, max_size=MAX_ORIGIN_REQUEST, max_depth=2, what="request")
+    except NotrainError as error:
+        raise ApiError(f"the body is a small JSON object: {error.message}", where="body") from None
+    origin = document.get("origin") if isinstance(document, dict) else None
+    if not isinstance(origin, str):
+        raise ApiError("the body is {\"origin\": \"https://...\"}", where="origin")
+    service = request.app[SERVICE]
+    next_crawl = await service.crawler.add(origin, "api")
+    body = {"origin": origin, "next_crawl": format_timestamp(next_crawl), "interval": service.config.crawl.interval}
+    return web.json_response(body, status=202)
 
 
 async def entry_status(request: web.Request) -> web.Response:
@@ -179,6 +200,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/v1/log", log_info)
     app.router.add_post("/v1/manifests", submit_manifest)
+    app.router.add_post("/v1/origins", add_origin)
     app.router.add_get("/v1/entries/{id}", entry_status)
     app.router.add_get("/v1/proof/inclusion", proof_inclusion)
     app.router.add_get("/v1/proof/consistency", proof_consistency)

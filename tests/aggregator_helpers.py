@@ -25,6 +25,7 @@ def aggregator_config(data_dir: Path, storage_url: str = "", **sections: dict) -
         "storage": {"url": storage_url},
         "log": {"origin": "aggregator.test/log", "checkpoint_interval": 0.05},
         "crawl": {"allow_loopback": True},
+        "submissions": {"per_minute": 100_000},  # tests post bursts from one address; test_aggregator_ops tests the limit
     }
     for name, values in sections.items():
         document.setdefault(name, {}).update(values)

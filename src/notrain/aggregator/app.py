@@ -3,6 +3,9 @@
 Startup (cleanup contexts, torn down in reverse): open and migrate storage -> load or create the log key
 -> start the sequencer task (it stands by if another process sequences the same database).  Requests are
 capped at ``server.max_body_bytes`` and every error is answered as coded JSON by one middleware.
+Middlewares, outermost first: metrics (every answer counted and timed), coded errors, the write guard
+(rate limit and pushback, :mod:`.limits`), submission outcomes.  Every response carries
+:data:`SECURITY_HEADERS`.  ``/healthz`` says the process is alive; ``/readyz`` says it can take writes.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 
 from aiohttp import web
 
@@ -21,8 +25,10 @@ from .ingest.accounts import AccountProofs
 from .ingest.crawler import Crawler
 from .ingest.origins import Origins
 from .ingest.submissions import Accepted, Submissions
-from .log.sequencer import LogSequencer
+from .limits import WRITE_GUARD, Pushback, TokenBuckets, WriteGuard, guard_writes
 from .log.signer import load_log_signer
+from .metrics import METRICS, MeasuredSequencer, count_submissions, measure_requests
+from .metrics import setup as setup_metrics
 from .query import Query
 from .state import SERVICE, Service
 from .storage import open_storage
@@ -31,18 +37,26 @@ from .web import setup as setup_web_page
 log = logging.getLogger("notrain.aggregator")
 CONFIG = web.AppKey("config", Config)
 PRELOAD = web.AppKey("preload", list)
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     """``preload``: envelopes submitted at startup, as if posted (the demo's example artist)."""
-    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[errors.errors_middleware])
+    middlewares = [measure_requests, errors.errors_middleware, guard_writes, count_submissions]
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=middlewares)
     app[CONFIG] = config
+    metrics = setup_metrics(app)
+    retry_after = max(1, math.ceil(config.log.checkpoint_interval))
+    buckets = TokenBuckets(config.submissions.per_minute)
+    app[WRITE_GUARD] = WriteGuard(buckets, None, retry_after, on_refused=lambda route, code: metrics.refused(route, code))
+    app.on_response_prepare.append(_security_headers)
     app[PRELOAD] = list(preload)
     app.cleanup_ctx.append(_service)
     log_api.setup(app)
     v1.setup(app)
     check.setup(app)
     app.router.add_get("/healthz", _health)
+    app.router.add_get("/readyz", _ready)
     setup_web_page(app)
     return app
 
@@ -54,7 +68,10 @@ async def _service(app: web.Application):
     client = HttpClient(user_agent="notrain-aggregator", addresses=AddressPolicy(allow_loopback=config.crawl.allow_loopback))
     try:
         signer = load_log_signer(config.log.origin, config.log_key_path, create=True)
-        sequencer = LogSequencer(storage, signer, interval=config.log.checkpoint_interval, batch_max=config.log.batch_max)
+        sequencer = MeasuredSequencer(
+            storage, signer, interval=config.log.checkpoint_interval, batch_max=config.log.batch_max, metrics=app[METRICS]
+        )
+        app[WRITE_GUARD].pushback = Pushback(storage.pending_count, config.log.max_pending)
         query = await Query(storage).load()
 
         async def accepted(accepted: Accepted) -> None:
@@ -104,3 +121,22 @@ async def _health(request: web.Request) -> web.Response:
         "sequencing": service.sequencer.stats.holding,
     }
     return web.json_response(body)
+
+
+async def _ready(request: web.Request) -> web.Response:
+    """Ready for writes: storage answers, the log has a checkpoint, and pending entries are under the bound."""
+    service = request.app[SERVICE]
+    try:
+        checkpoint = await asyncio.wait_for(service.storage.checkpoint(), 5)
+        overloaded = await request.app[WRITE_GUARD].pushback.overloaded()
+    except Exception as error:  # any storage fault means not ready, whatever its kind
+        log.warning("readiness check failed: %s", type(error).__name__)
+        checkpoint, overloaded = None, True
+    reasons = [text for failed, text in ((checkpoint is None, "no checkpoint"), (overloaded, "storage down or too many pending")) if failed]
+    return web.json_response({"ready": not reasons, "reasons": reasons}, status=503 if reasons else 200)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, static files and errors included; a handler's own value (the page's CSP) stays."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)

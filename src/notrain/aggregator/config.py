@@ -20,6 +20,7 @@ never a surprise an hour into a crawl.  The file looks like::
     checkpoint_interval = 1.0                   # seconds between integrations
     batch_max = 1024                            # entries integrated at once at most
     max_merge_delay = 60                        # seconds a receipt promises inclusion within
+    max_pending = 100_000                       # pending entries beyond which submissions get 503 (pushback)
 
     [crawl]
     origins = ["https://example.com"]
@@ -76,6 +77,7 @@ class LogConfig:
     checkpoint_interval: float = 1.0
     batch_max: int = 1024
     max_merge_delay: int = 60
+    max_pending: int = 100_000
 
     def check(self) -> None:
         # C2SP tlog-checkpoint: the origin line is a non-empty, printable, space-free schema-less URL.
@@ -84,6 +86,7 @@ class LogConfig:
         _range("log.checkpoint_interval", self.checkpoint_interval, 0.05, 60)
         _range("log.batch_max", self.batch_max, 1, 65536)
         _range("log.max_merge_delay", self.max_merge_delay, 1, 86400)
+        _range("log.max_pending", self.max_pending, 1, 10_000_000)
         if self.max_merge_delay < self.checkpoint_interval:
             raise ConfigError("log.max_merge_delay must be at least log.checkpoint_interval", where="log.max_merge_delay")
 

@@ -1,0 +1,125 @@
+"""Prometheus metrics at ``/metrics``: requests, submissions, and the log's progress.
+
+Each application gets its own ``CollectorRegistry`` (never prometheus-client's global one), so several
+aggregators in one process, as in the tests, count separately.  Labels have bounded values only: the
+route's pattern (not the path), a known method, the status, an error code from spec/errors.md.  The log's
+size, pending entries and whether this process sequences are read from storage when scraped, so they are
+right whichever process of a shared database did the work.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from ..core.errors import NotrainError
+from .limits import WRITE_GUARD
+from .log.sequencer import LogSequencer
+from .state import SERVICE
+from .storage import Sequencer
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+SUBMISSION_ROUTES = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins")})
+BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("notrain_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=r)
+        self.latency = Histogram("notrain_http_request_duration_seconds", "Time to answer a request", ["route"], registry=r)
+        self.submissions = Counter(
+            "notrain_submissions", "Submissions by outcome: accepted, or the refusal's error code", ["route", "outcome"], registry=r
+        )
+        self.log_size = Gauge("notrain_log_size", "Entries in the latest checkpoint", registry=r)
+        self.pending = Gauge("notrain_log_pending_entries", "Entries receipted but not yet integrated", registry=r)
+        self.holding = Gauge("notrain_log_sequencing", "1 if this process holds the sequencer lock, else 0 (standby)", registry=r)
+        self.batch_size = Histogram("notrain_log_integration_entries", "Entries per integration", buckets=BATCH_BUCKETS, registry=r)
+        self.batch_seconds = Histogram("notrain_log_integration_seconds", "Time to integrate one batch", registry=r)
+        self.rate_limited_clients = Gauge("notrain_rate_limit_clients", "Client addresses in the rate limit table", registry=r)
+
+    def refused(self, route: str, code: str) -> None:
+        self.submissions.labels(route, code).inc()
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+class MeasuredSequencer(LogSequencer):
+    """The log's sequencer, timing each batch it integrates into the metrics."""
+
+    def __init__(self, *args, metrics: Metrics, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    async def integrate_once(self, sequencer: Sequencer) -> int:
+        start = time.perf_counter()
+        count = await super().integrate_once(sequencer)
+        if count:
+            self.metrics.batch_size.observe(count)
+            self.metrics.batch_seconds.observe(time.perf_counter() - start)
+        return count
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def measure_requests(request: web.Request, handler) -> web.StreamResponse:
+    """Outermost: counts every answer by route pattern, method and status, and times it."""
+    start, status = time.perf_counter(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as http:
+        status = http.status
+        raise
+    finally:
+        metrics, route = request.app[METRICS], _route(request)
+        method = request.method if request.method in METHODS else "OTHER"
+        metrics.requests.labels(route, method, str(status)).inc()
+        metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+
+@web.middleware
+async def count_submissions(request: web.Request, handler) -> web.StreamResponse:
+    """Innermost: the outcome of each submission, by the code its handler raised."""
+    route = _route(request)
+    if (request.method, route) not in SUBMISSION_ROUTES:
+        return await handler(request)
+    metrics = request.app[METRICS]
+    try:
+        response = await handler(request)
+    except NotrainError as error:
+        metrics.refused(route, error.code)
+        raise
+    except web.HTTPException as http:
+        metrics.refused(route, {413: "E_SIZE", 415: "E_MEDIA_TYPE"}.get(http.status, "E_REQUEST"))
+        raise
+    except Exception:
+        metrics.refused(route, "E_INTERNAL")
+        raise
+    metrics.submissions.labels(route, "accepted").inc()
+    return response
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    metrics, service = request.app[METRICS], request.app[SERVICE]
+    checkpoint = await service.storage.checkpoint()
+    metrics.log_size.set(checkpoint.size if checkpoint else 0)
+    metrics.pending.set(await service.storage.pending_count())
+    metrics.holding.set(1 if service.sequencer.stats.holding else 0)
+    metrics.rate_limited_clients.set(len(request.app[WRITE_GUARD].buckets))
+    return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def setup(app: web.Application) -> Metrics:
+    app[METRICS] = metrics = Metrics()
+    app.router.add_get("/metrics", metrics_page)
+    return metrics

@@ -64,7 +64,7 @@ async def publisher(request: web.Request) -> web.Response:
         return error_page(404, "Publisher not found", f"This aggregator holds no manifest of {name}.")
     history = await storage.manifest_history(name, LISTED)
     summary = await asyncio.to_thread(_summary, latest)
-    return render("publisher.html", name=name, latest=latest, summary=summary, history=history, works_shown=WORKS_SHOWN)
+    return render("publisher.html", name=name, latest=latest, summary=summary, history=history, most=LISTED, works_shown=WORKS_SHOWN)
 
 
 async def log_page(request: web.Request) -> web.Response:

@@ -183,3 +183,16 @@ async def test_a_real_process_never_logs_its_private_key_and_keeps_it_0600(tmp_p
     assert all(json.loads(line) for line in stderr.splitlines())  # one JSON object a line
     assert private not in stderr
     assert not any(private in text for text in bodies)
+
+
+async def test_crawl_outcomes_are_counted(tmp_path, site):
+    # The site serves no manifest: its crawl comes to "absent" (a 404 is no manifest, not a failure).
+    async with running(aggregator_config(tmp_path, crawl={"origins": [site.origin]})) as api:
+        absent = ("notrain_crawls_total", labels(outcome="absent"))
+        for _ in range(200):
+            samples = await scrape(api)
+            if absent in samples:
+                break
+            await asyncio.sleep(0.05)
+    assert samples[absent] == 1
+    assert ("notrain_crawls_total", labels(outcome="failed")) not in samples

@@ -22,12 +22,11 @@ from ..fetch.http import HttpClient
 from .api import check, errors, log as log_api, v1
 from .config import Config
 from .ingest.accounts import AccountProofs
-from .ingest.crawler import Crawler
 from .ingest.origins import Origins
 from .ingest.submissions import Accepted, Submissions
 from .limits import WRITE_GUARD, Pushback, TokenBuckets, WriteGuard, guard_writes
 from .log.signer import load_log_signer
-from .metrics import METRICS, MeasuredSequencer, count_submissions, measure_requests
+from .metrics import METRICS, MeasuredCrawler, MeasuredSequencer, count_submissions, measure_requests
 from .metrics import setup as setup_metrics
 from .query import Query
 from .state import SERVICE, Service
@@ -85,7 +84,9 @@ async def _service(app: web.Application):
         submissions = Submissions(
             storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset, on_accept=accepted
         )
-        crawler = Crawler(storage, client, submissions, interval=config.crawl.interval, addresses=client.addresses)
+        crawler = MeasuredCrawler(
+            storage, client, submissions, interval=config.crawl.interval, addresses=client.addresses, metrics=app[METRICS]
+        )
         accounts = AccountProofs(
             storage, client, recheck_interval=config.accounts.recheck_interval, max_merge_delay=config.log.max_merge_delay
         )

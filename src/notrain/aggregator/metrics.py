@@ -15,10 +15,11 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..core.errors import NotrainError
+from .ingest.crawler import Crawled, Crawler
 from .limits import WRITE_GUARD
 from .log.sequencer import LogSequencer
 from .state import SERVICE
-from .storage import Sequencer
+from .storage import Origin, Sequencer
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 SUBMISSION_ROUTES = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins")})
@@ -39,6 +40,7 @@ class Metrics:
         self.holding = Gauge("notrain_log_sequencing", "1 if this process holds the sequencer lock, else 0 (standby)", registry=r)
         self.batch_size = Histogram("notrain_log_integration_entries", "Entries per integration", buckets=BATCH_BUCKETS, registry=r)
         self.batch_seconds = Histogram("notrain_log_integration_seconds", "Time to integrate one batch", registry=r)
+        self.crawls = Counter("notrain_crawls", "Origin crawls by outcome (accepted, unchanged, absent, bare, failed)", ["outcome"], registry=r)
         self.rate_limited_clients = Gauge("notrain_rate_limit_clients", "Client addresses in the rate limit table", registry=r)
 
     def refused(self, route: str, code: str) -> None:
@@ -62,6 +64,19 @@ class MeasuredSequencer(LogSequencer):
             self.metrics.batch_size.observe(count)
             self.metrics.batch_seconds.observe(time.perf_counter() - start)
         return count
+
+
+class MeasuredCrawler(Crawler):
+    """The origin crawler, counting each crawl's outcome into the metrics."""
+
+    def __init__(self, *args, metrics: Metrics, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    async def crawl(self, origin: Origin) -> Crawled:
+        crawled = await super().crawl(origin)
+        self.metrics.crawls.labels(crawled.outcome).inc()
+        return crawled
 
 
 def _route(request: web.Request) -> str:

@@ -37,6 +37,7 @@ from notrain.core import (
     trusted_keys,
     verify_manifest,
 )
+from notrain.core.catalog import account_covers
 from notrain.core.decision import Evidence
 from notrain.core.manifest import parse_timestamp
 from notrain.core.verify import Floor
@@ -191,6 +192,9 @@ def test_keyset(case):
 
 @pytest.mark.parametrize("case", cases("accounts.json"))
 def test_account_proof(case):
+    if "account" in case:  # which URLs a proven account covers
+        assert {"covers": account_covers(case["account"], case["url"])} == case["expect"]
+        return
     assert {"proof": has_proof(input_bytes(case, "text").decode("utf-8"), case["publisher"])} == case["expect"]
 
 

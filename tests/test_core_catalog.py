@@ -92,3 +92,47 @@ def test_account_proofs():
 def test_decide_rejects_an_unknown_policy():
     with pytest.raises(ValueError):
         decide([], unknown_as=State.UNKNOWN)
+
+
+def test_a_proven_account_covers_the_urls_under_it_with_the_publishers_default():
+    artist = make_key("artist").public.did_key
+    account, other = "https://bsky.app/profile/mira.example", "https://bsky.app/profile/someone"
+    catalog = Catalog()
+    catalog.add(parse_payload(manifest_bytes(publisher=artist, default={"train-ai": "n", "search": "y"},
+                                             accounts=[{"url": account}, {"url": other}])))
+    post = account + "/post/3k2"
+    assert catalog.url_statements(post) == []  # listed, not proven: nothing
+    catalog.set_proven_accounts(artist, {account, "https://bsky.app/profile/not-listed"})
+    found = catalog.url_statements(post)
+    assert {(s.evidence.rule, c, v) for s in found for c, v in s.prefs.items()} == {
+        ("/accounts/0", "train-ai", State.DISALLOWED), ("/accounts/0", "search", State.ALLOWED)}
+    assert decide(found).state("train-ai") is State.DISALLOWED
+    assert catalog.url_statements(other + "/post/1") == [] and catalog.url_statements(account + ".evil/post") == []
+    # A new manifest that no longer lists the account ends the coverage; listing it again restores it.
+    catalog.add(parse_payload(manifest_bytes(publisher=artist, sequence=2, accounts=[{"url": other}])))
+    assert catalog.url_statements(post) == []
+    catalog.add(parse_payload(manifest_bytes(publisher=artist, sequence=3, accounts=[{"url": account}])))
+    assert len(catalog.url_statements(post)) == 1
+    catalog.set_proven_accounts(artist, set())  # the proof was removed
+    assert catalog.url_statements(post) == []
+
+
+def test_account_lookups_cost_one_dict_probe_per_path_segment():
+    """Thousands of proven accounts on one service: a URL looks up its own ancestors only."""
+    catalog = Catalog()
+    for n in range(2000):
+        publisher = make_key(f"artist {n}").public.did_key
+        url = f"https://bsky.app/profile/artist{n}"
+        catalog.add(parse_payload(manifest_bytes(publisher=publisher, accounts=[{"url": url}])))
+        catalog.set_proven_accounts(publisher, {url})
+    probes = []
+
+    class Counting(dict):
+        def get(self, key, default=None):
+            probes.append(key)
+            return super().get(key, default)
+
+    catalog._accounts["https://bsky.app"] = Counting(catalog._accounts["https://bsky.app"])
+    found = catalog.url_statements("https://bsky.app/profile/artist1999/post/1")
+    assert [s.evidence.publisher for s in found] == [make_key("artist 1999").public.did_key]
+    assert probes == ["/profile", "/profile/artist1999", "/profile/artist1999/post", "/profile/artist1999/post/1"]

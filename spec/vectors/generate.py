@@ -955,8 +955,33 @@ def account_cases() -> list[dict]:
         ("proof-beyond-limit", site, "a" * 1048576 + " notrain:https://mira.example", False),
         ("proof-at-limit", site, "a" * (1048576 - 29) + " notrain:https://mira.example", True),
     ]
-    return [{"id": id_, "description": f"profile text {text[:60]!r}", "publisher": publisher, **encode_input("text", text.encode()),
+    proofs = [{"id": id_, "description": f"profile text {text[:60]!r}", "publisher": publisher, **encode_input("text", text.encode()),
              "expect": {"proof": proof}} for id_, publisher, text, proof in checks]
+    return proofs + account_scope_cases()
+
+
+def account_scope_cases() -> list[dict]:
+    """Which URLs a proven account covers (spec/keys.md, "Works of a proven account")."""
+    account = "https://bsky.app/profile/mira.example"
+    checks = [
+        ("covers-account-page", account, account, True),
+        ("covers-trailing-slash", account, account + "/", True),
+        ("covers-below", account, account + "/post/3k2", True),
+        ("covers-query", account, account + "/post/3k2?lang=en#top", True),
+        ("covers-default-port-and-case", account, "https://BSKY.app:443/profile/mira.example/post/1", True),
+        ("covers-percent-encoded-unreserved", account, "https://bsky.app/profile/%6Dira.example/post/1", True),
+        ("not-sibling-with-same-prefix", account, "https://bsky.app/profile/mira.example.evil/post/1", False),
+        ("not-parent", account, "https://bsky.app/profile", False),
+        ("not-other-scheme", account, "http://bsky.app/profile/mira.example/post/1", False),
+        ("not-other-host", account, "https://cdn.bsky.app/profile/mira.example/img.png", False),
+        ("not-other-port", account, "https://bsky.app:8443/profile/mira.example/post/1", False),
+        ("account-trailing-slash", account + "/", account + "/post/1", True),
+        ("account-query-ignored", account + "?tab=media", account + "/post/1", True),
+        ("root-account-covers-nothing", "https://mira.example/", "https://mira.example/art/1.png", False),
+        ("bare-origin-account-covers-nothing", "https://mira.example", "https://mira.example/", False),
+    ]
+    return [{"id": f"account-scope-{id_}", "description": f"{url} under the account {acct}", "account": acct, "url": url,
+             "expect": {"covers": covers}} for id_, acct, url, covers in checks]
 
 
 # -- paths -----------------------------------------------------------------------------------------

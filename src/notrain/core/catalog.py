@@ -10,6 +10,9 @@ Scoping rules (spec/decision.md):
 * path rules and the default of an origin's manifest apply only to URLs of
   that origin: a site cannot speak for another site's URLs;
 * works and names apply wherever the work or name turns up;
+* an account whose proof holds (core.accounts; the verifier checks it) covers
+  the URLs under its path on its service's origin with its publisher's default
+  (spec/keys.md, "Works of a proven account");
 * within one manifest the most specific path rule wins per category, then the
   manifest default.
 """
@@ -22,7 +25,7 @@ from urllib.parse import SplitResult
 from .decision import Evidence, Statement
 from .manifest import Manifest, origin_of_split
 from .names import NameIndex
-from .paths import PathMatcher, url_path
+from .paths import PathMatcher, normalise, url_path
 from .urls import split_url
 from .verify import check_sequence
 from .vocab import State
@@ -89,6 +92,38 @@ def _split(url: str) -> SplitResult | None:
         return None
 
 
+def account_scope(account_url: str) -> tuple[str, str] | None:
+    """(origin, path) of the URLs an account covers once proven, or None if it covers none: the path is
+    normalised as path rules are, without query or trailing '/'; an account at the root of its origin
+    covers nothing, since an origin speaks for itself (spec/keys.md, "Works of a proven account")."""
+    parts = _split(account_url)
+    try:
+        origin = origin_of_split(parts, of_url=True) if parts is not None else None
+    except ValueError:
+        return None
+    path = normalise(parts.path).rstrip("/") if origin is not None else ""
+    return (origin, path) if path else None  # type: ignore[return-value]
+
+
+def account_covers(account_url: str, url: str) -> bool:
+    """Whether ``url`` is under the account ``account_url`` (its proof holding is the caller's to know)."""
+    scope, parts = account_scope(account_url), _split(url)
+    if scope is None or parts is None:
+        return False
+    try:
+        if origin_of_split(parts, of_url=True) != scope[0]:
+            return False
+    except ValueError:
+        return False
+    return scope[1] in _path_prefixes(normalise(parts.path or "/"))
+
+
+def _path_prefixes(path: str) -> list[str]:
+    """The path and each of its ancestors at a '/' (trailing '/' dropped): what an account path may equal."""
+    prefixes = [path[:i] for i in range(1, len(path)) if path[i] == "/"]
+    return prefixes + [path.rstrip("/")]
+
+
 def _evidence(manifest: Manifest, rule: str, detail: str = "") -> Evidence:
     return Evidence(MECHANISM, manifest.publisher, manifest.publisher, rule, manifest.digest, manifest.sequence, detail)
 
@@ -102,6 +137,10 @@ class Catalog:
         self._origin_of: dict[tuple[str, str], str | None] = {}  # (scheme, netloc) -> origin
         self._works: WorkIndex[str] = WorkIndex()
         self._names: NameIndex[str] = NameIndex()
+        self._proven: dict[str, frozenset[str]] = {}  # publisher -> account URLs whose proof holds
+        # origin -> account path -> the statements of the publishers' defaults for URLs under it
+        self._accounts: dict[str, dict[str, list[Statement]]] = {}
+        self._account_scopes: dict[str, list[tuple[str, str]]] = {}  # publisher -> where its statements are
 
     def __len__(self) -> int:
         return len(self._manifests)
@@ -139,13 +178,43 @@ class Catalog:
             self._works.add(publisher, i, sha256=work.sha256, pdq=work.pdq, threshold=threshold)
         for i, name in enumerate(manifest.names):
             self._names.add(publisher, i, name.name)
+        self._index_accounts(publisher)
         return True
+
+    def set_proven_accounts(self, publisher: str, account_urls: frozenset[str] | set[str]) -> None:
+        """Which accounts of ``publisher`` the verifier last found proven (both directions, spec/keys.md):
+        those its current manifest lists cover the URLs under them.  Kept across manifest updates."""
+        self._proven[publisher] = frozenset(account_urls)
+        self._index_accounts(publisher)
+
+    def _index_accounts(self, publisher: str) -> None:
+        """(Re)install the account statements of one publisher: work in its own accounts only."""
+        for origin, path in self._account_scopes.pop(publisher, ()):
+            paths = self._accounts[origin]
+            paths[path] = [s for s in paths[path] if s.evidence.publisher != publisher]
+            if not paths[path]:
+                del paths[path]
+            if not paths:
+                del self._accounts[origin]
+        manifest, proven = self._manifests.get(publisher), self._proven.get(publisher, frozenset())
+        scopes = []
+        for account in manifest.accounts if manifest is not None else ():
+            scope = account_scope(account.url) if account.url in proven else None
+            if scope is None or scope in scopes:
+                continue
+            scopes.append(scope)
+            detail = f"proven account {account.url}"
+            statements = [Statement({category: state}, _evidence(manifest, account.ref, detail)) for category, state in manifest.default.items()]
+            self._accounts.setdefault(scope[0], {}).setdefault(scope[1], []).extend(statements)
+        if scopes:
+            self._account_scopes[publisher] = scopes
 
     def remove(self, publisher: str) -> None:
         if self._manifests.pop(publisher, None) is not None:
             self._origins.pop(publisher, None)
             self._works.remove_owner(publisher)
             self._names.remove_owner(publisher)
+            self._index_accounts(publisher)
 
     # -- statements -------------------------------------------------------------------
 
@@ -161,8 +230,14 @@ class Catalog:
 
     def url_statements(self, url: str) -> list[Statement]:
         parts = _split(url)
-        rules = self._origins.get(self._origin(parts)) if parts is not None else None  # type: ignore[arg-type]
-        return rules.statements(parts) if rules is not None else []  # type: ignore[arg-type]
+        origin = self._origin(parts) if parts is not None else None
+        rules = self._origins.get(origin) if origin is not None else None
+        found = rules.statements(parts) if rules is not None else []  # type: ignore[arg-type]
+        accounts = self._accounts.get(origin) if origin is not None else None
+        if accounts:  # one dict lookup per ancestor of the path: bounded by the URL's length
+            for prefix in _path_prefixes(normalise(parts.path or "/")):  # type: ignore[union-attr]
+                found.extend(accounts.get(prefix, ()))
+        return found
 
     def _origin(self, parts: SplitResult) -> str | None:
         """The canonical origin of a split URL, memoised per (scheme, netloc):

@@ -52,10 +52,22 @@ async def world(tmp_path, profiles):
     clock = Clock()
     submissions = Submissions(storage, NoteSigner("aggregator.test/log", make_key("log")), max_merge_delay=60, fetch_keyset=None,
                               clock=lambda: clock.now)
-    checker = AccountProofs(storage, client, recheck_interval=RECHECK, max_merge_delay=60, clock=clock)
+    checker = AccountProofs(storage, client, recheck_interval=RECHECK, max_merge_delay=60, clock=clock, on_change=changes_seen)
     yield storage, submissions, checker, clock
     await client.close()
     await storage.close()
+
+
+CHANGES: list[tuple[str, frozenset[str]]] = []
+
+
+async def changes_seen(publisher: str, proven: frozenset[str]) -> None:
+    CHANGES.append((publisher, proven))
+
+
+@pytest.fixture(autouse=True)
+def fresh_changes():
+    CHANGES.clear()
 
 
 async def observations(storage) -> list[dict]:
@@ -98,6 +110,7 @@ async def test_a_proof_that_holds_then_is_removed_is_logged_both_times(world, pr
     assert [(o["proven"], o["checked"]) for o in await observations(storage)] == [
         (True, "2026-12-01T00:00:00Z"), (False, "2026-12-03T00:00:00Z")]
     assert profiles.hits[PROFILE] == 3
+    assert CHANGES == [(publisher, frozenset({account})), (publisher, frozenset())]  # what the query index follows
 
 
 async def test_a_token_of_another_publisher_or_a_longer_id_proves_nothing(world, profiles):

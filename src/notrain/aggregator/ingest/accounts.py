@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from ...core import dsse, ijson
@@ -62,8 +62,11 @@ class AccountProofs:
         recheck_interval: float,
         max_merge_delay: float,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        on_change: Callable[[str, frozenset[str]], Awaitable[None]] | None = None,
     ) -> None:
-        self.storage, self.client, self.clock = storage, client, clock
+        """``on_change(publisher, proven account URLs)`` is awaited whenever a result changes, so the query
+        index can apply spec/keys.md's "Works of a proven account" (``Catalog.set_proven_accounts``)."""
+        self.storage, self.client, self.clock, self.on_change = storage, client, clock, on_change
         self.recheck = timedelta(seconds=recheck_interval)
         self.max_merge_delay = timedelta(seconds=max_merge_delay)
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -104,7 +107,13 @@ class AccountProofs:
             digest = hashlib.sha256(body).digest()
             await self.storage.append(NewEntry(leaf, leaf_hash(leaf), "account-proof", proof.publisher, now, now + self.max_merge_delay, digest))
         await self.storage.put_account_proof(checked)
+        if self.on_change is not None and (status == "proven") != (proof.status == "proven"):
+            await self.on_change(proof.publisher, await self.proven(proof.publisher))
         return checked
+
+    async def proven(self, publisher: str) -> frozenset[str]:
+        """The account URLs of ``publisher`` whose proof held at their last check."""
+        return frozenset(p.account_url for p in await self.storage.account_proofs(publisher) if p.status == "proven")
 
     async def _status(self, proof: AccountProof) -> tuple[str, bytes, str]:
         """(status, profile bytes, URL they were read from)."""

@@ -33,7 +33,7 @@ from ..core.names import MAX_CAPTION_CHARS
 from ..core.pdqindex import MIN_QUERY_QUALITY, PDQ_BYTES
 from ..core.vocab import CATEGORIES, State
 from .ingest.submissions import Accepted
-from .storage import Storage
+from .storage import MAX_READ, Storage
 from .storage import Manifest as StoredManifest
 
 log = logging.getLogger("notrain.aggregator.query")
@@ -110,14 +110,16 @@ class Query:
         self.catalog = Catalog()
         self._lock = threading.Lock()  # the catalog is touched by one thread at a time
         self._cited: dict[str, Cited] = {}
-        self._pending: set[str] = set()  # publishers whose cited entry has no log index yet
-        self._seen_size = -1  # the checkpoint size when the pending entries were last looked up
+        self._pending: dict[int, str] = {}  # entry id -> publisher, for cited entries with no log index yet
+        self._seen_size = 0  # the log entries below this size have been looked at for pending ones
         # Answers by the statements they were decided from: a manifest's URL statements are built once per
         # rule (core.catalog.OriginRules), so the URLs under one rule share one answer, decided once.
         self._memo: dict[tuple, tuple[list[Statement], dict]] = {}
 
     async def load(self) -> Query:
         """Build the index from every publisher's latest stored manifest."""
+        checkpoint = await self.storage.checkpoint()  # before the manifests: what is integrated later is looked up
+        self._seen_size = checkpoint.size if checkpoint else 0
         after = ""
         while page := await self.storage.latest_manifests(after, LOAD_PAGE):
             await asyncio.to_thread(self._install_all, [(None, m) for m in page])
@@ -163,11 +165,12 @@ class Query:
         self._memo.clear()
 
     def _cite(self, stored: StoredManifest) -> None:
+        replaced = self._cited.get(stored.publisher)
+        if replaced is not None:
+            self._pending.pop(replaced.entry, None)
         self._cited[stored.publisher] = Cited(stored.sequence, stored.payload_sha256.hex(), stored.entry_id, stored.log_index)
         if stored.log_index is None:
-            self._pending.add(stored.publisher)
-        else:
-            self._pending.discard(stored.publisher)
+            self._pending[stored.entry_id] = stored.publisher
 
     def _warm(self) -> None:
         """Build the PDQ index now rather than in the first PDQ query.  After a change the next PDQ query
@@ -249,21 +252,21 @@ class Query:
         }
 
     async def _refresh_pending(self) -> None:
-        """Learn the log index of cited entries the sequencer has integrated since (only when the log grew)."""
+        """Learn the log index of cited entries the sequencer has integrated since the last look: the new
+        part of the log is read once (1,000 entries a read), whatever the number of pending entries."""
         if not self._pending:
             return
         checkpoint = await self.storage.checkpoint()
         size = checkpoint.size if checkpoint else 0
-        if size == self._seen_size:
-            return
-        self._seen_size = size
-        for publisher in list(self._pending):
-            cited = self._cited[publisher]
-            entry = await self.storage.entry(cited.entry)
-            if entry is not None and entry.log_index is not None and self._cited.get(publisher) is cited:
-                self._cited[publisher] = Cited(cited.sequence, cited.digest, cited.entry, entry.log_index)
-                self._pending.discard(publisher)
-                self._memo.clear()
+        while self._seen_size < size:
+            stop = min(size, self._seen_size + MAX_READ)
+            for entry in await self.storage.entries(self._seen_size, stop):
+                publisher = self._pending.pop(entry.id, None)
+                cited = self._cited.get(publisher or "")
+                if cited is not None and cited.entry == entry.id:
+                    self._cited[publisher] = Cited(cited.sequence, cited.digest, cited.entry, entry.log_index)
+            self._seen_size = stop
+            self._memo.clear()
 
 
 def _parse(stored: StoredManifest) -> Manifest | None:

@@ -7,6 +7,7 @@ import io
 import json
 import random
 import threading
+import tracemalloc
 
 import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
@@ -20,7 +21,7 @@ from notrain.aggregator.query import CheckError, CheckItem, Query
 from notrain.core import dsse
 from notrain.core.ijson import dumps
 from notrain.core.keyset import make_keyset
-from notrain.core.manifest import MANIFEST_TYPE
+from notrain.core.manifest import MANIFEST_TYPE, parse_payload
 
 
 def painting() -> bytes:
@@ -247,3 +248,22 @@ def test_a_check_item_is_exactly_one_thing_within_limits():
     with pytest.raises(CheckError):
         CheckItem(sha256=hashlib.sha256().digest()[:31])
     assert CheckItem(text="x" * 65_536).text
+
+
+def test_the_worst_batch_the_body_limit_admits_stays_within_a_memory_ceiling():
+    """8 MiB of captions (128 of the longest), every word of them a listed name: each caption cites every name."""
+    query = Query(storage=None)
+    names = [{"name": f"Name{i} Example"} for i in range(100)]
+    envelope = did_manifest(make_key("many names"), names=names)
+    query.catalog.add(parse_payload(dsse.parse(envelope).payload))
+    words = " ".join(f"name{i} example" for i in range(100))
+    caption = (words + " ") * (65_536 // (len(words) + 1))
+    items = [CheckItem(text=caption[:65_536])] * 128
+    tracemalloc.start()
+    try:
+        answers = query._answer(items, ("train-ai", "ai-use", "search"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(answers[0]["decision"]["train-ai"]["because"]) == 100
+    assert peak < 64 * 1024 * 1024, peak  # 12,800 matches and 38,400 citations in the answers

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..core import dsse
@@ -203,8 +203,7 @@ class Query:
             return self._answer(items, purposes)
 
     def _answer(self, items: list[CheckItem], purposes: tuple[str, ...]) -> list[dict]:
-        cite: Callable[[Statement], dict] = self._evidence
-        nothing = {p: {"state": State.UNKNOWN.value, "allowed": True, "because": []} for p in purposes}
+        nothing = {"decision": {p: {"state": State.UNKNOWN.value, "allowed": True, "because": []} for p in purposes}}
         answers = []
         for item in items:
             if item.pdq is not None and item.quality < MIN_QUERY_QUALITY:
@@ -213,21 +212,25 @@ class Query:
                 continue
             statements = self._statements(item)
             if not statements:  # the common answer, shared: nothing is said about most things
-                answers.append({"decision": nothing})
-                continue
-            key = (purposes, *map(id, statements))
-            known = self._memo.get(key)
-            if known is None:
-                if len(self._memo) >= MAX_MEMOISED_ANSWERS:
-                    self._memo.clear()
-                decision = decide(statements, categories=purposes)
-                answer = {"decision": {
-                    p: {"state": decision.state(p).value, "allowed": decision.allowed(p), "because": [cite(s) for s in decision.outcomes[p].because]}
-                    for p in purposes
-                }}
-                known = self._memo[key] = (statements, answer)  # the statements stay alive, so their ids stay theirs
-            answers.append(known[1])
+                answers.append(nothing)
+            elif item.url is None:  # works and names: their statements are new objects each time
+                answers.append(self._decided(statements, purposes))
+            else:
+                key = (purposes, *map(id, statements))
+                known = self._memo.get(key)
+                if known is None:
+                    if len(self._memo) >= MAX_MEMOISED_ANSWERS:
+                        self._memo.clear()
+                    known = self._memo[key] = (statements, self._decided(statements, purposes))  # keeps the ids theirs
+                answers.append(known[1])
         return answers
+
+    def _decided(self, statements: list[Statement], purposes: tuple[str, ...]) -> dict:
+        decision = decide(statements, categories=purposes)
+        return {"decision": {
+            p: {"state": decision.state(p).value, "allowed": decision.allowed(p), "because": [self._evidence(s) for s in decision.outcomes[p].because]}
+            for p in purposes
+        }}
 
     def _statements(self, item: CheckItem) -> list[Statement]:
         if item.url is not None:

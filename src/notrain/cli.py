@@ -689,6 +689,24 @@ def _lint(manifest: Manifest, now: datetime) -> list[dict]:
     return found
 
 
+# -- serve ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--config", "config_path", type=_FILE, help="A TOML configuration file (every key has a default).")
+@click.option("--demo", is_flag=True, help="Start on a new temporary data directory with an example artist loaded.")
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default 8470).")
+def serve(config_path: Path | None, demo: bool, host: str | None, port: int | None) -> None:
+    """Run an aggregator: accept and crawl manifests, keep a transparency log, answer checks."""
+    from .aggregator import config as aggregator_config  # the service's dependencies load only here
+    from .aggregator.serve import run
+
+    config = aggregator_config.load(config_path)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    run(config.with_overrides(server=overrides) if overrides else config, demo=demo)
+
+
 # -- doctor -----------------------------------------------------------------------------
 
 

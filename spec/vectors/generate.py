@@ -972,6 +972,8 @@ def account_scope_cases() -> list[dict]:
         ("covers-percent-encoded-unreserved", account, "https://bsky.app/profile/%6Dira.example/post/1", True),
         ("not-sibling-with-same-prefix", account, "https://bsky.app/profile/mira.example.evil/post/1", False),
         ("not-parent", account, "https://bsky.app/profile", False),
+        ("not-dot-segments", account, "https://bsky.app/profile/mira.example/../../settings", False),
+        ("not-encoded-dot-segments", account, "https://bsky.app/profile/mira.example/%2E%2E/other", False),
         ("not-other-scheme", account, "http://bsky.app/profile/mira.example/post/1", False),
         ("not-other-host", account, "https://cdn.bsky.app/profile/mira.example/img.png", False),
         ("not-other-port", account, "https://bsky.app:8443/profile/mira.example/post/1", False),

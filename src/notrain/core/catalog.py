@@ -119,7 +119,10 @@ def account_covers(account_url: str, url: str) -> bool:
 
 
 def _path_prefixes(path: str) -> list[str]:
-    """The path and each of its ancestors at a '/' (trailing '/' dropped): what an account path may equal."""
+    """The path and each of its ancestors at a '/' (trailing '/' dropped): what an account path may equal.
+    Nothing for a path with a '.' or '..' segment, which an HTTP client resolves to somewhere else."""
+    if "/." in path and any(segment in (".", "..") for segment in path.split("/")):
+        return []
     prefixes = [path[:i] for i in range(1, len(path)) if path[i] == "/"]
     return prefixes + [path.rstrip("/")]
 

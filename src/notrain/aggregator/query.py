@@ -129,13 +129,15 @@ class Query:
         return self
 
     async def accepted(self, accepted: Accepted) -> None:
-        """Ingest's hook after a submission is stored: index it if it is now its publisher's latest (storage's
-        rule: the highest sequence, the first received of equivocating twins)."""
+        """Ingest's hook after a submission is stored: index it if storage now holds it as its publisher's
+        latest (storage decides: after a key rotation the latest may have a lower sequence)."""
         stored, manifest = accepted.appended.manifest, accepted.verified.manifest
-        cited = self._cited.get(manifest.publisher)
-        if stored is None or accepted.equivocation or (cited is not None and cited.sequence >= manifest.sequence):
-            return  # a twin, or older than the latest (a key rotation restarts sequences)
-        found = [(manifest, stored)]
+        if stored is None or accepted.equivocation:
+            return
+        latest = await self.storage.latest_manifest(stored.publisher)
+        if latest is None or latest.id != stored.id:
+            return
+        found = [(manifest, latest)]
         if len(manifest.works) + len(manifest.names) <= INLINE_ITEMS and self._lock.acquire(blocking=False):
             try:  # cheap enough for the event loop, and nobody is matching right now
                 self._install(found)
@@ -152,8 +154,8 @@ class Query:
         """Index each (manifest, stored) pair, the lock held; a manifest of None is parsed from the stored bytes."""
         for manifest, stored in found:
             cited = self._cited.get(stored.publisher)
-            if cited is not None and cited.sequence > stored.sequence:
-                continue  # a newer one was installed while this one waited for the lock
+            if cited is not None and cited.entry > stored.entry_id:
+                continue  # one appended later was installed while this one waited for the lock
             manifest = manifest or _parse(stored)
             if manifest is None:
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aggregator_helpers import did_manifest
@@ -25,7 +25,7 @@ from notrain.fetch.addresses import AddressPolicy
 from notrain.fetch.http import HttpClient
 
 RECHECK = 86400
-START = datetime(2026, 12, 1, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, tzinfo=UTC)
 PROFILE = "/profile/artist"
 
 
@@ -123,7 +123,7 @@ async def test_a_token_of_another_publisher_or_a_longer_id_proves_nothing(world,
 
 
 async def test_only_the_first_mebibyte_of_a_profile_is_read(world, profiles):
-    storage, submissions, checker, _ = world
+    _, submissions, checker, _ = world
     artist = make_key("artist")
     token = f"notrain:{artist.public.did_key}"
     early, late = "/early", "/late"

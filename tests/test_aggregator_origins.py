@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aggregator_helpers import aggregator_config, running
 from conftest import make_key
+from sites import LocalCA, Site
 
 from notrain.aggregator.ingest.crawler import RETRY_AFTER_FAILURE, Crawler, OriginError
 from notrain.aggregator.ingest.submissions import Submissions
@@ -28,7 +29,7 @@ from notrain.fetch.addresses import AddressPolicy
 from notrain.fetch.http import HttpClient
 
 INTERVAL = 3600
-START = datetime(2026, 12, 1, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, tzinfo=UTC)
 MANIFEST, KEYS = "/.well-known/notrain.json", "/.well-known/notrain-keys.json"
 
 
@@ -57,9 +58,9 @@ async def storage(tmp_path):
 async def make_crawler(storage):
     clients = []
 
-    def make(*, allow_loopback: bool = True) -> Crawler:
+    def make(*, allow_loopback: bool = True, ssl=None) -> Crawler:
         addresses = AddressPolicy(allow_loopback=allow_loopback)
-        client = HttpClient(timeout=5.0, addresses=addresses)
+        client = HttpClient(timeout=5.0, addresses=addresses, ssl=ssl)
         clients.append(client)
         submissions = Submissions(storage, NoteSigner("aggregator.test/log", make_key("log")), max_merge_delay=60,
                                   fetch_keyset=None)  # crawls fetch their own key sets
@@ -126,7 +127,7 @@ async def test_a_key_rotation_is_logged_and_the_pins_follow_it(site, storage, ma
     assert crawled.outcome == "accepted", crawled.error
     assert [kind for kind, _ in await logged(storage)] == ["keyset", "manifest", "keyset", "rotation", "manifest"]
     async with storage.sequencer() as sequencer:
-        rotation_entry = [e for e in await sequencer.pending(10) if e.kind == "rotation"][0]
+        rotation_entry = next(e for e in await sequencer.pending(10) if e.kind == "rotation")
     assert dsse.parse(parse_entry(rotation_entry.leaf).body) == rotation.envelope
     assert set(await storage.pinned_keys(site.origin)) == {new.public.kid}
     assert (await storage.latest_manifest(site.origin)).sequence == 2
@@ -206,6 +207,30 @@ async def test_a_key_set_that_cannot_be_fetched_or_a_bare_manifest_over_http_is_
     assert await logged(storage) == []
 
 
+async def test_a_bare_manifest_over_https_is_checked_never_stored_and_refused_once_the_origin_signs(tmp_path, storage, make_crawler):
+    site = await Site(tls=LocalCA(tmp_path)).start()
+    try:
+        crawler, key = make_crawler(ssl=site.tls.client_context()), make_key("site")
+        bare = {"notrain": 1, "publisher": site.origin, "sequence": 5, "issued": "2026-11-01T00:00:00Z",
+                "expires": "2027-11-01T00:00:00Z", "default": {"train-ai": "n"}}
+        site.serve(MANIFEST, json.dumps(bare))
+        await crawler.add(site.origin, "api")
+        [crawled] = await crawler.crawl_due()
+        assert (crawled.outcome, crawled.error) == ("bare", None)
+        assert await storage.latest_manifest(site.origin) is None and await logged(storage) == []
+
+        serve_origin(site, key)  # the origin starts signing
+        crawler.clock.now += timedelta(seconds=INTERVAL)
+        assert (await crawler.crawl_due())[0].outcome == "accepted"
+        site.serve(MANIFEST, json.dumps({**bare, "sequence": 9}))  # a hijacked server goes back to bare
+        crawler.clock.now += timedelta(seconds=INTERVAL)
+        [crawled] = await crawler.crawl_due()
+        assert crawled.outcome == "failed" and crawled.error.startswith("E_UNSIGNED")
+        assert (await storage.latest_manifest(site.origin)).sequence == 1
+    finally:
+        await site.stop()
+
+
 async def test_an_origin_resolving_to_loopback_is_refused_without_allow_loopback(site, storage, make_crawler):
     crawler = make_crawler(allow_loopback=False)
     for origin in (f"http://localhost:{site.port}", site.origin):  # a name resolving to loopback, an IP literal
@@ -243,10 +268,9 @@ async def test_the_running_aggregator_crawls_configured_and_registered_origins(s
 
 async def test_the_api_refuses_an_origin_on_loopback_unless_allowed(site, tmp_path):
     config = aggregator_config(tmp_path, crawl={"allow_loopback": False})
-    async with running(config) as api:
-        async with api.post("/v1/origins", json={"origin": site.origin}) as response:
-            body = await response.json()
-            assert response.status == 422 and body["error"]["code"] == "E_ORIGIN_REFUSED", body
+    async with running(config) as api, api.post("/v1/origins", json={"origin": site.origin}) as response:
+        body = await response.json()
+        assert response.status == 422 and body["error"]["code"] == "E_ORIGIN_REFUSED", body
 
 
 async def crawled(api, publisher: str, timeout: float = 30.0) -> dict:

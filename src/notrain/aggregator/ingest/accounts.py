@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ...core import dsse, ijson
 from ...core.accounts import MAX_PROFILE_CHARS, has_proof
@@ -61,7 +61,7 @@ class AccountProofs:
         *,
         recheck_interval: float,
         max_merge_delay: float,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_change: Callable[[str, frozenset[str]], Awaitable[None]] | None = None,
     ) -> None:
         """``on_change(publisher, proven account URLs)`` is awaited whenever a result changes, so the query

@@ -25,15 +25,14 @@ import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
-from datetime import datetime, timedelta, timezone
 
 from ...core import dsse
 from ...core.errors import KeyMaterialError, NotrainError
 from ...core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ...core.logentry import Source
 from ...core.manifest import canonical_origin
-from ...core.verify import Floor as CoreFloor
 from ...core.verify import accept_bare, is_envelope, verify_manifest
 from ...fetch.addresses import AddressPolicy, BlockedAddress, GuardedResolver
 from ...fetch.http import Fetched, Transport
@@ -76,7 +75,7 @@ class Crawler:
         *,
         interval: float,
         addresses: AddressPolicy,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.storage, self.client, self.submissions, self.clock = storage, client, submissions, clock
         self.interval = timedelta(seconds=interval)
@@ -177,10 +176,10 @@ class Crawler:
         publisher = canonical_origin(fetched.final_url, of_url=True) or origin
         source = Source("url", url=fetched.final_url)
         if not await asyncio.to_thread(is_envelope, fetched.body):
-            floor = await self.storage.floor(publisher)
-            previous = CoreFloor(floor.sequence, floor.payload_sha256.hex(), frozenset(floor.keyid.split())) if floor else None
-            pinned = bool(await self.storage.pins(publisher))
-            await asyncio.to_thread(accept_bare, fetched.body, fetched_from=fetched.final_url, now=now, previous=previous, pinned=pinned)
+            # Every floor stored here was set by a signed manifest (bare ones are never stored), so a floor
+            # counts as pins: the publisher is known to sign, and TLS alone must not undo that.
+            known_to_sign = bool(await self.storage.pins(publisher)) or await self.storage.floor(publisher) is not None
+            await asyncio.to_thread(accept_bare, fetched.body, fetched_from=fetched.final_url, now=now, pinned=known_to_sign)
             return Crawled(origin, "bare", fetched.status)
         keys_url = publisher + KEYSET_PATH
         keys_fetched = await self.client.get(keys_url, max_bytes=MAX_KEYSET_BYTES)

@@ -404,6 +404,17 @@ def test_show_reads_a_bare_payload(tmp_path):
     assert json.loads(run("show", payload, "--json").stdout)["signed"] is False
 
 
+def test_show_never_writes_control_characters_from_a_document(tmp_path):
+    """A publisher's title or name holding ESC [ ... would drive the reader's terminal: it is shown escaped."""
+    hostile = "\x1b]0;owned\x07\x1b[2J\x9b31m"
+    payload = write_payload(tmp_path / "m.json", names=[{"name": "Mira" + hostile}])
+    for args in (("show", payload), ("show", payload, "--json")):
+        out = run(*args).stdout
+        assert not any(ch in out for ch in "\x1b\x07\x9b")
+    assert "Mira\\u001b]0;owned\\u0007" in run("show", payload).stdout
+    assert json.loads(run("show", payload, "--json").stdout)["names"][0].startswith("Mira" + hostile[:3])
+
+
 def test_lint_is_quiet_on_a_good_manifest(tmp_path, portfolio, key):
     envelope = signed(tmp_path, portfolio, key, "--name", "Example Artist")
     assert json.loads(run("lint", envelope, "--json").stdout) == {"ok": True, "errors": [], "warnings": []}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,8 +97,13 @@ force_option = click.option("--force", is_flag=True, help="Overwrite the output 
 
 
 def _echo(message: str, *, err: bool = False) -> None:
-    """Print a line; lone surrogates (from non-UTF-8 file names, say) are escaped, never fatal."""
-    click.echo(scalar_string(message), err=err)
+    """Print a line; lone surrogates (from non-UTF-8 file names, say) are escaped, never fatal, and so are
+    control characters from documents (a title holding ESC [ ... could otherwise drive the user's terminal)."""
+    click.echo(_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", scalar_string(message)), err=err)
+
+
+# C0 controls but tab and newline, DEL and C1: written as \uXXXX, which is also how JSON escapes them.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _emit(doc: object) -> None:

@@ -142,6 +142,33 @@ async def test_a_key_rotation_is_logged_and_the_pins_follow_it(site, storage, ma
     assert (await storage.latest_manifest(site.origin)).sequence == 2 and len(await logged(storage)) == 5
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_pins_outlive_a_restart_and_still_follow_a_rotation(backend, request, tmp_path, site):
+    """Both backends: the pinned key, gone from the key set after a restart, still verifies the rotation from it."""
+    url = (f"sqlite:///{tmp_path / 'restart.sqlite'}" if backend == "sqlite"
+           else await request.getfixturevalue("postgres_cluster").new_database())
+    old, new = make_key("old"), make_key("new")
+    signer = NoteSigner("aggregator.test/log", make_key("log"))
+    for step in range(2):
+        storage = await open_storage(url)
+        client = HttpClient(timeout=5.0, addresses=AddressPolicy(allow_loopback=True))
+        try:
+            submissions = Submissions(storage, signer, max_merge_delay=60, fetch_keyset=None)
+            crawler = Crawler(storage, client, submissions, interval=INTERVAL, addresses=client.addresses, clock=Clock())
+            if step == 0:
+                serve_origin(site, old)
+                await crawler.add(site.origin, "api")
+            else:  # after the restart: the origin rotated and dropped the old key
+                serve_origin(site, new, 2, etag='"v2"', keys=[new.public], rotations=[make_rotation(site.origin, old, new.public, START)])
+                crawler.clock.now += timedelta(seconds=INTERVAL)
+            [crawled] = await crawler.crawl_due()
+            assert crawled.outcome == "accepted", crawled.error
+            assert set(await storage.pinned_keys(site.origin)) == {(old, new)[step].public.kid}
+        finally:
+            await client.close()
+            await storage.close()
+
+
 async def test_a_rollback_is_refused_and_an_equivocation_flagged(site, storage, make_crawler):
     crawler, key = make_crawler(), make_key("site")
     serve_origin(site, key, 2)

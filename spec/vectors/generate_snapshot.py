@@ -1,0 +1,152 @@
+"""Regenerate spec/vectors/snapshot.json: conformance vectors for spec/snapshot.md.
+
+    python spec/vectors/generate_snapshot.py          # rewrite snapshot.json
+    python spec/vectors/generate_snapshot.py --check  # exit 1 if it is stale
+
+Expected answers are written here by hand from spec/snapshot.md: which publishers, works and origins
+a snapshot holds, and which defect each invalid case has.  The reference implementation makes the
+bytes (a snapshot is a function of its manifests, so the bytes *are* the answer of the "build" case:
+a second implementation must rebuild them exactly) and answers the probes of keys that are not in a
+filter (whether one of those is a false positive depends on the bytes alone; every probe below is
+chosen to be a true negative, which the reference confirms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from notrain.core import PrivateKey, parse_payload
+from notrain.core.snapshot import PART_NAMES, Descriptor, Logged, build, parse_descriptor
+from notrain.core.snapshotfilter import build as build_filter
+
+HERE = Path(__file__).resolve().parent
+LOG = "log.art.example/2026"
+SIZE = 40
+ROOT = hashlib.sha256(b"notrain snapshot vector root").digest()
+ARTIST = PrivateKey.from_seed(hashlib.sha256(b"notrain snapshot vector artist").digest()).public.did_key
+sha = lambda text: hashlib.sha256(text.encode()).hexdigest()
+PDQ_A, PDQ_B = "f" * 32 + "0" * 32, "0f" * 32
+
+PAYLOADS = [
+    (3, {"notrain": 1, "publisher": "https://art.example", "sequence": 1, "issued": "2026-11-01T00:00:00Z",
+         "expires": "2027-11-01T00:00:00Z", "default": {"train-ai": "n"}}),
+    (17, {"notrain": 1, "publisher": "https://art.example", "sequence": 2, "issued": "2026-11-02T00:00:00Z",
+          "expires": "2027-11-01T00:00:00Z", "default": {"search": "y"},
+          "paths": [{"pattern": "/gallery/*", "prefs": {"train-ai": "n", "ai-use": "n"}}, {"pattern": "/blog/", "prefs": {"other-label": "n"}}],
+          "works": [{"sha256": sha("sunset.png")}]}),
+    (9, {"notrain": 1, "publisher": ARTIST, "sequence": 5, "issued": "2026-11-01T00:00:00Z", "expires": "2027-11-01T00:00:00Z",
+         "default": {"train-ai": "n"}, "pdq": {"hasher": "pdqhash-0.2", "threshold": 31},
+         "works": [{"sha256": sha("cat.png"), "pdq": PDQ_A}, {"pdq": PDQ_B, "prefs": {"search": "y"}}, {"sha256": sha("dog.png")}],
+         "names": [{"name": "Jane Doe"}, {"name": "janedoe_art", "prefs": {"ai-use": "n"}}]}),
+    (30, {"notrain": 1, "publisher": "https://quiet.example", "sequence": 1, "issued": "2026-11-01T00:00:00Z",
+          "expires": "2027-11-01T00:00:00Z", "default": {}, "works": [{"sha256": sha("quiet.png"), "prefs": {"train-ai": "y"}}]}),
+]
+ok = lambda **fields: {"valid": True, **fields}
+bad = lambda code: {"valid": False, "error": code}
+
+
+def payload_bytes(doc: dict) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def small() -> tuple[bytes, dict[str, bytes]]:
+    built = build([Logged(index, parse_payload(payload_bytes(doc))) for index, doc in PAYLOADS], log=LOG, size=SIZE, root=ROOT)
+    return built.descriptor, built.parts
+
+
+def encode_case(descriptor: bytes, parts: dict[str, bytes]) -> dict:
+    return {"descriptor": descriptor.decode("ascii"), "parts": {f"{name}_hex": parts[name].hex() for name in PART_NAMES}}
+
+
+def redescribe(descriptor: bytes, parts: dict[str, bytes]) -> bytes:
+    """The descriptor naming ``parts`` (so that a defect inside a part is reached, not E_SNAPSHOT_DIGEST)."""
+    d = parse_descriptor(descriptor)
+    return Descriptor(d.log, d.size, d.root, tuple((n, len(parts[n]), hashlib.sha256(parts[n]).digest()) for n in PART_NAMES)).encode()
+
+
+def invalid_cases(descriptor: bytes, parts: dict[str, bytes]) -> list[dict]:
+    cases = []
+
+    def case(id_, description, error, *, desc=None, **changed):
+        new_parts = {**parts, **changed}
+        new_desc = desc if desc is not None else redescribe(descriptor, new_parts)
+        cases.append({"id": id_, "description": description, **encode_case(new_desc, new_parts), "expect": bad(error)})
+
+    text = descriptor.decode()
+    case("descriptor-magic", "first line is not notrain-snapshot/v1", "E_SNAPSHOT", desc=text.replace("/v1", "/v2", 1).encode())
+    case("descriptor-no-final-newline", "the last line lacks its line feed", "E_SNAPSHOT", desc=descriptor[:-1])
+    case("descriptor-size-leading-zero", "tree size written 040", "E_SNAPSHOT", desc=text.replace("size 40", "size 040").encode())
+    case("descriptor-root-short", "root of 31 octets", "E_SNAPSHOT",
+         desc=text.replace(text.split("\n")[3], "root " + __import__("base64").b64encode(ROOT[:31]).decode()).encode())
+    lines = text.split("\n")
+    case("descriptor-parts-reordered", "parts origins before works", "E_SNAPSHOT",
+         desc="\n".join(lines[:4] + [lines[5], lines[4]] + lines[6:]).encode())
+    case("descriptor-uppercase-digest", "a part digest in upper-case hex", "E_SNAPSHOT", desc=text.replace(lines[6].split()[-1], lines[6].split()[-1].upper()).encode())
+    case("descriptor-two-spaces", "two spaces after 'log'", "E_SNAPSHOT", desc=text.replace("log ", "log  ", 1).encode())
+    case("digest-statements-changed", "statements changed after the descriptor was made", "E_SNAPSHOT_DIGEST", desc=descriptor,
+         statements=parts["statements"].replace(b'"n"', b'"y"', 1))
+    case("digest-pdq-truncated", "pdq part one octet short of the size the descriptor gives", "E_SNAPSHOT_DIGEST", desc=descriptor,
+         pdq=parts["pdq"][:-1])
+    case("filter-magic", "works filter with another magic", "E_SNAPSHOT", works=b"NTFUSE08" + parts["works"][8:])
+    case("filter-length", "works filter with one fingerprint too many", "E_SNAPSHOT", works=parts["works"] + b"\0\0")
+    case("filter-parameters", "works filter whose segment count is not the one its key count gives", "E_SNAPSHOT",
+         works=parts["works"][:28] + (int.from_bytes(parts["works"][28:32], "little") + 1).to_bytes(4, "little") + parts["works"][32:] + b"\0\0" * 8)
+    case("filter-missing-key", "works filter built without one of the statements' works", "E_SNAPSHOT",
+         works=build_filter(__import__("numpy").array([int.from_bytes(bytes.fromhex(sha("cat.png"))[:8], "little"),
+                                                      int.from_bytes(bytes.fromhex(sha("dog.png"))[:8], "little"),
+                                                      int.from_bytes(bytes.fromhex(sha("quiet.png"))[:8], "little")], dtype="uint64")))
+    statements = parts["statements"].split(b"\n")
+    case("statements-order", "two statement lines swapped (a path before its publisher line)", "E_SNAPSHOT",
+         statements=b"\n".join([statements[1], statements[0]] + statements[2:]))
+    case("statements-not-canonical", "a line with a space after a colon", "E_SNAPSHOT", statements=parts["statements"].replace(b'"kind":', b'"kind": ', 1))
+    case("statements-index", "a publisher line citing log index 40 of a 40-entry log", "E_SNAPSHOT",
+         statements=parts["statements"].replace(b'"index":30', b'"index":40', 1))
+    case("statements-unknown-member", "a work line with an extra member", "E_SNAPSHOT",
+         statements=parts["statements"].replace(b'{"kind":"work",', b'{"extra":1,"kind":"work",', 1))
+    case("pdq-unsorted", "pdq rows in descending order", "E_SNAPSHOT", pdq=parts["pdq"][:8] + parts["pdq"][41:] + parts["pdq"][8:41])
+    case("pdq-threshold", "a pdq row with threshold 49", "E_SNAPSHOT", pdq=parts["pdq"][:40] + bytes([49]) + parts["pdq"][41:])
+    return cases
+
+
+def vectors() -> list[dict]:
+    descriptor, parts = small()
+    payloads = [{"index": index, "payload": payload_bytes(doc).decode()} for index, doc in PAYLOADS]
+    valid = {
+        "id": "small",
+        "description": ("Four logged manifests of three publishers (art.example's sequence 2 replaces its sequence 1); "
+                        "a second implementation must rebuild these exact bytes from `build`, load them, and answer the probes"),
+        "build": {"log": LOG, "size": SIZE, "root_hex": ROOT.hex(), "manifests": payloads},
+        **encode_case(descriptor, parts),
+        "probes": {
+            "works": [{"sha256": sha(n), "maybe": True} for n in ("sunset.png", "cat.png", "dog.png", "quiet.png")]
+                     + [{"sha256": sha(n), "maybe": False} for n in ("unlisted.png", "other.jpg")],
+            "origins": [{"origin": "https://art.example", "maybe": True}, {"origin": "https://quiet.example", "maybe": False},
+                        {"origin": "https://elsewhere.example", "maybe": False}],
+        },
+        "expect": ok(id=hashlib.sha256(descriptor).hexdigest(), publishers=sorted(["https://art.example", "https://quiet.example", ARTIST]),
+                     pdq_rows=2, statements=11),
+    }
+    empty = build([], log=LOG, size=0, root=hashlib.sha256(b"").digest())
+    return [valid,
+            {"id": "empty", "description": "The snapshot of an empty log: empty filters (probes always answer no), no statements",
+             **encode_case(empty.descriptor, empty.parts), "probes": {"works": [{"sha256": sha("cat.png"), "maybe": False}], "origins": []},
+             "expect": ok(id=hashlib.sha256(empty.descriptor).hexdigest(), publishers=[], pdq_rows=0, statements=0)},
+            *invalid_cases(descriptor, parts)]
+
+
+def render() -> str:
+    return json.dumps({"vectors": vectors()}, indent=1, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    target = HERE / "snapshot.json"
+    text = render()
+    if "--check" in sys.argv:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            print("spec/vectors/snapshot.json is stale: run python spec/vectors/generate_snapshot.py", file=sys.stderr)
+            sys.exit(1)
+    else:
+        target.write_text(text, encoding="utf-8")

@@ -20,6 +20,7 @@ from notrain.aggregator.storage import (
     Checkpoint,
     CheckpointConflict,
     Floor,
+    FloorUpdate,
     NewEntry,
     NewManifest,
     NotPending,
@@ -30,6 +31,7 @@ from notrain.aggregator.storage import (
     Validators,
     open_storage,
 )
+from notrain.aggregator.storage import migrations
 from notrain.aggregator.storage.migrations import latest
 from notrain.core.tiles import ENTRIES, TileId, tiles_for, verify_tiles
 from notrain.core.tiles import integrate as integrate_tiles
@@ -74,6 +76,17 @@ def new_manifest(sequence: int, payload: bytes, publisher: str = DID) -> NewMani
     )
 
 
+def floor_update(sequence: int, payload: bytes, *, keys: set[str], signed_by: set[str] | None = None) -> FloorUpdate:
+    """The floor a manifest signed by ``signed_by`` (default: all of ``keys``) sets, ``keys`` trusted for it."""
+    digest = hashlib.sha256(payload).hexdigest()
+    return FloorUpdate(DID, Floor(sequence, digest, frozenset(keys)), frozenset(keys if signed_by is None else signed_by))
+
+
+async def accept(storage, n: int, sequence: int, payload: bytes, keys=frozenset({"kid-a"})):
+    """Append a manifest as ingest does: with the floor it sets."""
+    return await storage.append(new_entry(n), new_manifest(sequence, payload), floor_update(sequence, payload, keys=set(keys)))
+
+
 def checkpoint(size: int) -> Checkpoint:
     root = hashlib.sha256(b"root %d" % size).digest()
     return Checkpoint(size, root, b"example.org/log\n%d\n%s\n" % (size, root.hex().encode()))
@@ -102,10 +115,10 @@ async def schema_versions(url: str) -> list[int]:
         await conn.close()
 
 
-async def execute(url: str, sql: str) -> None:
+async def execute(url: str, sql: str, *, script: bool = False) -> None:
     if url.startswith("sqlite"):
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            conn.execute(sql)
+            conn.executescript(sql) if script else conn.execute(sql)
         return
     conn = await asyncpg.connect(url)
     try:
@@ -119,7 +132,7 @@ async def execute(url: str, sql: str) -> None:
 
 async def test_migrates_an_empty_database_and_reopens_idempotently(url):
     first = await open_storage(url)
-    await first.append(new_entry(1), floor=Floor(DID, 3, b"\x01" * 32, "2026-11-01T00:00:00Z", "kid"))
+    await first.append(new_entry(1), floor=floor_update(3, b"\x01", keys={"kid"}))
     await first.close()
     assert await schema_versions(url) == list(range(1, latest(url.split(":")[0].removesuffix("ql")) + 1))
     second = await open_storage(url)
@@ -182,10 +195,10 @@ async def test_concurrent_appends_are_all_durable_and_one_bad_append_fails_alone
 
 
 async def test_equivocation_keeps_both_payloads_and_flags_them(storage):
-    await storage.append(new_entry(1), new_manifest(1, b"first"))
-    honest = await storage.append(new_entry(2), new_manifest(2, b"second"))
-    twin = await storage.append(new_entry(3), new_manifest(2, b"second, other bytes"))
-    repeat = await storage.append(new_entry(4), new_manifest(2, b"second"))  # same payload observed again
+    await accept(storage, 1, 1, b"first")
+    honest = await accept(storage, 2, 2, b"second")
+    twin = await accept(storage, 3, 2, b"second, other bytes")
+    repeat = await accept(storage, 4, 2, b"second")  # same payload observed again
     assert not honest.manifest.equivocation and twin.manifest.equivocation
     assert repeat.manifest.id == honest.manifest.id and repeat.manifest.equivocation
     flagged = await storage.equivocations(10)
@@ -199,18 +212,107 @@ async def test_equivocation_keeps_both_payloads_and_flags_them(storage):
     assert [m.sequence for m in await storage.manifest_history(DID, 10, below=2)] == [1]  # the next page
 
 
-async def test_floors_only_rise_and_survive_reopening(url):
+async def test_floors_follow_the_spec_rule_per_key_set_and_survive_reopening(url):
+    """spec/envelope.md step 10: a floor binds manifests signed by a key trusted when it was set."""
     storage = await open_storage(url)
-    floor = Floor(DID, 5, b"\x05" * 32, "2026-11-05T00:00:00Z", "kid-a")
-    assert await storage.raise_floor(floor)
-    assert not await storage.raise_floor(Floor(DID, 4, b"\x04" * 32, "2026-11-04T00:00:00Z", "kid-a"))
-    assert not await storage.raise_floor(Floor(DID, 5, b"\x55" * 32, "2026-11-05T00:00:00Z", "kid-b"))
-    await storage.append(new_entry(1), new_manifest(3, b"old"), Floor(DID, 3, b"\x03" * 32, "2026-11-03T00:00:00Z", "kid-a"))
+    n = iter(range(1, 100))
+
+    async def accept(update: FloorUpdate) -> Floor:  # a floor alone, no manifest
+        await storage.append(new_entry(next(n)), floor=update)
+        return await storage.floor(DID)
+
+    five = floor_update(5, b"\x05", keys={"kid-a"})
+    assert await accept(five) == five.floor
+    assert await accept(floor_update(4, b"\x04", keys={"kid-a"})) == five.floor  # bound, lower: kept
+    assert await accept(floor_update(5, b"\x55", keys={"kid-a"})) == five.floor  # bound, equal, other digest
+    same = floor_update(5, b"\x05", keys={"kid-a", "kid-b"}, signed_by={"kid-b"})  # not bound: {kid-a} trusted then
+    assert await accept(same) == same.floor
+    thief = floor_update(2**53 - 1, b"\xff", keys={"kid-a", "kid-b"}, signed_by={"kid-a"})
+    assert await accept(thief) == thief.floor
+    overlap = floor_update(1, b"\x01", keys={"kid-a", "kid-c"})  # signed by the old key too: still bound
+    assert await accept(overlap) == thief.floor
+    rotated = floor_update(1, b"\x01", keys={"kid-c"})  # the new key alone starts a new floor, lower
+    assert await accept(rotated) == rotated.floor
+    last = floor_update(2**53 - 2, b"\xfe", keys={"kid-a"})
+    assert await accept(last) == last.floor  # the floor's keys decide: kid-a was not trusted for the new floor
     await storage.close()
     storage = await open_storage(url)
     try:
-        assert await storage.floor(DID) == floor
+        assert await storage.floor(DID) == last.floor
         assert await storage.floor("did:key:nobody") is None
+    finally:
+        await storage.close()
+
+
+def test_a_floor_update_is_for_a_signed_manifest():
+    with pytest.raises(ValueError):
+        floor_update(1, b"\x01", keys=set(), signed_by=set())
+
+
+async def test_concurrent_floor_updates_end_where_some_order_of_them_would(storage):
+    await asyncio.gather(*(accept(storage, s, s, b"%d" % s) for s in range(40, 0, -1)))
+    assert await storage.floor(DID) == floor_update(40, b"40", keys={"kid-a"}).floor  # any order of one key's ends at the highest
+    assert (await storage.latest_manifest(DID)).sequence == 40
+
+
+async def test_the_latest_manifest_is_the_one_that_set_the_floor(storage):
+    """After a rotation the newest accepted manifest may have a lower sequence than a thief's."""
+    await accept(storage, 1, 1, b"first", {"old"})
+    await accept(storage, 2, 2**53 - 1, b"thief", {"old"})
+    await accept(storage, 3, 1, b"after the rotation", {"new"})
+    assert (await storage.latest_manifest(DID)).envelope == new_manifest(1, b"after the rotation").envelope
+    assert [m.envelope for m in await storage.latest_manifests("", 10)] == [new_manifest(1, b"after the rotation").envelope]
+    await accept(storage, 4, 1, b"a twin", {"new"})  # equivocation: stored and flagged, the first one counts
+    assert (await storage.latest_manifest(DID)).envelope == new_manifest(1, b"after the rotation").envelope
+    flagged = [m.envelope for m in await storage.equivocations(10)]  # not the old key's sequence 1: another floor
+    assert flagged == [new_manifest(1, b"after the rotation").envelope, new_manifest(1, b"a twin").envelope]
+    with pytest.raises(ValueError):  # a floor appended with a manifest is that manifest's
+        await storage.append(new_entry(5), new_manifest(2, b"two"), floor_update(2, b"other", keys={"new"}))
+    assert await storage.pending_count() == 4
+
+
+async def test_an_append_that_fails_writes_no_entry_body_or_floor(storage):
+    await storage.append(new_entry(1), floor=floor_update(1, b"\x01", keys={"kid-a"}))
+    broken = FloorUpdate(DID, Floor(2, "not hex", frozenset({"kid-a"})), frozenset({"kid-a"}))  # fails as the floor is written
+    with pytest.raises(ValueError):
+        await storage.append(new_entry(2, key=b"k2"), None, broken, b"detached body")
+    assert await storage.pending_count() == 1
+    assert await storage.body(hashlib.sha256(b"detached body").digest()) is None
+    assert (await storage.floor(DID)).sequence == 1
+
+
+async def test_detached_bodies_are_stored_with_their_entry_and_read_by_digest(storage):
+    body = bytes(range(256)) * 4096  # 1 MiB, every octet value
+    digest = hashlib.sha256(body).digest()
+    first = await storage.append(new_entry(1, key=digest), body=body)
+    again = await storage.append(new_entry(2, key=digest), body=b"not written: the key is known")
+    assert first.created and not again.created
+    assert await storage.body(digest) == body
+    assert await storage.body(hashlib.sha256(b"not written: the key is known").digest()) is None
+    assert await storage.body(b"\x00" * 32) is None
+    await storage.append(new_entry(3), body=body)  # the same body observed again: stored once, unchanged
+    assert await storage.body(digest) == body
+
+
+async def test_floors_of_schema_2_are_migrated_with_their_key_ids(url):
+    """A database written before floors were kept per key set (key ids space-joined in ``keyid``, and an
+    ``issued`` column) opens with its floors intact."""
+    sqlite = url.startswith("sqlite")
+    dialect = "sqlite" if sqlite else "postgres"
+    digest = f"X'{'07' * 32}'" if sqlite else f"'\\x{'07' * 32}'::bytea"
+    versions = "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT 0);" if sqlite else (
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+    )
+    script = "".join(sql for _, sql in migrations.load(dialect)[:2]) + versions + (
+        "INSERT INTO schema_version (version) VALUES (1), (2);"
+        f"INSERT INTO floors (publisher, sequence, payload_sha256, issued, keyid) VALUES ('{DID}', 7, {digest},"
+        " '2026-11-07T00:00:00Z', 'kid-a kid-b');"
+    )
+    await execute(url, script, script=True)
+    storage = await open_storage(url)
+    try:
+        assert await storage.floor(DID) == Floor(7, "07" * 32, frozenset({"kid-a", "kid-b"}))
+        assert await schema_versions(url) == list(range(1, latest(dialect) + 1))
     finally:
         await storage.close()
 
@@ -270,7 +372,7 @@ async def test_publishers_are_searched_by_exact_prefix(storage):
 
 async def test_integration_assigns_indices_tiles_and_checkpoint(storage):
     for n in range(10):
-        await storage.append(new_entry(n), new_manifest(n, b"p%d" % n) if n == 3 else None)
+        await (accept(storage, n, n, b"p%d" % n) if n == 3 else storage.append(new_entry(n)))
     assert await storage.checkpoint() is None
     first = await integrate(storage, 4)
     second = await integrate(storage, 100)

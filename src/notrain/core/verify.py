@@ -16,9 +16,10 @@ publisher out), moved from TUF's roles to notrain's keys.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from . import dsse, ijson
@@ -105,7 +106,7 @@ def verify_manifest(
         raise PolicyError(f"manifest is published by {manifest.publisher}, expected {publisher}", code="E_PUBLISHER_MISMATCH", where="/publisher")
     if manifest.is_did_key and PublicKey.from_did_key(publisher).kid not in signed_by:
         raise PolicyError("a did:key manifest must be signed by the key its DID names", code="E_PUBLISHER_MISMATCH", where="/signatures")
-    check_policy(manifest, now=now, previous=_binding(previous, signed_by))
+    check_policy(manifest, now=now, previous=binding(previous, signed_by))
     return Verified(manifest, signed_by, hashlib.sha256(data).hexdigest())
 
 
@@ -146,16 +147,18 @@ def check_policy(manifest: Manifest, *, now: datetime, previous: Accepted | None
     check_sequence(manifest, previous)
 
 
-def _binding(floor: Floor | None, signed_by: tuple[str, ...]) -> Floor | None:
+def binding(floor: Floor | None, signed_by: Iterable[str]) -> Floor | None:
     """The floor if it binds a manifest signed by ``signed_by``: when one of its
     keys was trusted as the floor was set.  A manifest signed only by keys
-    reached since (through rotations) starts a new floor."""
+    reached since (through rotations) starts a new floor.  Public so that a
+    verifier keeping floors elsewhere (the aggregator's storage) applies this
+    one rule."""
     if floor is None or not floor.keys.isdisjoint(signed_by):
         return floor
     return None
 
 
-def check_sequence(manifest: Manifest, previous: Accepted | None) -> None:
+def check_sequence(manifest: Accepted, previous: Accepted | None) -> None:
     """Anti-rollback against the last manifest accepted *for the same publisher*:
     the sequence only grows, and an equal sequence must carry the same bytes
     (else the publisher signed two different manifests)."""

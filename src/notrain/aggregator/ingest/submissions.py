@@ -32,9 +32,9 @@ from ...core.logentry import Source, encode_entry
 from ...core.merkle import leaf_hash
 from ...core.note import NoteSigner
 from ...core.receipt import make_receipt
-from ...core.verify import Verified, peek_publisher, trusted_keys, verify_manifest
+from ...core.verify import Floor, Verified, binding, check_sequence, peek_publisher, trusted_keys, verify_manifest
 from ...fetch.manifests import KEYSET_PATH
-from ..storage import Appended, Floor, NewEntry, NewManifest, Storage
+from ..storage import Appended, FloorUpdate, NewEntry, NewManifest, Storage
 
 KeysetFetcher = Callable[[str], Awaitable[tuple[bytes, KeySet]]]
 """Fetch and parse an origin's key set from the origin itself: (exact bytes, parsed)."""
@@ -84,31 +84,24 @@ class Submissions:
     ) -> Accepted:
         """Store a verified manifest: the one step submissions and crawls share.
 
-        The stored floor binds manifests signed by a key trusted when it was set (a bare manifest is bound
-        by any floor): a lower sequence is refused, an equal one with other bytes is equivocation.  The key
-        set it was verified with is logged with its rotations, then the manifest; the floor rises and the
+        Anti-rollback is core's rule (spec/envelope.md, step 10): the stored floor binds a manifest signed by
+        a key trusted when the floor was set, so a rotation to a new key starts a new floor (TUF's recovery
+        from a fast-forward attack).  A bound lower sequence is refused; an equal one with other bytes is
+        equivocation, logged and flagged.  The key set it was verified with is logged with its rotations,
+        then the manifest; storage replaces the floor by the same rule in the append's transaction, and the
         pins move to the keys trusted for it (never for an equivocation, which must not steer anything).
         """
         manifest, publisher = verified.manifest, verified.manifest.publisher
-        floor = await self.storage.floor(publisher)
-        equivocation = False
-        bound = floor is not None and (not verified.signed_by or set(floor.keyid.split()) & set(verified.signed_by))
-        if bound:
-            # The floor binds manifests signed by a key trusted when it was set (spec/envelope.md, step 10):
-            # a rotation to a new key starts a new floor, TUF's recovery from a fast-forward attack.
-            if manifest.sequence < floor.sequence:
-                raise PolicyError(
-                    f"sequence {manifest.sequence} is older than the accepted {floor.sequence}", code="E_ROLLBACK", where="/sequence"
-                )
-            equivocation = manifest.sequence == floor.sequence and manifest.digest != floor.payload_sha256.hex()
+        bound = binding(await self.storage.floor(publisher), verified.signed_by)
+        equivocation = bound is not None and manifest.sequence == bound.sequence and manifest.digest != bound.digest
+        if not equivocation:
+            check_sequence(manifest, bound)  # E_ROLLBACK
         if keyset is not None:
             await self._observe_keyset(publisher, keyset, now)
-        leaf = encode_entry("manifest", source, now, data)
-        entry = NewEntry(leaf, leaf_hash(leaf), "manifest", publisher, now, now + self.max_merge_delay, hashlib.sha256(data).digest())
+        entry, body = self._entry("manifest", source, now, publisher, data)
         record = NewManifest(publisher, manifest.sequence, bytes.fromhex(manifest.digest), data)
-        trusted = " ".join(sorted(keys)) if verified.signed_by else ""
-        new_floor = None if equivocation else Floor(publisher, manifest.sequence, bytes.fromhex(manifest.digest), _timestamp(manifest.issued), trusted)
-        appended = await self.storage.append(entry, record, new_floor)
+        floor = FloorUpdate(publisher, Floor.of(verified, keys), frozenset(verified.signed_by))
+        appended = await self.storage.append(entry, record, floor, body)
         if verified.signed_by and not publisher.startswith("did:") and not equivocation:
             await self.storage.set_pinned_keys(publisher, {kid: json.dumps(key.to_jwk()) for kid, key in keys.items()})
         accepted = Accepted(appended, self.receipt(appended), verified, appended.manifest is not None and appended.manifest.equivocation)
@@ -124,10 +117,16 @@ class Submissions:
         """Every key set and rotation seen is logged once (deduplicated by its bytes)."""
         source = Source("url", url=keyset.url)
         observed = [("keyset", keyset.data)] + [("rotation", rotation.envelope.to_bytes()) for rotation in keyset.parsed.rotations]
-        for kind, body in observed:
-            leaf = encode_entry(kind, source, now, body)
-            entry = NewEntry(leaf, leaf_hash(leaf), kind, origin, now, now + self.max_merge_delay, hashlib.sha256(body).digest())
-            await self.storage.append(entry)
+        for kind, observed_bytes in observed:
+            entry, body = self._entry(kind, source, now, origin, observed_bytes)
+            await self.storage.append(entry, body=body)
+
+    def _entry(self, kind: str, source: Source, now: datetime, publisher: str, data: bytes) -> tuple[NewEntry, bytes | None]:
+        """The log entry observing ``data``, deduplicated by its digest, and ``data`` again if the entry is
+        detached (its bytes commit to the body by digest; spec/log.md, "Log entries"), for storage to keep."""
+        leaf = encode_entry(kind, source, now, data)
+        entry = NewEntry(leaf, leaf_hash(leaf), kind, publisher, now, now + self.max_merge_delay, hashlib.sha256(data).digest())
+        return entry, data if len(leaf) < len(data) else None  # shorter than its body: detached
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,3 @@ async def origin_keys(storage: Storage, origin: str, keyset: KeySet) -> dict[str
     if by_id_only and not pinned:
         raise KeyMaterialError("no key in this key set is pinned", code="E_KEY_UNTRUSTED", where="/keys")
     return await asyncio.to_thread(trusted_keys, origin, keyset, pinned or None)
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,13 +5,22 @@ Guarantees (the rest of the aggregator may rely on these, and on nothing else):
 * **Durable on return.** Every write method returns only after its transaction has committed; on SQLite
   with ``synchronous=FULL``, on PostgreSQL with the server's own durability.  A receipt handed out after
   :meth:`Storage.append` returned promises nothing the database cannot keep.
-* **Atomic appends.** ``append`` stores the entry, its manifest record and the raised rollback floor in
-  one transaction.  The same idempotency key always yields the same entry (``created`` False the second
+* **Atomic appends.** ``append`` stores the entry, its manifest record, its detached body and the
+  publisher's new rollback floor in one transaction.  The same idempotency key always yields the same entry (``created`` False the second
   time, nothing else written), so a retried submission gets the same receipt.  An append whose caller was
   cancelled may or may not have committed; retrying it with the same key is always safe.
-* **Equivocation is kept, never resolved.** Two manifests of one publisher with one ``sequence`` and
-  different payloads are both stored and both flagged; which one counts is the ingest's decision.
-* **Floors only rise.** ``raise_floor`` (also inside ``append``) never lowers a publisher's floor.
+* **Equivocation is kept, never resolved.** A manifest bound by its publisher's floor (below) with the
+  floor's ``sequence`` and another payload is stored, and flagged with the manifest that set the floor,
+  which keeps counting.  Equal sequences across a key rotation are no equivocation (a new floor starts).
+* **Floors follow the spec.** A floor is core's :class:`~notrain.core.verify.Floor` (sequence, digest, the
+  key ids trusted when it was set).  ``append`` replaces the publisher's floor by the one its manifest sets
+  unless the stored floor binds that manifest and refuses its sequence (:func:`floor_outcome`: core's
+  ``binding`` and ``check_sequence``, spec/envelope.md step 10), deciding and writing in its transaction,
+  serialised per publisher: concurrent appends leave the floor that one order of them would.  So a floor
+  may fall, when a manifest signed only by keys reached since (a rotation) starts a new one.  The
+  manifest that set the floor is the publisher's latest.
+* **Detached bodies are kept beside their entries.** A body that an entry commits to by digest
+  (spec/log.md, "Log entries") is stored by ``append`` with the entry and read back by its SHA-256.
 * **One sequencer.** At most one :class:`Sequencer` exists per database at a time, across processes;
   opening a second raises :class:`SequencerBusy` at once (no waiting, no home-made election).
 * **Integration is one transaction.** :meth:`Sequencer.integrate` assigns the next log indices, stores the
@@ -35,7 +44,11 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Protocol
+
+from ...core.errors import PolicyError
+from ...core.verify import Floor, binding, check_sequence
 
 MAX_READ = 1000  # rows per read: entries by range, histories, searches, due lists
 TILE_WIDTH = 256  # hashes per full tile, entries per full bundle (tlog-tiles height 8)
@@ -139,14 +152,43 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
-class Floor:
-    """A publisher's rollback floor: the last accepted manifest, which later ones must exceed."""
+class FloorUpdate:
+    """The floor an accepted signed manifest of ``publisher`` sets, and the key ids that signed it (which
+    decide whether the stored floor binds it).  Bare manifests are never stored, so never set one here."""
 
     publisher: str
-    sequence: int
-    payload_sha256: bytes
-    issued: str
-    keyid: str
+    floor: Floor
+    signed_by: frozenset[str]
+
+    def __post_init__(self) -> None:
+        if not self.signed_by:
+            raise ValueError("the aggregator keeps floors of signed manifests only")
+
+
+def check_floor_of(manifest: NewManifest | None, update: FloorUpdate | None) -> None:
+    """A floor appended with a manifest must be that manifest's: it becomes the publisher's latest."""
+    sets = None if manifest is None else (manifest.publisher, manifest.sequence, manifest.payload_sha256.hex())
+    if update is not None and sets is not None and sets != (update.publisher, update.floor.sequence, update.floor.digest):
+        raise ValueError("the floor is not the one the manifest sets")
+
+
+class FloorOutcome(Enum):
+    REPLACE = "replace"  # the floor moves to the new manifest, which becomes the publisher's latest
+    EQUIVOCATION = "equivocation"  # bound, same sequence, other digest: both flagged, the first counts
+    KEEP = "keep"  # bound and lower: a concurrent append of a newer manifest committed first
+
+
+def floor_outcome(stored: Floor | None, update: FloorUpdate) -> FloorOutcome:
+    """What an accepted manifest does to the ``stored`` floor, by core's rule (spec/envelope.md, step 10):
+    every accepted manifest replaces the floor unless the floor binds it (a key of the floor signed it)."""
+    bound = binding(stored, update.signed_by)
+    if bound is not None and bound.sequence == update.floor.sequence and bound.digest != update.floor.digest:
+        return FloorOutcome.EQUIVOCATION
+    try:
+        check_sequence(update.floor, bound)
+    except PolicyError:
+        return FloorOutcome.KEEP
+    return FloorOutcome.REPLACE
 
 
 @dataclass(frozen=True)
@@ -202,9 +244,10 @@ class Storage(Protocol):
     async def close(self) -> None: ...
 
     # ingest
-    async def append(self, entry: NewEntry, manifest: NewManifest | None = None, floor: Floor | None = None) -> Appended: ...
-    async def raise_floor(self, floor: Floor) -> bool:
-        """True if stored: the publisher had no floor or a lower sequence."""
+    async def append(
+        self, entry: NewEntry, manifest: NewManifest | None = None, floor: FloorUpdate | None = None, body: bytes | None = None
+    ) -> Appended:
+        """``body``: the detached body ``entry`` commits to by digest, if its own bytes do not hold it."""
 
     async def floor(self, publisher: str) -> Floor | None: ...
     async def pins(self, origin: str) -> frozenset[str]: ...
@@ -241,10 +284,14 @@ class Storage(Protocol):
         """The last sequenced entries, newest first."""
 
     async def pending_count(self) -> int: ...
+    async def body(self, sha256: bytes) -> bytes | None:
+        """The detached body with this SHA-256, stored by :meth:`append`."""
 
     # publishers
     async def latest_manifest(self, publisher: str) -> Manifest | None:
-        """Highest sequence (the first received, if equivocated), integrated or not."""
+        """The manifest that set the publisher's floor (the newest accepted, by the spec's rule: after a key
+        rotation it may have a lower sequence than older ones; equivocating twins never replace it),
+        integrated or not."""
 
     async def latest_manifests(self, after: str, limit: int) -> list[Manifest]:
         """Each publisher's latest manifest (as :meth:`latest_manifest`), publishers after ``after`` in byte

@@ -5,12 +5,13 @@ commit batches their fsyncs).  The sequencer is a session advisory lock (``pg_tr
 taken on a dedicated connection outside the pool and held for as long as the sequencer lives: the
 integration transactions run on that same connection, so if the holder dies its connection drops, the
 server releases the lock and rolls back whatever was half done, and another process can take over.
-Concurrent manifests of one publisher are serialised by a transaction-scoped advisory lock on the
-publisher, so equivocation flagging cannot miss a race.  Migrations run under their own advisory lock.
+The floor rule (and with it equivocation flagging) is serialised per publisher by a transaction-scoped
+advisory lock on the publisher, so it cannot miss a race.  Migrations run under their own advisory lock.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from .base import (
     CheckpointConflict,
     Entry,
     Floor,
+    FloorOutcome,
+    FloorUpdate,
     Manifest,
     NewEntry,
     NewManifest,
@@ -39,6 +42,8 @@ from .base import (
     TileConflict,
     Validators,
     check_count,
+    check_floor_of,
+    floor_outcome,
     to_ms,
 )
 
@@ -70,7 +75,10 @@ class PostgresStorage:
         return await self._pool.fetch(sql, *params)
 
     # ingest
-    async def append(self, entry: NewEntry, manifest: NewManifest | None = None, floor: Floor | None = None) -> Appended:
+    async def append(
+        self, entry: NewEntry, manifest: NewManifest | None = None, floor: FloorUpdate | None = None, body: bytes | None = None
+    ) -> Appended:
+        check_floor_of(manifest, floor)
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchrow(
                 "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline)"
@@ -87,14 +95,15 @@ class PostgresStorage:
                 known = await conn.fetchrow(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = $1", entry.idempotency_key)
                 found = await conn.fetchrow(f"SELECT {rows.MANIFEST} WHERE m.entry_id = $1", known[0])
                 return Appended(rows.entry(known), rows.manifest(found) if found else None, created=False)
-            record = None if manifest is None else await _add_manifest(conn, manifest, inserted[0])
+            if body is not None:
+                await conn.execute(
+                    "INSERT INTO bodies (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING", hashlib.sha256(body).digest(), body
+                )
+            manifest_id = None if manifest is None else await _add_manifest(conn, manifest, inserted[0])
             if floor is not None:
-                await _raise_floor(conn, floor)
-            return Appended(rows.entry(inserted), record, created=True)
-
-    async def raise_floor(self, floor: Floor) -> bool:
-        async with self._pool.acquire() as conn:
-            return await _raise_floor(conn, floor)
+                await _update_floor(conn, floor, manifest_id)
+            record = None if manifest_id is None else await conn.fetchrow(f"SELECT {rows.MANIFEST} WHERE m.id = $1", manifest_id)
+            return Appended(rows.entry(inserted), record and rows.manifest(record), created=True)
 
     async def floor(self, publisher: str) -> Floor | None:
         found = await self._fetch(f"SELECT {rows.FLOOR} FROM floors WHERE publisher = $1", publisher)
@@ -223,18 +232,16 @@ class PostgresStorage:
     async def pending_count(self) -> int:
         return await self._pool.fetchval("SELECT count(*) FROM entries WHERE log_index IS NULL")
 
+    async def body(self, sha256: bytes) -> bytes | None:
+        return await self._pool.fetchval("SELECT body FROM bodies WHERE sha256 = $1", sha256)
+
     # publishers
     async def latest_manifest(self, publisher: str) -> Manifest | None:
-        found = await self._fetch(
-            f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 ORDER BY m.sequence DESC, m.id LIMIT 1", publisher
-        )
+        found = await self._fetch(f"SELECT {rows.MANIFEST} JOIN floors f ON f.manifest_id = m.id WHERE f.publisher = $1", publisher)
         return rows.manifest(found[0]) if found else None
 
     async def latest_manifests(self, after: str, limit: int) -> list[Manifest]:
-        sql = (
-            f"SELECT {rows.MANIFEST} WHERE m.publisher > $1 AND m.id = (SELECT l.id FROM manifests l"
-            " WHERE l.publisher = m.publisher ORDER BY l.sequence DESC, l.id LIMIT 1) ORDER BY m.publisher LIMIT $2"
-        )
+        sql = f"SELECT {rows.MANIFEST} JOIN floors f ON f.manifest_id = m.id WHERE f.publisher > $1 ORDER BY f.publisher LIMIT $2"
         return [rows.manifest(r) for r in await self._fetch(sql, after, check_count(limit))]
 
     async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:
@@ -310,8 +317,8 @@ async def _migrate(conn: asyncpg.Connection) -> None:
         await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
 
 
-async def _add_manifest(conn: asyncpg.Connection, m: NewManifest, entry_id: int) -> Manifest:
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PUBLISHER_LOCKS, m.publisher)
+async def _add_manifest(conn: asyncpg.Connection, m: NewManifest, entry_id: int) -> int:
+    """Store ``m`` (once per payload) and return its id."""
     await conn.execute(
         "INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT DO NOTHING",
@@ -321,35 +328,29 @@ async def _add_manifest(conn: asyncpg.Connection, m: NewManifest, entry_id: int)
         m.envelope,
         entry_id,
     )
-    await conn.execute(
-        "UPDATE manifests SET equivocation = true WHERE publisher = $1 AND sequence = $2 AND NOT equivocation"
-        " AND (SELECT count(*) FROM manifests WHERE publisher = $1 AND sequence = $2) > 1",
-        m.publisher,
-        m.sequence,
+    return await conn.fetchval(
+        "SELECT id FROM manifests WHERE publisher = $1 AND sequence = $2 AND payload_sha256 = $3", m.publisher, m.sequence, m.payload_sha256
     )
-    return rows.manifest(
-        await conn.fetchrow(
-            f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 AND m.sequence = $2 AND m.payload_sha256 = $3",
-            m.publisher,
-            m.sequence,
-            m.payload_sha256,
+
+
+async def _update_floor(conn: asyncpg.Connection, update: FloorUpdate, manifest_id: int | None) -> None:
+    """Apply the spec's rule (:func:`.base.floor_outcome`) under the publisher's transaction lock, so that
+    concurrent appends of one publisher decide one after the other."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PUBLISHER_LOCKS, update.publisher)
+    found = await conn.fetchrow(f"SELECT {rows.FLOOR}, manifest_id FROM floors WHERE publisher = $1", update.publisher)
+    outcome = floor_outcome(rows.floor(found) if found else None, update)
+    if outcome is FloorOutcome.EQUIVOCATION:
+        twins = [i for i in (manifest_id, found[3]) if i is not None]
+        await conn.execute("UPDATE manifests SET equivocation = true WHERE id = ANY($1::bigint[])", twins)
+    elif outcome is FloorOutcome.REPLACE:
+        await conn.execute(
+            f"INSERT INTO floors (publisher, {rows.FLOOR}, manifest_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (publisher)"
+            " DO UPDATE SET sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256, keyids = excluded.keyids,"
+            " manifest_id = excluded.manifest_id",
+            update.publisher,
+            *rows.floor_values(update.floor),
+            manifest_id,
         )
-    )
-
-
-async def _raise_floor(conn: asyncpg.Connection, floor: Floor) -> bool:
-    status = await conn.execute(
-        f"INSERT INTO floors ({rows.FLOOR}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (publisher) DO UPDATE SET"
-        " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256,"
-        " issued = excluded.issued, keyid = excluded.keyid"
-        " WHERE excluded.sequence > floors.sequence",
-        floor.publisher,
-        floor.sequence,
-        floor.payload_sha256,
-        floor.issued,
-        floor.keyid,
-    )
-    return status == "INSERT 0 1"
 
 
 async def _store_immutable(

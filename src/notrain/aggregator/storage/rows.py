@@ -12,7 +12,7 @@ MANIFEST = (
     "m.id, m.publisher, m.sequence, m.payload_sha256, m.envelope, m.entry_id, e.received_at, e.log_index, m.equivocation"
     " FROM manifests m JOIN entries e ON e.id = m.entry_id"
 )
-FLOOR = "publisher, sequence, payload_sha256, issued, keyid"
+FLOOR = "sequence, payload_sha256, keyids"
 ORIGIN = "origin, added_by, added_at, next_crawl_at, last_status, failures"
 ACCOUNT_PROOF = "publisher, account_url, status, checked_at, next_check_at"
 
@@ -48,7 +48,12 @@ def manifest(row: Row) -> Manifest:
 
 
 def floor(row: Row) -> Floor:
-    return Floor(publisher=row[0], sequence=row[1], payload_sha256=bytes(row[2]), issued=row[3], keyid=row[4])
+    return Floor(row[0], bytes(row[1]).hex(), frozenset(row[2].split()))
+
+
+def floor_values(floor: Floor) -> tuple[int, bytes, str]:
+    """The FLOOR columns of ``floor``: key ids space-separated (a key id is base64url, never a space)."""
+    return floor.sequence, bytes.fromhex(floor.digest), " ".join(sorted(floor.keys))
 
 
 def origin(row: Row, validators: dict[str, Validators]) -> Origin:

@@ -38,6 +38,7 @@ from .base import (
     Checkpoint,
     Entry,
     Floor,
+    FloorUpdate,
     Manifest,
     NewEntry,
     NewManifest,
@@ -61,7 +62,7 @@ class SQLiteStorage:
         self._connections: list[sqlite3.Connection] = []  # one per thread, closed by close() once the threads are gone
         self._writer = ThreadPoolExecutor(1, "notrain-sqlite-writer")
         self._reader = ThreadPoolExecutor(READERS, "notrain-sqlite-reader")
-        self._queued: list[tuple[tuple[NewEntry, NewManifest | None, Floor | None], asyncio.Future]] = []
+        self._queued: list[tuple[writes.Append, asyncio.Future]] = []
         self._committer: asyncio.Task | None = None
 
     @classmethod
@@ -112,9 +113,11 @@ class SQLiteStorage:
             conn.close()
 
     # ingest
-    async def append(self, entry: NewEntry, manifest: NewManifest | None = None, floor: Floor | None = None) -> Appended:
+    async def append(
+        self, entry: NewEntry, manifest: NewManifest | None = None, floor: FloorUpdate | None = None, body: bytes | None = None
+    ) -> Appended:
         done = asyncio.get_running_loop().create_future()
-        self._queued.append(((entry, manifest, floor), done))
+        self._queued.append(((entry, manifest, floor, body), done))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued())
         return await done
@@ -138,9 +141,6 @@ class SQLiteStorage:
                     done.set_exception(result)
                 else:
                     done.set_result(result)
-
-    async def raise_floor(self, floor: Floor) -> bool:
-        return await self._write(writes.transaction(writes.raise_floor), floor)
 
     async def floor(self, publisher: str) -> Floor | None:
         found = await self._fetch(f"SELECT {rows.FLOOR} FROM floors WHERE publisher = ?", publisher)
@@ -266,18 +266,17 @@ class SQLiteStorage:
     async def pending_count(self) -> int:
         return (await self._fetch("SELECT count(*) FROM entries WHERE log_index IS NULL"))[0][0]
 
+    async def body(self, sha256: bytes) -> bytes | None:
+        found = await self._fetch("SELECT body FROM bodies WHERE sha256 = ?", sha256)
+        return found[0][0] if found else None
+
     # publishers
     async def latest_manifest(self, publisher: str) -> Manifest | None:
-        found = await self._fetch(
-            f"SELECT {rows.MANIFEST} WHERE m.publisher = ? ORDER BY m.sequence DESC, m.id LIMIT 1", publisher
-        )
+        found = await self._fetch(f"SELECT {rows.MANIFEST} JOIN floors f ON f.manifest_id = m.id WHERE f.publisher = ?", publisher)
         return rows.manifest(found[0]) if found else None
 
     async def latest_manifests(self, after: str, limit: int) -> list[Manifest]:
-        sql = (
-            f"SELECT {rows.MANIFEST} WHERE m.publisher > ? AND m.id = (SELECT l.id FROM manifests l"
-            " WHERE l.publisher = m.publisher ORDER BY l.sequence DESC, l.id LIMIT 1) ORDER BY m.publisher LIMIT ?"
-        )
+        sql = f"SELECT {rows.MANIFEST} JOIN floors f ON f.manifest_id = m.id WHERE f.publisher > ? ORDER BY f.publisher LIMIT ?"
         return [rows.manifest(r) for r in await self._fetch(sql, after, check_count(limit))]
 
     async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:

@@ -7,6 +7,7 @@ look-up) can never be overtaken by another process between the two.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,12 +19,15 @@ from .base import (
     Appended,
     Checkpoint,
     CheckpointConflict,
-    Floor,
+    FloorOutcome,
+    FloorUpdate,
     NewEntry,
     NewManifest,
     NotPending,
     SchemaTooNew,
     TileConflict,
+    check_floor_of,
+    floor_outcome,
     to_ms,
 )
 
@@ -77,7 +81,10 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def append_group(conn: sqlite3.Connection, group: list[tuple[NewEntry, NewManifest | None, Floor | None]]) -> list:
+Append = tuple[NewEntry, NewManifest | None, FloorUpdate | None, bytes | None]
+
+
+def append_group(conn: sqlite3.Connection, group: list[Append]) -> list:
     results: list = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -96,7 +103,10 @@ def append_group(conn: sqlite3.Connection, group: list[tuple[NewEntry, NewManife
     return results
 
 
-def _append_one(conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest | None, floor: Floor | None) -> Appended:
+def _append_one(
+    conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest | None, floor: FloorUpdate | None, body: bytes | None
+) -> Appended:
+    check_floor_of(manifest, floor)
     if entry.idempotency_key is not None:
         known = conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = ?", (entry.idempotency_key,)).fetchone()
         if known is not None:
@@ -116,7 +126,9 @@ def _append_one(conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest
         ),
     ).lastrowid
     stored = rows.entry(conn.execute(f"SELECT {rows.ENTRY} FROM entries WHERE id = ?", (entry_id,)).fetchone())
-    record = None
+    if body is not None:
+        conn.execute("INSERT INTO bodies (sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING", (hashlib.sha256(body).digest(), body))
+    manifest_id = None
     if manifest is not None:
         m = manifest
         conn.execute(
@@ -124,33 +136,29 @@ def _append_one(conn: sqlite3.Connection, entry: NewEntry, manifest: NewManifest
             " ON CONFLICT DO NOTHING",
             (m.publisher, m.sequence, m.payload_sha256, m.envelope, entry_id),
         )
-        conn.execute(
-            "UPDATE manifests SET equivocation = 1 WHERE publisher = ? AND sequence = ? AND NOT equivocation"
-            " AND (SELECT count(*) FROM manifests WHERE publisher = ? AND sequence = ?) > 1",
-            (m.publisher, m.sequence, m.publisher, m.sequence),
-        )
-        record = rows.manifest(
-            conn.execute(
-                f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.sequence = ? AND m.payload_sha256 = ?",
-                (m.publisher, m.sequence, m.payload_sha256),
-            ).fetchone()
-        )
+        manifest_id = conn.execute(
+            "SELECT id FROM manifests WHERE publisher = ? AND sequence = ? AND payload_sha256 = ?", (m.publisher, m.sequence, m.payload_sha256)
+        ).fetchone()[0]
     if floor is not None:
-        raise_floor(conn, floor)
+        _update_floor(conn, floor, manifest_id)
+    record = None if manifest_id is None else rows.manifest(conn.execute(f"SELECT {rows.MANIFEST} WHERE m.id = ?", (manifest_id,)).fetchone())
     return Appended(stored, record, created=True)
 
 
-def raise_floor(conn: sqlite3.Connection, floor: Floor) -> bool:
-    return (
+def _update_floor(conn: sqlite3.Connection, update: FloorUpdate, manifest_id: int | None) -> None:
+    """Apply the spec's rule (:func:`.base.floor_outcome`) inside the writer's transaction, which serialises it."""
+    found = conn.execute(f"SELECT {rows.FLOOR}, manifest_id FROM floors WHERE publisher = ?", (update.publisher,)).fetchone()
+    outcome = floor_outcome(rows.floor(found) if found else None, update)
+    if outcome is FloorOutcome.EQUIVOCATION:
+        twins = [(i,) for i in (manifest_id, found[3]) if i is not None]
+        conn.executemany("UPDATE manifests SET equivocation = 1 WHERE id = ?", twins)
+    elif outcome is FloorOutcome.REPLACE:
         conn.execute(
-            f"INSERT INTO floors ({rows.FLOOR}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (publisher) DO UPDATE SET"
-            " sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256,"
-            " issued = excluded.issued, keyid = excluded.keyid"
-            " WHERE excluded.sequence > floors.sequence",
-            (floor.publisher, floor.sequence, floor.payload_sha256, floor.issued, floor.keyid),
-        ).rowcount
-        == 1
-    )
+            f"INSERT INTO floors (publisher, {rows.FLOOR}, manifest_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (publisher) DO UPDATE"
+            " SET sequence = excluded.sequence, payload_sha256 = excluded.payload_sha256, keyids = excluded.keyids,"
+            " manifest_id = excluded.manifest_id",
+            (update.publisher, *rows.floor_values(update.floor), manifest_id),
+        )
 
 
 def integrate(

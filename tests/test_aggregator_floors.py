@@ -8,7 +8,7 @@ aggregator fetches itself for every submission.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aggregator_helpers import aggregator_config, integrated, running, submit
@@ -54,7 +54,7 @@ async def test_a_rotation_recovers_from_a_thiefs_huge_sequence(api, site):
     assert status == 409 and body["error"]["code"] == "E_ROLLBACK"  # locked out while the old key signs
 
     # The publisher rotates to a new key (signed by the old one) and drops the old key from its set.
-    rotation = make_rotation(site.origin, old, new.public, datetime(2026, 11, 2, tzinfo=timezone.utc))
+    rotation = make_rotation(site.origin, old, new.public, datetime(2026, 11, 2, tzinfo=UTC))
     site.serve(KEYS, dumps(make_keyset(site.origin, [new.public], (rotation,)).to_json()))
     recovered = signed(site.origin, 1, [new], default={"train-ai": "n", "search": "y"})
     status, body = await submit(api, recovered)
@@ -79,7 +79,7 @@ async def test_during_the_overlap_a_manifest_signed_by_both_keys_is_bound_by_the
     old, new = make_key("overlap old"), make_key("overlap new")
     site.serve(KEYS, dumps(make_keyset(site.origin, [old.public]).to_json()))
     assert (await submit(api, signed(site.origin, THIEF_SEQUENCE, [old])))[0] == 202
-    rotation = make_rotation(site.origin, old, new.public, datetime(2026, 11, 2, tzinfo=timezone.utc))
+    rotation = make_rotation(site.origin, old, new.public, datetime(2026, 11, 2, tzinfo=UTC))
     site.serve(KEYS, dumps(make_keyset(site.origin, [old.public, new.public], (rotation,)).to_json()))
     status, body = await submit(api, signed(site.origin, 1, [old, new]))
     assert status == 409 and body["error"]["code"] == "E_ROLLBACK"  # the old key signed it too

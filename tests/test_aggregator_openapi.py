@@ -93,6 +93,7 @@ async def test_real_answers_of_every_operation_match_the_document(tmp_path, open
         await call("GET", "/log/tile/{path}", path=f"0/000.p/{size}")
         await call("GET", "/log/tile/{path}", path=f"entries/000.p/{size}")
         assert (await call("GET", "/log/tile/{path}", path="0/x001/000"))[0] == 404
+        assert (await call("GET", "/log/body/{sha256}", sha256="0" * 64))[0] == 404  # served: test_aggregator_bodies.py
         assert (await call("GET", "/v1/proof/inclusion", params=[("index", "0")]))[0] == 200
         assert (await call("GET", "/v1/proof/inclusion", params=[("index", "0"), ("size", "0")]))[0] == 400
         assert (await call("GET", "/v1/proof/consistency", params=[("from", "1"), ("size", str(size))]))[0] == 200

@@ -29,9 +29,9 @@ from notrain.aggregator.storage import (
     SequencerBusy,
     TileConflict,
     Validators,
+    migrations,
     open_storage,
 )
-from notrain.aggregator.storage import migrations
 from notrain.aggregator.storage.migrations import latest
 from notrain.core.tiles import ENTRIES, TileId, tiles_for, verify_tiles
 from notrain.core.tiles import integrate as integrate_tiles

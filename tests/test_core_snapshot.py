@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from notrain.core import Catalog, ContentHash, NotrainError, parse_payload
-from notrain.core.snapshot import Logged, build, load
+from notrain.core.snapshot import Logged, build, load, parse_descriptor, parts_from_statements
+from notrain.core.snapshotdelta import apply as apply_delta, make as make_delta
 from notrain.core.snapshotfilter import FuseFilter, build as build_filter, origin_key, parameters, work_keys
 from notrain.core.snapshoterrors import SnapshotError
 
@@ -51,9 +52,26 @@ def test_vectors_are_fresh():
     assert result.returncode == 0, result.stderr
 
 
+def apply_delta_case(case: dict):
+    """Apply a delta vector: the new statements, then every other part rebuilt, then loaded in full."""
+    old, new = case["from"], case["to"]
+    statements = apply_delta(old["descriptor"].encode(), old["statements"].encode(), case["delta"].encode(), new["descriptor"].encode())
+    parts = parts_from_statements(statements, size=parse_descriptor(new["descriptor"].encode()).size)
+    assert parts == case_parts(new)
+    return load(new["descriptor"].encode(), parts, full=True)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_vector(case):
     expect = case["expect"]
+    if "delta" in case:
+        if expect["valid"]:
+            assert apply_delta_case(case).id == expect["id"]
+        else:
+            with pytest.raises(SnapshotError) as caught:
+                apply_delta_case(case)
+            assert caught.value.code == expect["error"]
+        return
     if not expect["valid"]:
         with pytest.raises(SnapshotError) as caught:
             load(case["descriptor"].encode(), case_parts(case), full=True)
@@ -102,6 +120,17 @@ def test_the_current_manifest_of_each_publisher_is_the_highest_sequence():
         assert snapshot.works_may_match(bytes.fromhex("22" * 32))[0] and not snapshot.confirm_work(bytes.fromhex("11" * 32))
     with pytest.raises(ValueError):
         build([new], log=LOG, size=5, root=ROOT)  # index 5 is not in a log of 5 entries
+
+
+def test_a_delta_between_random_snapshots_rebuilds_the_next():
+    first, second = many_works(30, 10), many_works(30, 10)
+    second[3] = Logged(50, parse_payload(payload("https://site3.example", 2, works=[{"sha256": "33" * 32}])))
+    del second[7]
+    a, b = build(first, log=LOG, size=60, root=ROOT), build(second, log=LOG, size=60, root=ROOT)
+    delta = make_delta(a.descriptor, a.parts["statements"], b.descriptor, b.parts["statements"])
+    assert delta.count(b"\n") == 3 + 2 + 1  # header, site3's two records, one drop
+    statements = apply_delta(a.descriptor, a.parts["statements"], delta, b.descriptor)
+    assert parts_from_statements(statements, size=60) == b.parts
 
 
 def astuple(built):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from notrain.core import PrivateKey, parse_payload
 from notrain.core.snapshot import PART_NAMES, Descriptor, Logged, build, parse_descriptor
+from notrain.core.snapshotdelta import make as make_delta
 from notrain.core.snapshotfilter import build as build_filter
 
 HERE = Path(__file__).resolve().parent
@@ -52,9 +53,37 @@ def payload_bytes(doc: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def small() -> tuple[bytes, dict[str, bytes]]:
-    built = build([Logged(index, parse_payload(payload_bytes(doc))) for index, doc in PAYLOADS], log=LOG, size=SIZE, root=ROOT)
+def small(payloads=PAYLOADS, size=SIZE, root=ROOT) -> tuple[bytes, dict[str, bytes]]:
+    built = build([Logged(index, parse_payload(payload_bytes(doc))) for index, doc in payloads], log=LOG, size=size, root=root)
     return built.descriptor, built.parts
+
+
+# The next snapshot: the artist's sequence 6 (a name removed), a new publisher, quiet.example left out
+# (its builder skipped it as expired, say), at tree size 50.
+NEXT = [entry for entry in PAYLOADS if entry[1]["publisher"] != "https://quiet.example"] + [
+    (41, {**PAYLOADS[2][1], "sequence": 6, "names": [{"name": "Jane Doe"}]}),
+    (45, {"notrain": 1, "publisher": "https://new.example", "sequence": 1, "issued": "2026-11-20T00:00:00Z",
+          "expires": "2027-11-01T00:00:00Z", "default": {"train-ai": "n"}}),
+]
+NEXT_ROOT = hashlib.sha256(b"notrain snapshot vector root 50").digest()
+
+
+def delta_cases(descriptor: bytes, parts: dict[str, bytes]) -> list[dict]:
+    new_descriptor, new_parts = small(NEXT, 50, NEXT_ROOT)
+    delta = make_delta(descriptor, parts["statements"], new_descriptor, new_parts["statements"])
+    base = {"from": {"descriptor": descriptor.decode(), "statements": parts["statements"].decode()},
+            "to": encode_case(new_descriptor, new_parts)}
+    tampered = delta.replace(b'"name":"Jane Doe"', b'"name":"Jane Doe Jr"')
+    wrong_from = delta.replace(b"from ", b"from 0", 1)[:len(delta)]
+    return [
+        {"id": "delta", "description": ("From the small snapshot to the next: the artist's block replaced, new.example added, "
+                                        "quiet.example dropped; applying it gives the next snapshot's statements, from which every other part is rebuilt"),
+         **base, "delta": delta.decode(), "expect": ok(id=hashlib.sha256(new_descriptor).hexdigest())},
+        {"id": "delta-tampered", "description": "a delta whose name was changed in transit: the result is not the next snapshot's statements",
+         **base, "delta": tampered.decode(), "expect": bad("E_SNAPSHOT_DIGEST")},
+        {"id": "delta-wrong-from", "description": "a delta made from another snapshot (its from line is not the id of the one held)",
+         **base, "delta": wrong_from.decode(), "expect": bad("E_SNAPSHOT")},
+    ]
 
 
 def encode_case(descriptor: bytes, parts: dict[str, bytes]) -> dict:
@@ -134,7 +163,7 @@ def vectors() -> list[dict]:
             {"id": "empty", "description": "The snapshot of an empty log: empty filters (probes always answer no), no statements",
              **encode_case(empty.descriptor, empty.parts), "probes": {"works": [{"sha256": sha("cat.png"), "maybe": False}], "origins": []},
              "expect": ok(id=hashlib.sha256(empty.descriptor).hexdigest(), publishers=[], pdq_rows=0, statements=0)},
-            *invalid_cases(descriptor, parts)]
+            *invalid_cases(descriptor, parts), *delta_cases(descriptor, parts)]
 
 
 def render() -> str:

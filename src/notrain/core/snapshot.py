@@ -29,7 +29,7 @@ from .snapshotfilter import FuseFilter, build as build_filter, origin_key, work_
 from .snapshoterrors import SnapshotError
 from .snapshotparts import PDQ_ROW, Logged, encode_pdq, parse_pdq, parse_statements, statement_records
 
-__all__ = ["Built", "Descriptor", "Logged", "PART_NAMES", "Snapshot", "build", "load", "parse_descriptor"]
+__all__ = ["Built", "Descriptor", "Logged", "PART_NAMES", "Snapshot", "build", "load", "parse_descriptor", "parts_from_statements"]
 
 MAGIC = "notrain-snapshot/v1"
 PART_NAMES = ("works", "origins", "statements", "pdq")
@@ -146,11 +146,24 @@ def build(entries: Iterable[Logged], *, log: str, size: int, root: bytes) -> Bui
         for record in statement_records(entry):
             lines.append(ijson.dumps(record) + b"\n")
             keys.add(record)
-    parts = {"works": build_filter(keys.work_keys()), "origins": build_filter(keys.origin_keys()),
-             "statements": b"".join(lines), "pdq": keys.pdq_part()}
+    parts = _parts(b"".join(lines), keys)
     descriptor = Descriptor(log, size, root, tuple((name, len(parts[name]), hashlib.sha256(parts[name]).digest()) for name in PART_NAMES))
     parse_descriptor(descriptor.encode())  # a log origin or size that no reader would accept fails here
     return Built(descriptor.encode(), parts)
+
+
+def _parts(statements: bytes, keys: _Keys) -> dict[str, bytes]:
+    return {"works": build_filter(keys.work_keys()), "origins": build_filter(keys.origin_keys()),
+            "statements": statements, "pdq": keys.pdq_part()}
+
+
+def parts_from_statements(statements: bytes, *, size: int) -> dict[str, bytes]:
+    """Every part, rebuilt from a ``statements`` part (checked; ``size`` is the tree size): what a
+    client does after applying a delta, or an auditor to compare a published snapshot."""
+    keys = _Keys()
+    for record in parse_statements(statements, tree_size=size):
+        keys.add(record)
+    return _parts(statements, keys)
 
 
 class Snapshot:

@@ -26,8 +26,9 @@ MAX_LINE_BYTES = 8192
 PDQ_MAGIC = b"NTPDQ256"
 PDQ_ROW = 33  # 32 octets of hash, 1 of threshold
 _HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
+_TIMESTAMP = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 _MEMBERS = {
-    "publisher": {"kind", "publisher", "sequence", "digest", "index", "default"},
+    "publisher": {"kind", "publisher", "sequence", "digest", "index", "expires", "default"},
     "path": {"kind", "publisher", "pattern", "prefs"},
     "work": {"kind", "publisher", "prefs"},  # plus sha256 and/or pdq with threshold
     "name": {"kind", "publisher", "name", "prefs"},
@@ -46,7 +47,8 @@ def statement_records(logged: Logged) -> Iterator[dict]:
     """The ``statements`` records of one manifest, in part order; entries stating nothing are left out."""
     manifest, publisher = logged.manifest, logged.manifest.publisher
     yield ({"kind": "publisher", "publisher": publisher, "sequence": manifest.sequence,
-                       "digest": manifest.digest, "index": logged.index, "default": prefs_to_json(manifest.default)})
+                       "digest": manifest.digest, "index": logged.index, "expires": manifest.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "default": prefs_to_json(manifest.default)})
     for rule in manifest.paths:
         if rule.prefs:
             yield ({"kind": "path", "publisher": publisher, "pattern": rule.pattern, "prefs": prefs_to_json(dict(rule.prefs))})
@@ -114,6 +116,8 @@ def _record(line: bytes, where: str, tree_size: int) -> dict:
             if type(record[member]) is not int or not 0 <= record[member] <= limit:
                 raise SnapshotError(f"bad {member} (a log index is below the tree size)", where=where)
         _check_hex(record["digest"], where)
+        if not isinstance(record["expires"], str) or not _TIMESTAMP.match(record["expires"]):
+            raise SnapshotError("bad expires", where=where)
     elif kind == "path":
         try:
             if not isinstance(record["pattern"], str) or check_pattern(record["pattern"], where) != record["pattern"]:

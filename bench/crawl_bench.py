@@ -361,6 +361,7 @@ def settings_for(config: str, workdir: str, reactorless: bool) -> dict:
         "LOG_LEVEL": "WARNING",
         "USER_AGENT": USER_AGENT,
         "NOTRAIN_REPORT_PATH": os.path.join(workdir, "notrain-report.json"),
+        "NOTRAIN_ALLOW_LOOPBACK": True,  # the sites are on 127.0.0.1, which the SSRF guard refuses by default
         **CONFIGS[config],
     }
     if reactorless:

@@ -65,16 +65,47 @@ class _Defects:
         return obj
 
     def integer(self, text: str) -> int:
-        if len(text) <= 15:  # fast path: 15 characters hold at most 999,999,999,999,999 < 2^53
-            return int(text)
-        if len(text) <= 17 and -MAX_SAFE_INTEGER <= int(text) <= MAX_SAFE_INTEGER:  # 2^53 has 16 digits
-            return int(text)
-        return self.not_integer(text)
+        try:
+            return _exact_integer(text)
+        except _Defect:
+            return self.not_integer(text)
 
     def not_integer(self, text: str) -> int:
         if self.number is None:
             self.number = _number_defect(text)
         return 0
+
+
+class _Defect(Exception):
+    """A number or duplicate-name defect met on the fast path; which error to
+    report is then left to the careful parse."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Defect
+    return obj
+
+
+def _exact_integer(text: str) -> int:
+    # 15 characters hold at most 999,999,999,999,999 < 2^53; 2^53 has 16 digits.
+    if len(text) <= 15 or (len(text) <= 17 and -MAX_SAFE_INTEGER <= int(text) <= MAX_SAFE_INTEGER):
+        return int(text)
+    raise _Defect
+
+
+def _refuse_number(text: str) -> Any:
+    raise _Defect
+
+
+# The fast path: built once (json.loads with hooks builds a decoder per call, which
+# costs more than parsing a typical manifest), with stateless hooks that stop at
+# the first defect.  Most documents have none; the others are parsed again by
+# _loads_reporting, so that the error is the one spec/manifest.md's order names.
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_unique_members, parse_float=_refuse_number, parse_int=_exact_integer, parse_constant=_refuse_number
+)
 
 
 def _check_tree(value: Any, max_depth: int, check_strings: bool, where: str = "", depth: int = 1) -> None:
@@ -127,6 +158,20 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise JSONError(f"{what} is not valid UTF-8 (byte {exc.start})", code="E_JSON_UTF8") from None
+    try:
+        value = _STRICT.decode(text)
+    except (_Defect, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return _loads_reporting(data, text, max_depth, what)
+    if _depth(value) > max_depth:
+        _check_tree(value, max_depth, check_strings=False)  # names where the depth is exceeded
+    if _SURROGATE_ESCAPE.search(data) is not None:
+        _check_tree(value, max_depth, check_strings=True)  # finds and names a lone surrogate, if any
+    return value
+
+
+def _loads_reporting(data: bytes, text: str, max_depth: int, what: str) -> Any:
+    """The careful parse, for a document the fast path refused: records every
+    defect class and raises the one the spec's order puts first."""
     defects = _Defects()
     try:
         value = json.loads(

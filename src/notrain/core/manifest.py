@@ -11,6 +11,7 @@ are ignored.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import ipaddress
 import re
@@ -44,7 +45,6 @@ KNOWN_MEMBERS = frozenset(
 )
 _TIMESTAMP = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 _BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
-_LOWER_HEX = re.compile(r"[0-9a-f]*\Z")
 # What a URL written in a manifest must not contain: WHATWG parsers drop or
 # strip these silently, or read '\' as '/' where RFC 3986 does not, so the
 # same member could be read as two URLs.
@@ -62,6 +62,11 @@ class Work(NamedTuple):
     prefs: dict[str, State]
     title: str | None
     ref: str  # JSON Pointer of the entry, for evidence
+
+
+# Builds a Work from one tuple, in C (NamedTuple's own __new__ is a Python function).
+_new_work = functools.partial(tuple.__new__, Work)
+_ABSENT = object()
 
 
 class Name(NamedTuple):
@@ -169,11 +174,28 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _hex(value, where: str, octets: int) -> bytes:
-    if type(value) is str and len(value) == octets * 2 and _LOWER_HEX.match(value):
-        return bytes.fromhex(value)
-    _typed(value, str, where)
-    raise PayloadError(f"must be {octets * 2} lowercase hex digits", code="E_HASH", where=where)
+def _digest(value) -> bytes | None:
+    """32 octets from exactly 64 lowercase hex digits, else None (the caller then
+    lets :func:`_hex` name the error).  ``fromhex`` skips spaces and reads both
+    cases; re-encoding and comparing leaves exactly one spelling, cheaper than a
+    regular expression."""
+    if type(value) is str and len(value) == 64:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            return None
+        if raw.hex() == value:
+            return raw
+    return None
+
+
+def _hex(value, where: str) -> bytes:
+    """A SHA-256 or PDQ hash, or the error that says why not."""
+    raw = _digest(value)
+    if raw is None:
+        _typed(value, str, where)
+        raise PayloadError("must be 64 lowercase hex digits", code="E_HASH", where=where)
+    return raw
 
 
 def canonical_origin(text: str, *, of_url: bool = False) -> str | None:
@@ -268,25 +290,78 @@ def _parse_paths(items, where: str, publisher: str) -> tuple[PathRule, ...]:
 
 
 def _parse_works(items, where: str) -> tuple[Work, ...]:
-    """The hot loop of a large catalogue: plain lookups, no per-field helpers
-    on the happy path (errors still go through the same checkers)."""
+    """The works of a manifest or part: the bulk of a large catalogue."""
     _typed(items, list, where)
+    works = _works_in_bulk(items, where)
+    return works if works is not None else _works_one_by_one(items, where)
+
+
+def _works_in_bulk(items: list, where: str) -> tuple[Work, ...] | None:
+    """The works of a list with no error, a column at a time (comprehensions,
+    ``map`` and one ``bytes.fromhex`` per column, about a fifth of the cost of
+    a Python loop per work); None if any entry is wrong, so that
+    :func:`_works_one_by_one` names the first error in document order."""
+    if not items:
+        return ()
+    if set(map(type, items)) != {dict}:
+        return None
+    shas = _hash_column([item.get("sha256", _ABSENT) for item in items])
+    pdqs = _hash_column([item.get("pdq", _ABSENT) for item in items])
+    if shas is None or pdqs is None or any(pdqs[i] is None for i, sha in enumerate(shas) if sha is None):
+        return None
+    titles = [item.get("title", _ABSENT) for item in items]
+    given = [title for title in titles if title is not _ABSENT]
+    if given:
+        if set(map(type, given)) != {str}:
+            return None
+        lengths = list(map(len, given))
+        if min(lengths) < 1 or max(lengths) > MAX_TEXT_CHARS:
+            return None
+        titles = [None if title is _ABSENT else title for title in titles]
+    else:
+        titles = [None] * len(items)
+    try:
+        prefs = [parse_prefs(item["prefs"], where) if "prefs" in item else {} for item in items]
+    except PayloadError:
+        return None
+    refs = map(f"{where}/".__add__, map(str, range(len(items))))
+    return tuple(map(_new_work, zip(shas, pdqs, prefs, titles, refs)))
+
+
+def _hash_column(values: list) -> list[bytes | None] | None:
+    """Each value as 32 octets (None where absent), or None if any value is not
+    exactly 64 lowercase hex digits."""
+    given = [value for value in values if value is not _ABSENT]
+    if not given:
+        return [None] * len(values)
+    if set(map(type, given)) != {str} or set(map(len, given)) != {64}:
+        return None
+    joined = "".join(given)
+    try:
+        raw = bytes.fromhex(joined)
+    except ValueError:
+        return None
+    if raw.hex() != joined:  # spaces or uppercase
+        return None
+    octets = [raw[i : i + 32] for i in range(0, len(raw), 32)]
+    if len(given) == len(values):
+        return octets
+    rest = iter(octets)
+    return [None if value is _ABSENT else next(rest) for value in values]
+
+
+def _works_one_by_one(items: list, where: str) -> tuple[Work, ...]:
+    """The same checks entry by entry, in document order: raises the first error."""
     works = []
     for i, item in enumerate(items):
         at = f"{where}/{i}"
-        if type(item) is not dict:
-            _typed(item, dict, at)
-        sha = item.get("sha256")
-        sha = None if sha is None and "sha256" not in item else _hex(sha, at + "/sha256", 32)
-        pdq = item.get("pdq")
-        pdq = None if pdq is None and "pdq" not in item else _hex(pdq, at + "/pdq", 32)
+        _typed(item, dict, at)
+        sha = _hex(item["sha256"], f"{at}/sha256") if "sha256" in item else None
+        pdq = _hex(item["pdq"], f"{at}/pdq") if "pdq" in item else None
         if sha is None and pdq is None:
             raise PayloadError("a work needs 'sha256' or 'pdq'", code="E_FIELD_MISSING", where=at)
-        prefs = parse_prefs(item["prefs"], at + "/prefs") if "prefs" in item else {}
-        title = item.get("title")
-        if title is not None or "title" in item:
-            if type(title) is not str or not 0 < len(title) <= MAX_TEXT_CHARS:
-                _text(title, at + "/title")
+        prefs = parse_prefs(item["prefs"], f"{at}/prefs") if "prefs" in item else {}
+        title = _text(item["title"], f"{at}/title") if "title" in item else None
         works.append(Work(sha, pdq, prefs, title, at))
     return tuple(works)
 
@@ -317,7 +392,7 @@ def _parse_parts(items, where: str) -> tuple[PartRef, ...]:
         raise PayloadError(f"at most {MAX_PARTS} parts", code="E_FIELD_VALUE", where=where)
     parts: list[PartRef] = []
     for at, item in _entries(items, where):
-        digest = _hex(_require(item, "sha256", str, at), f"{at}/sha256", 32).hex()
+        digest = _hex(_require(item, "sha256", str, at), f"{at}/sha256").hex()
         size = _require(item, "size", int, at)
         if not 0 < size <= MAX_PART_BYTES:
             raise PayloadError(f"a part is 1 to {MAX_PART_BYTES} bytes", code="E_FIELD_VALUE", where=f"{at}/size")

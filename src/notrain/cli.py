@@ -713,6 +713,48 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
     run(config.with_overrides(server=overrides) if overrides else config, demo=demo)
 
 
+# -- filter -----------------------------------------------------------------------------
+
+
+@main.command("filter")
+@click.argument("input_path", metavar="IN", type=click.Path(exists=True, path_type=Path))
+@click.option("--bundle", "bundle_path", type=_FILE, required=True, help="A bundle of signed manifests (each verified on load).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True, help="Kept rows: a file, or a directory for a directory of shards.")
+@click.option("--url-col", default="url", show_default=True, help="The column of image URLs.")
+@click.option("--caption-col", help="The column of captions, checked for opted-out names.")
+@click.option("--sha256-col", help="A column of SHA-256 hashes of the files (hex or 32 bytes).")
+@click.option("--pdq-col", help="A column of PDQ hashes of the images (hex or 32 bytes).")
+@click.option("--purpose", type=click.Choice(["train-ai", "ai-use", "search"]), default="train-ai", show_default=True)
+@click.option("--unknown", type=click.Choice(["allowed", "disallowed"]), default="allowed", show_default=True, help="What a row nothing speaks about is.")
+@click.option("--names", type=click.Choice(["drop", "strip"]), default="drop", show_default=True, help="A caption with an opted-out name: drop the row, or strip the name.")
+@click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, path_type=Path), help="Refused rows with reason and evidence (default: OUT.rejected.EXT).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="The JSON report (default: OUT.report.json, or notrain-report.json in OUT).")
+@click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=65536, show_default=True)
+@force_option
+@json_option
+def filter_(input_path, bundle_path, out_path, url_col, caption_col, sha256_col, pdq_col, purpose, unknown, names,
+            rejected_path, report_path, batch_size, force, as_json) -> None:
+    """Drop the rows of a URL/caption dataset (parquet, CSV, JSONL) whose publishers opted out, before download."""
+    from .fetch.sources import LocalSource  # pyarrow loads only here
+    from .filter import BatchFilter, Columns
+    from .filter import run as filter_run
+
+    source = LocalSource(bundle_path)
+    core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names)
+    options = filter_run.Options(Columns(url_col, caption_col, sha256_col, pdq_col), batch_size, force)
+
+    def progress(total: int):
+        return click.progressbar(length=total, label="filtering", file=sys.stderr, show_percent=True)
+
+    report = filter_run.run(source, core, input_path, out_path, rejected=rejected_path, report=report_path, options=options,
+                            progress_factory=progress)
+    if as_json:
+        _emit(report)
+    else:
+        _echo(f"kept {report['kept']} of {report['rows']} rows ({report['rejected']} refused, {report['stripped']} captions stripped); "
+              f"report: {report['report']}")
+
+
 # -- doctor -----------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ Public surface (everything else is internal and may change):
 * transparency log (C2SP tlog-tiles, signed notes): :mod:`notrain.core.merkle` (hashes, proofs),
   :mod:`~notrain.core.tiles`, :mod:`~notrain.core.note`, :mod:`~notrain.core.checkpoint`,
   :mod:`~notrain.core.logentry`, :mod:`~notrain.core.receipt`; their errors are :class:`LogError`s
+* snapshots for offline checks: :mod:`notrain.core.snapshot` (``build``, ``load``), its binary fuse
+  filters :mod:`~notrain.core.snapshotfilter` and deltas :mod:`~notrain.core.snapshotdelta`
 """
 
 from .accounts import has_proof, proof_token

@@ -133,6 +133,16 @@ def test_a_delta_between_random_snapshots_rebuilds_the_next():
     assert parts_from_statements(statements, size=60) == b.parts
 
 
+def test_confirmation_compares_whole_digests_not_filter_keys():
+    twins = ["11" * 8 + "22" * 24, "11" * 8 + "33" * 24]  # the same filter key
+    entries = [Logged(0, parse_payload(payload("https://a.example", works=[{"sha256": twins[0]}]))),
+               Logged(1, parse_payload(payload("https://b.example", works=[{"sha256": twins[1]}])))]
+    snapshot = load(*astuple(build(entries, log=LOG, size=2, root=ROOT)))
+    assert [r["publisher"] for r in snapshot.confirm_work(bytes.fromhex(twins[1]))] == ["https://b.example"]
+    assert snapshot.confirm_work(bytes.fromhex("11" * 8 + "44" * 24)) == []
+    assert [r["kind"] for r in snapshot.rules("https://a.example")] == ["publisher"] and snapshot.rules("https://c.example") == []
+
+
 def astuple(built):
     return built.descriptor, built.parts
 
@@ -287,6 +297,6 @@ def test_loading_uses_memory_proportional_to_keys_not_to_statements():
     finally:
         tracemalloc.stop()
     assert snapshot.works.key_count == 20_000
-    # the keys (8 octets a work) with a probe's temporaries (~64 octets a key, at most 2^20 keys at
-    # once) and one line at a time: under half the parts' size, whatever the statements hold
-    assert peak < 100 * 20_000 and peak < total / 2, (peak, total)
+    # the keys and line offsets (16 octets a work) with a probe's temporaries (~64 octets a key, at
+    # most 2^20 keys at once) and one line at a time: the parts are never copied
+    assert peak < 100 * 20_000 and peak < total * 0.6, (peak, total)

@@ -27,7 +27,7 @@ from .errors import NotrainError
 from .merkle import HASH_SIZE, MAX_TREE_SIZE
 from .snapshotfilter import FuseFilter, build as build_filter, origin_key, work_keys
 from .snapshoterrors import SnapshotError
-from .snapshotparts import PDQ_ROW, Logged, encode_pdq, parse_pdq, parse_statements, statement_records
+from .snapshotparts import PDQ_ROW, Logged, encode_pdq, parse_pdq, parse_statements, record_at, statement_records
 
 __all__ = ["Built", "Descriptor", "Logged", "PART_NAMES", "Snapshot", "build", "load", "parse_descriptor", "parts_from_statements"]
 
@@ -102,13 +102,17 @@ class _Keys:
     """What the filters and the PDQ part must hold, collected from statement records."""
 
     def __init__(self) -> None:
-        self.works, self.origins, self.pdq = bytearray(), bytearray(), bytearray()
+        self.works, self.origins, self.pdq, self.work_offsets = bytearray(), bytearray(), bytearray(), bytearray()
+        self.blocks: dict[str, int] = {}  # publisher -> offset of its publisher record
 
-    def add(self, record: dict) -> None:
+    def add(self, record: dict, offset: int) -> None:
         kind = record["kind"]
+        if kind == "publisher":
+            self.blocks[record["publisher"]] = offset
         if kind == "work":
             if "sha256" in record:
                 self.works += bytes.fromhex(record["sha256"])[:8]
+                self.work_offsets += offset.to_bytes(8, "little")
             if "pdq" in record:
                 self.pdq += bytes.fromhex(record["pdq"]) + bytes([record["threshold"]])
         elif not record["publisher"].startswith("did:") and (kind == "path" or (kind == "publisher" and record["default"])):
@@ -139,13 +143,14 @@ def _current(entries: Iterable[Logged]) -> dict[str, Logged]:
 def build(entries: Iterable[Logged], *, log: str, size: int, root: bytes) -> Built:
     """The snapshot of verified manifests logged in the first ``size`` entries of ``log`` (whose root
     at that size is ``root``).  Deterministic: the order of ``entries`` does not matter."""
-    lines, keys = [], _Keys()
+    lines, keys, offset = [], _Keys(), 0
     for publisher, entry in sorted(_current(entries).items()):
         if not 0 <= entry.index < size:
             raise ValueError(f"log index {entry.index} of {publisher} is not below the tree size {size}")
         for record in statement_records(entry):
             lines.append(ijson.dumps(record) + b"\n")
-            keys.add(record)
+            keys.add(record, offset)
+            offset += len(lines[-1])
     parts = _parts(b"".join(lines), keys)
     descriptor = Descriptor(log, size, root, tuple((name, len(parts[name]), hashlib.sha256(parts[name]).digest()) for name in PART_NAMES))
     parse_descriptor(descriptor.encode())  # a log origin or size that no reader would accept fails here
@@ -161,8 +166,8 @@ def parts_from_statements(statements: bytes, *, size: int) -> dict[str, bytes]:
     """Every part, rebuilt from a ``statements`` part (checked; ``size`` is the tree size): what a
     client does after applying a delta, or an auditor to compare a published snapshot."""
     keys = _Keys()
-    for record in parse_statements(statements, tree_size=size):
-        keys.add(record)
+    for offset, record in parse_statements(statements, tree_size=size):
+        keys.add(record, offset)
     return _parts(statements, keys)
 
 
@@ -170,10 +175,15 @@ class Snapshot:
     """A loaded, checked snapshot.  The filters and PDQ rows are views of the parts' bytes."""
 
     def __init__(self, descriptor: Descriptor, descriptor_bytes: bytes, parts: dict[str, bytes],
-                 works: FuseFilter, origins: FuseFilter, pdq: np.ndarray) -> None:
+                 works: FuseFilter, origins: FuseFilter, pdq: np.ndarray, keys: _Keys) -> None:
         self.descriptor, self.parts = descriptor, parts
         self.id = hashlib.sha256(descriptor_bytes).hexdigest()  # what a compliance report cites
         self.works, self.origins, self.pdq = works, origins, pdq
+        work_keys_ = keys.work_keys()
+        order = np.argsort(work_keys_, kind="stable")
+        self._work_keys = work_keys_[order]  # sorted, with the offsets of their lines: exact confirmation
+        self._work_offsets = np.frombuffer(bytes(keys.work_offsets), dtype="<u8").astype(np.int64)[order]
+        self._blocks = keys.blocks
 
     def works_may_match(self, digests: bytes | np.ndarray) -> np.ndarray:
         """Per SHA-256 (concatenated, or an (n, 32) array): False if no manifest lists it."""
@@ -184,23 +194,33 @@ class Snapshot:
         return self.origins.contains(np.array([origin_key(origin) for origin in origins], dtype=np.uint64))
 
     def records(self) -> Iterator[dict]:
-        """Every statement record (checked when the snapshot was loaded), in part order."""
-        return parse_statements(self.parts["statements"], tree_size=self.descriptor.size)
+        """Every statement record (checked again), in part order."""
+        return (record for _, record in parse_statements(self.parts["statements"], tree_size=self.descriptor.size))
 
     def confirm_work(self, sha256: bytes) -> list[dict]:
-        """The work records for a file's SHA-256: how a filter hit is confirmed (one pass over ``statements``)."""
-        wanted = sha256.hex()
-        return [r for r in self.records() if r["kind"] == "work" and r.get("sha256") == wanted]
+        """The work records for a file's SHA-256: how a filter hit is confirmed (a binary search,
+        then the few lines whose first 8 octets match are read)."""
+        key = np.uint64(int.from_bytes(sha256[:8], "little"))
+        low, high = np.searchsorted(self._work_keys, key, "left"), np.searchsorted(self._work_keys, key, "right")
+        records = [record_at(self.parts["statements"], int(offset)) for offset in np.sort(self._work_offsets[low:high])]
+        return [record for record in records if record["sha256"] == sha256.hex()]
 
     def rules(self, origin: str) -> list[dict]:
         """The publisher and path records of an origin: how an ``origins`` hit is confirmed."""
-        return [r for r in self.records() if r["publisher"] == origin and r["kind"] in ("publisher", "path")]
+        offset, statements, found = self._blocks.get(origin), self.parts["statements"], []
+        while offset is not None and offset < len(statements):
+            record = record_at(statements, offset)
+            if record["kind"] not in ("publisher", "path") or (found and record["kind"] == "publisher"):
+                break
+            found.append(record)
+            offset = statements.index(b"\n", offset) + 1
+        return found
 
 
 def load(descriptor_bytes: bytes, parts: dict[str, bytes], *, log: str | None = None, full: bool = False) -> Snapshot:
     """Check a snapshot and open it (spec/snapshot.md, "Checking a snapshot").  ``log``: the log
     origin the caller expects.  ``full``: also rebuild the filters and compare their bytes.
-    Memory: the parts as given, plus 8 octets a work and an origin and 33 a PDQ row."""
+    Memory: the parts as given, plus 16 octets a work (its key and line), 8 an origin and 33 a PDQ row."""
     descriptor = parse_descriptor(descriptor_bytes)
     if log is not None and descriptor.log != log:
         raise SnapshotError(f"a snapshot of {descriptor.log}, not of {log}", where="log")
@@ -211,8 +231,8 @@ def load(descriptor_bytes: bytes, parts: dict[str, bytes], *, log: str | None = 
     works, origins = FuseFilter(parts["works"], where="works"), FuseFilter(parts["origins"], where="origins")
     pdq = parse_pdq(parts["pdq"])
     keys = _Keys()
-    for record in parse_statements(parts["statements"], tree_size=descriptor.size):
-        keys.add(record)
+    for offset, record in parse_statements(parts["statements"], tree_size=descriptor.size):
+        keys.add(record, offset)
     for name, found, loaded in (("works", keys.work_keys(), works), ("origins", keys.origin_keys(), origins)):
         if loaded.key_count != np.unique(found).size or not loaded.contains(found).all():
             raise SnapshotError(f"the {name} filter does not hold exactly the keys of the statements", where=name)
@@ -220,4 +240,4 @@ def load(descriptor_bytes: bytes, parts: dict[str, bytes], *, log: str | None = 
             raise SnapshotError(f"the {name} filter is not the one its keys build", where=name)
     if keys.pdq_part() != bytes(parts["pdq"]):
         raise SnapshotError("the pdq rows are not those of the statements", where="pdq")
-    return Snapshot(descriptor, descriptor_bytes, parts, works, origins, pdq)
+    return Snapshot(descriptor, descriptor_bytes, parts, works, origins, pdq, keys)

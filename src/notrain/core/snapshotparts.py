@@ -68,15 +68,15 @@ def statement_records(logged: Logged) -> Iterator[dict]:
             yield ({"kind": "name", "publisher": publisher, "name": name.name, "prefs": prefs_to_json(prefs)})
 
 
-def parse_statements(raw: bytes, *, tree_size: int) -> Iterator[dict]:
-    """Each record of a ``statements`` part, checked: canonical, complete, in order, and citing
-    log entries below ``tree_size``.  Raises ``E_SNAPSHOT`` at the first defect."""
+def parse_statements(raw: bytes, *, tree_size: int) -> Iterator[tuple[int, dict]]:
+    """(offset of its line, record) for each record of a ``statements`` part, checked: canonical,
+    complete, in order, and citing log entries below ``tree_size``.  ``E_SNAPSHOT`` at the first defect."""
     if raw and raw[-1] != 0x0A:
         raise SnapshotError("statements do not end with a line feed", where="statements")
     last, start, number = None, 0, 0
     while start < len(raw):
         end = raw.find(b"\n", start)
-        line, start, number = raw[start:end], end + 1, number + 1
+        offset, line, start, number = start, raw[start:end], end + 1, number + 1
         where = f"statements/{number}"
         record = _record(line, where, tree_size)
         position = (record["publisher"], _KIND_ORDER[record["kind"]])
@@ -85,7 +85,13 @@ def parse_statements(raw: bytes, *, tree_size: int) -> Iterator[dict]:
         if record["kind"] != "publisher" and (last is None or last[0] != record["publisher"]):
             raise SnapshotError("a statement before its publisher's line", where=where)
         last = position
-        yield record
+        yield offset, record
+
+
+def record_at(raw: bytes, offset: int) -> dict:
+    """The record of the line at ``offset`` of a ``statements`` part already checked."""
+    end = raw.find(b"\n", offset)
+    return ijson.loads(raw[offset:end], max_size=MAX_LINE_BYTES, max_depth=2, what="a statements line")
 
 
 def _record(line: bytes, where: str, tree_size: int) -> dict:

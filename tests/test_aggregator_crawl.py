@@ -22,6 +22,8 @@ from test_example_crawl import EXAMPLES, load_serve
 
 from notrain.aggregator.app import create_app
 from notrain.fetch.aggregator import AggregatorSource
+from notrain.scrapy.options import SettingsError
+from notrain.scrapy.sources import _source
 from notrain.core.note import NoteSigner
 
 
@@ -185,3 +187,15 @@ async def test_with_the_log_key_an_envelope_not_proven_in_the_log_is_rejected(ag
 def doc_payload(doc: dict) -> str:
     return base64.b64decode(doc["payload"]).decode()
 
+
+
+def test_notrain_sources_spells_an_aggregator_as_a_string_or_a_dict():
+    vkey = NoteSigner("aggregator.test/log", make_key("log")).verifier.to_vkey()
+    plain = _source("aggregator+https://aggregator.example/", None)
+    assert isinstance(plain, AggregatorSource) and (plain.url, plain.log_key) == ("https://aggregator.example", None)
+    keyed = _source(f"aggregator+http://127.0.0.1:8470#{vkey}", None)
+    assert (keyed.url, keyed.log_key) == ("http://127.0.0.1:8470", vkey)
+    assert _source({"aggregator": "https://a.example", "log_key": vkey}, None).log_key == vkey
+    for wrong in ("aggregator+ftp://a.example", f"aggregator+https://a.example#{vkey[:-4]}", {"aggregator": "https://a.example", "key": vkey}):
+        with pytest.raises(SettingsError, match="NOTRAIN_SOURCES"):
+            _source(wrong, None)

@@ -143,6 +143,18 @@ def test_confirmation_compares_whole_digests_not_filter_keys():
     assert [r["kind"] for r in snapshot.rules("https://a.example")] == ["publisher"] and snapshot.rules("https://c.example") == []
 
 
+def test_hostile_deltas_are_refused_with_a_code():
+    a = build(many_works(3, 2), log=LOG, size=5, root=ROOT)
+    b = build(many_works(4, 2), log=LOG, size=5, root=ROOT)
+    delta = make_delta(a.descriptor, a.parts["statements"], b.descriptor, b.parts["statements"])
+    header = b"".join(line + b"\n" for line in delta.split(b"\n")[:3])
+    for body in (b"{" + b" " * 10_000 + b"}\n", b"not json\n", b'{"kind":"work","publisher":"x"}\n', b"drop \xff\n"):
+        with pytest.raises(SnapshotError) as caught:
+            apply_delta(a.descriptor, a.parts["statements"], header + body, b.descriptor)
+        assert caught.value.code in ("E_SNAPSHOT", "E_SNAPSHOT_DIGEST")
+    assert not load(*astuple(a)).origins_may_match(["https://\udcffé.example"])[0]
+
+
 def astuple(built):
     return built.descriptor, built.parts
 

@@ -179,5 +179,6 @@ def work_keys(digests: bytes | np.ndarray) -> np.ndarray:
 
 
 def origin_key(origin: str) -> int:
-    """Filter key of a canonical origin: the first 8 octets of SHA-256 of a domain tag and the origin."""
-    return int.from_bytes(hashlib.sha256(b"notrain-snapshot-origin/v1\n" + origin.encode("ascii")).digest()[:8], "little")
+    """Filter key of a canonical origin: the first 8 octets of SHA-256 of a domain tag and the origin.
+    (Canonical origins are ASCII; anything else is hashed as UTF-8, never raised on, and finds nothing.)"""
+    return int.from_bytes(hashlib.sha256(b"notrain-snapshot-origin/v1\n" + origin.encode("utf-8", "surrogatepass")).digest()[:8], "little")

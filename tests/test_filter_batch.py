@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
 from conftest import make_key
 
 from notrain.core import MANIFEST_TYPE, ContentHash, State, decide, dsse, make_keyset
+from notrain.core.catalog import _split
 from notrain.core.ijson import dumps
+from notrain.core.manifest import origin_of_split
 from notrain.core.names import MAX_CAPTION_CHARS
 from notrain.fetch.sources import LocalSource, bundle
 from notrain.filter import BatchFilter, Columns, FilterError
 from notrain.filter.batch import strip_names
 from notrain.filter.origins import plain_origins
-from notrain.core.catalog import _split
-from notrain.core.manifest import origin_of_split
 
-NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SITES = ["https://art.example", "http://gallery.example:8080", "https://1.2.3.4", "https://[2001:db8::1]"]
 WORK = bytes.fromhex("ab" * 32)
 PDQ = bytes.fromhex("f0" * 32)

@@ -60,7 +60,7 @@ class NamePrefilter:
     def _rows_with_anchor(self, captions: pa.Array) -> np.ndarray:
         spaced = pc.binary_join_element_wise("", captions, "", " ")  # " caption ": words never run across rows
         offsets_type = np.int64 if pa.types.is_large_string(spaced.type) else np.int32
-        validity, offsets_buffer, data = spaced.buffers()
+        _, offsets_buffer, data = spaced.buffers()
         offsets = np.frombuffer(offsets_buffer, dtype=offsets_type)[spaced.offset : spaced.offset + len(spaced) + 1]
         if data is None or offsets[-1] == offsets[0]:
             return np.zeros(0, dtype=np.int64)

@@ -97,7 +97,7 @@ class Writer:
         elif self.kind == "csv":
             self._writer = pcsv.CSVWriter(self.path, schema)
         else:
-            self._file = open(self.path, "wb")
+            self._file = open(self.path, "wb")  # noqa: SIM115 (kept open across write() calls, closed by close())
 
     def close(self, schema: pa.Schema) -> None:
         """Finish the file; a file that got no batch is still written, empty, with ``schema``."""

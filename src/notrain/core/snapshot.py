@@ -27,7 +27,7 @@ from .errors import NotrainError
 from .merkle import HASH_SIZE, MAX_TREE_SIZE
 from .snapshotfilter import FuseFilter, build as build_filter, origin_key, work_keys
 from .snapshoterrors import SnapshotError
-from .snapshotparts import PDQ_ROW, Logged, encode_pdq, parse_pdq, parse_statements, record_at, statement_records
+from .snapshotparts import PDQ_MAGIC, PDQ_ROW, Logged, parse_pdq, parse_statements, record_at, statement_records
 
 __all__ = ["Built", "Descriptor", "Logged", "PART_NAMES", "Snapshot", "build", "load", "parse_descriptor", "parts_from_statements"]
 
@@ -126,7 +126,7 @@ class _Keys:
 
     def pdq_part(self) -> bytes:
         rows = np.unique(np.frombuffer(bytes(self.pdq), dtype=f"V{PDQ_ROW}"))  # void rows sort as octets
-        return encode_pdq(set()) + rows.tobytes()
+        return PDQ_MAGIC + rows.tobytes()
 
 
 def _current(entries: Iterable[Logged]) -> dict[str, Logged]:

@@ -152,11 +152,6 @@ def _check_hex(value: object, where: str) -> None:
         raise SnapshotError("a digest that is not 64 lowercase hex digits", where=where)
 
 
-def encode_pdq(rows: set[tuple[bytes, int]]) -> bytes:
-    """The ``pdq`` part: its magic, then each distinct (hash, threshold) as 33 octets, ascending."""
-    return PDQ_MAGIC + b"".join(sorted(pdq + bytes([threshold]) for pdq, threshold in rows))
-
-
 def parse_pdq(data: bytes | memoryview) -> np.ndarray:
     """The rows of a ``pdq`` part as an (n, 33) uint8 view (no copy), checked: strictly ascending,
     thresholds at most 48."""

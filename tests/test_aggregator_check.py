@@ -197,7 +197,7 @@ async def test_a_newer_manifest_replaces_the_older_and_an_equivocating_twin_does
     assert answer["decision"]["train-ai"]["state"] == "unknown"
     _, answer = await check(api, text="by Bea Example", purpose="train-ai")
     assert answer["decision"]["train-ai"]["because"][0]["sequence"] == 2
-    status, body = await submit(api, artist_envelope(2, "Cid Example"))
+    _, body = await submit(api, artist_envelope(2, "Cid Example"))
     assert body["equivocation"] is True
     _, answer = await check(api, text="by Cid Example", purpose="train-ai")
     assert answer["decision"]["train-ai"]["state"] == "unknown"

@@ -21,10 +21,10 @@ from services import free_port
 from test_example_crawl import EXAMPLES, load_serve
 
 from notrain.aggregator.app import create_app
+from notrain.core.note import NoteSigner
 from notrain.fetch.aggregator import AggregatorSource
 from notrain.scrapy.options import SettingsError
 from notrain.scrapy.sources import _source
-from notrain.core.note import NoteSigner
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from test_aggregator_check import REPOST, WORK
 
-from notrain.aggregator.app import create_app
 from notrain import imaging
+from notrain.aggregator.app import create_app
 
 DOCUMENT = json.loads(resources.files("notrain.aggregator.api").joinpath("openapi.json").read_text())
 API_PREFIXES = ("/v1/", "/log/")  # the web page's routes (/, /search...) are HTML for people, not the API

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -65,7 +65,7 @@ class AggregatorSource:
     log_key: str | None = None
     max_publishers: int = MAX_PUBLISHERS
     timeout: float = 30.0
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     rejected: list[Rejected] = field(default_factory=list)
     _catalog: Catalog | None = None
     _checkpoint: SignedCheckpoint | None = None
@@ -154,7 +154,7 @@ class _Reader:
                     body += chunk
                     if len(body) > max_bytes:
                         raise SourceError(f"{url}: more than {max_bytes} octets", where=path)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise SourceError(f"{url}: {type(error).__name__}: {error}"[:300], where=path) from None
         return bytes(body)
 

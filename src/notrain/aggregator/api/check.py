@@ -29,7 +29,7 @@ async def check_one(request: web.Request) -> web.Response:
     query = request.query
     unknown = set(query) - _ITEM_MEMBERS - {"purpose"}
     if unknown:
-        raise ApiError(f"unknown parameter {sorted(unknown)[0]!r}", where=sorted(unknown)[0])
+        raise ApiError(f"unknown parameter {min(unknown)!r}", where=min(unknown))
     doc: dict[str, object] = {}
     for name in _ITEM_MEMBERS & set(query):
         values = query.getall(name)
@@ -78,7 +78,7 @@ def _item(doc: dict) -> CheckItem:
         return CheckItem(url=doc["url"])
     unknown = set(doc) - _ITEM_MEMBERS
     if unknown:
-        raise CheckError(f"unknown member {sorted(unknown)[0]!r}", where=sorted(unknown)[0])
+        raise CheckError(f"unknown member {min(unknown)!r}", where=min(unknown))
     for name in ("url", "text", "sha256", "pdq"):
         if name in doc and not isinstance(doc[name], str):
             raise CheckError(f"{name} is a string", where=name)

@@ -41,6 +41,13 @@ async def latest(api, origin: str) -> dict:
         return json.loads(dsse.parse(await response.read()).payload)
 
 
+async def train_ai(api, origin: str) -> str:
+    """What the aggregator's query answers for a page of ``origin``: its index follows the latest manifest."""
+    async with api.get("/v1/check", params={"url": f"{origin}/gallery/1.png", "purpose": "train-ai"}) as response:
+        assert response.status == 200
+        return (await response.json())["decision"]["train-ai"]["state"]
+
+
 async def test_a_rotation_recovers_from_a_thiefs_huge_sequence(api, site):
     old, new = make_key("publisher old"), make_key("publisher new")
     site.serve(KEYS, dumps(make_keyset(site.origin, [old.public]).to_json()))
@@ -52,6 +59,7 @@ async def test_a_rotation_recovers_from_a_thiefs_huge_sequence(api, site):
     assert status == 202, body
     status, body = await submit(api, signed(site.origin, 2, [old]))
     assert status == 409 and body["error"]["code"] == "E_ROLLBACK"  # locked out while the old key signs
+    assert await train_ai(api, site.origin) == "allowed"  # the thief speaks for the publisher
 
     # The publisher rotates to a new key (signed by the old one) and drops the old key from its set.
     rotation = make_rotation(site.origin, old, new.public, datetime(2026, 11, 2, tzinfo=UTC))
@@ -62,6 +70,7 @@ async def test_a_rotation_recovers_from_a_thiefs_huge_sequence(api, site):
     assert not body["equivocation"]
     await integrated(api, body["entry"])
     assert (await latest(api, site.origin))["sequence"] == 1  # the newest accepted counts, not the highest
+    assert await train_ai(api, site.origin) == "disallowed"
 
     # The new floor binds the new key, and the thief's key is no longer trusted at all.
     status, body = await submit(api, signed(site.origin, 1, [new], default={"train-ai": "y"}))
@@ -73,6 +82,22 @@ async def test_a_rotation_recovers_from_a_thiefs_huge_sequence(api, site):
     status, body = await submit(api, signed(site.origin, 2, [new]))
     assert status == 409 and body["error"]["code"] == "E_ROLLBACK"
     assert (await latest(api, site.origin))["sequence"] == 3
+
+
+async def test_after_a_restart_the_recovered_manifest_still_counts(tmp_path, site):
+    old, new = make_key("restart old"), make_key("restart new")
+    site.serve(KEYS, dumps(make_keyset(site.origin, [old.public]).to_json()))
+    config = aggregator_config(tmp_path)
+    async with running(config) as api:
+        assert (await submit(api, signed(site.origin, THIEF_SEQUENCE, [old], default={"train-ai": "y"})))[0] == 202
+        rotation = make_rotation(site.origin, old, new.public, datetime(2026, 11, 2, tzinfo=UTC))
+        site.serve(KEYS, dumps(make_keyset(site.origin, [new.public], (rotation,)).to_json()))
+        assert (await submit(api, signed(site.origin, 1, [new])))[0] == 202
+    async with running(config) as api:  # the query index is rebuilt from storage's latest manifests
+        assert (await latest(api, site.origin))["sequence"] == 1
+        assert await train_ai(api, site.origin) == "disallowed"
+        status, body = await submit(api, signed(site.origin, THIEF_SEQUENCE, [old]))
+        assert status == 422 and body["error"]["code"] == "E_UNKNOWN_KEY"  # the pins outlived the restart
 
 
 async def test_during_the_overlap_a_manifest_signed_by_both_keys_is_bound_by_the_old_floor(api, site):

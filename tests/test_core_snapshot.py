@@ -89,6 +89,12 @@ def test_vector(case):
         assert bool(snapshot.origins_may_match([probe["origin"]])[0]) is probe["maybe"]
 
 
+def test_the_specs_example_descriptor_is_the_small_vectors():
+    text = (VECTORS.parent / "snapshot.md").read_text(encoding="utf-8")
+    example = text.split("```\nnotrain-snapshot/v1\n", 1)[1].split("```", 1)[0]
+    assert "notrain-snapshot/v1\n" + example == next(c for c in CASES if c["id"] == "small")["descriptor"]
+
+
 def test_vector_bytes_are_rebuilt_from_the_logged_manifests():
     case = next(c for c in CASES if c["id"] == "small")
     spec = case["build"]

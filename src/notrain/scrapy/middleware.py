@@ -70,6 +70,7 @@ Signal: :data:`notrain.scrapy.signals.manifest_verified`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
 
 from ..core.decision import FAIL_CLOSED, Decision, decide
 from ..core.errors import URLError
@@ -96,11 +98,6 @@ from .signals import manifest_verified
 from .transport import DONT_OBEY, ScrapyTransport
 
 OFF_LOOP_BYTES = 64 * 1024  # a body this big may take over ~1 ms to read signals from (HTML ~1 ms per 100 KB)
-
-
-async def _now(fn, /, *args, **kwargs):
-    """``asyncio.to_thread``'s signature, run in place: a thread hop costs more than a small page."""
-    return fn(*args, **kwargs)
 
 
 if TYPE_CHECKING:
@@ -187,12 +184,13 @@ class NotrainDownloaderMiddleware:
             raise self._forbid(response.url, list(self.options.purposes), [FAIL_CLOSED], DROPPED)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, values in response.headers.items() for v in values]
         url, earlier = request.meta.pop(_SITE_STATEMENTS, (None, None))
-        # Parsing is linear and bounded, but a big page or image can take milliseconds: not on the event loop.
-        read = asyncio.to_thread if len(response.body) > OFF_LOOP_BYTES else _now
-        statements, page = await read(
+        read = functools.partial(
             page_statements, site, response.url, self.token, headers=headers, body=response.body,
             site_statements=earlier if url == response.url and not site.manifest.stale else None,
         )
+        # Parsing is linear and bounded, but a big page or image can take milliseconds: not on the event loop.
+        # A small one is read in place: a thread hop costs more than the page.
+        statements, page = await asyncio.to_thread(read) if len(response.body) > OFF_LOOP_BYTES else read()
         links = [*(page.manifest_links if page else ()), *discovered_manifest_links(headers, response.url)]
         if site.manifest.status is Status.ABSENT and links:  # spec/discovery.md: follow the page's rel="notrain"
             site = SiteSignals(await self.fetcher.manifests.discovered(site.origin, links[0]), site.files)
@@ -264,10 +262,9 @@ def _gated(request: Request) -> bool:
     """
     if request.meta.get(DONT_OBEY):
         return False
-    url = urlsplit(request.url)
-    if url.scheme not in ("http", "https"):
+    if urlparse_cached(request).scheme not in ("http", "https"):  # cached per request; Scrapy reads the same
         return False
-    return not (request.meta.get("dont_obey_robotstxt") and url.path == "/robots.txt")
+    return not (request.meta.get("dont_obey_robotstxt") and urlsplit(request.url).path == "/robots.txt")
 
 
 def _shared(transport: Transport, options: Options) -> SharedTransport:

@@ -11,20 +11,37 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ...core.logerrors import TileError
-from ...core.tiles import ENTRIES, TileId
+from ...core.merkle import HASH_SIZE
+from ...core.tiles import ENTRIES, TILE_WIDTH, TileId, decode_bundle, encode_bundle
 from ..storage import Storage
 
 T = TypeVar("T")
 
 
 async def read_tile(storage: Storage, tile: TileId) -> bytes:
-    if tile.level == ENTRIES:
-        data = await storage.entry_bundle(tile.index, tile.width)
-    else:
-        data = await storage.tile(tile.level, tile.index, tile.width)
+    """The tile's bytes; a partial tile pruned since its full tile was stored is cut from the full one
+    (tlog-tiles: a partial tile is a prefix of the full tile at the same coordinates), so proofs at an
+    older tree size keep working."""
+    data = await _stored(storage, tile)
+    if data is None and tile.width < TILE_WIDTH:
+        full = await _stored(storage, TileId(tile.level, tile.index))
+        if full is not None:
+            data = _prefix(tile, full)
     if data is None:
         raise TileError(f"{tile.path} is missing from storage", where=tile.path)
     return data
+
+
+async def _stored(storage: Storage, tile: TileId) -> bytes | None:
+    if tile.level == ENTRIES:
+        return await storage.entry_bundle(tile.index, tile.width)
+    return await storage.tile(tile.level, tile.index, tile.width)
+
+
+def _prefix(tile: TileId, full: bytes) -> bytes:
+    if tile.level == ENTRIES:
+        return encode_bundle(decode_bundle(full, TILE_WIDTH)[: tile.width])
+    return full[: tile.width * HASH_SIZE]
 
 
 async def in_thread(storage: Storage, work: Callable[[Callable[[TileId], bytes]], T]) -> T:

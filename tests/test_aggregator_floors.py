@@ -7,6 +7,7 @@ aggregator fetches itself for every submission.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -36,9 +37,14 @@ def signed(origin: str, sequence: int, keys, **members) -> bytes:
 
 
 async def latest(api, origin: str) -> dict:
+    """The publisher's latest manifest as served, checked against the latest the publisher page names."""
     async with api.get("/v1/publisher/envelope", params={"id": origin}) as response:
         assert response.status == 200
-        return json.loads(dsse.parse(await response.read()).payload)
+        envelope = dsse.parse(await response.read())
+    async with api.get("/v1/publisher", params={"id": origin}) as response:
+        named = (await response.json())["latest"]
+    assert named["payload_sha256"] == hashlib.sha256(envelope.payload).hexdigest()
+    return json.loads(envelope.payload)
 
 
 async def train_ai(api, origin: str) -> str:

@@ -96,10 +96,11 @@ async def proof_consistency(request: web.Request) -> web.Response:
 async def publisher(request: web.Request) -> web.Response:
     storage = request.app[SERVICE].storage
     name = _publisher_id(request)
-    history = await storage.manifest_history(name, 100)
-    if not history:
+    latest = await storage.latest_manifest(name)  # not the highest sequence: a key rotation restarts them
+    if latest is None:
         raise ApiError("no manifest of this publisher", code="E_NOT_FOUND", where=name)
-    return web.json_response({"publisher": name, "latest": _manifest_json(history[0]), "history": [_manifest_json(m) for m in history]})
+    history = await storage.manifest_history(name, 100)
+    return web.json_response({"publisher": name, "latest": _manifest_json(latest), "history": [_manifest_json(m) for m in history]})
 
 
 async def publisher_envelope(request: web.Request) -> web.Response:

@@ -297,8 +297,9 @@ class Storage(Protocol):
         """Each publisher's latest manifest (as :meth:`latest_manifest`), publishers after ``after`` in byte
         order: pages through every publisher (the query index is built from them at startup)."""
 
-    async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:
-        """Newest sequence first; ``below`` pages on: only sequences lower than it."""
+    async def manifest_history(self, publisher: str, limit: int, *, before: int | None = None) -> list[Manifest]:
+        """Last received first (sequences restart after a key rotation, so they do not order a history);
+        ``before`` pages on: only manifests with a lower :attr:`Manifest.id`."""
 
     async def search_publishers(self, prefix: str, limit: int) -> list[str]: ...
     async def equivocations(self, limit: int) -> list[Manifest]:

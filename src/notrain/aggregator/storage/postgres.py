@@ -244,9 +244,9 @@ class PostgresStorage:
         sql = f"SELECT {rows.MANIFEST} JOIN floors f ON f.manifest_id = m.id WHERE f.publisher > $1 ORDER BY f.publisher LIMIT $2"
         return [rows.manifest(r) for r in await self._fetch(sql, after, check_count(limit))]
 
-    async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:
-        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 AND m.sequence < $2 ORDER BY m.sequence DESC, m.id LIMIT $3"
-        upper = 2**63 - 1 if below is None else below
+    async def manifest_history(self, publisher: str, limit: int, *, before: int | None = None) -> list[Manifest]:
+        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3"
+        upper = 2**63 - 1 if before is None else before
         return [rows.manifest(r) for r in await self._fetch(sql, publisher, upper, check_count(limit))]
 
     async def search_publishers(self, prefix: str, limit: int) -> list[str]:

@@ -279,9 +279,9 @@ class SQLiteStorage:
         sql = f"SELECT {rows.MANIFEST} JOIN floors f ON f.manifest_id = m.id WHERE f.publisher > ? ORDER BY f.publisher LIMIT ?"
         return [rows.manifest(r) for r in await self._fetch(sql, after, check_count(limit))]
 
-    async def manifest_history(self, publisher: str, limit: int, *, below: int | None = None) -> list[Manifest]:
-        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.sequence < ? ORDER BY m.sequence DESC, m.id LIMIT ?"
-        upper = 2**63 - 1 if below is None else below
+    async def manifest_history(self, publisher: str, limit: int, *, before: int | None = None) -> list[Manifest]:
+        sql = f"SELECT {rows.MANIFEST} WHERE m.publisher = ? AND m.id < ? ORDER BY m.id DESC LIMIT ?"
+        upper = 2**63 - 1 if before is None else before
         return [rows.manifest(r) for r in await self._fetch(sql, publisher, upper, check_count(limit))]
 
     async def search_publishers(self, prefix: str, limit: int) -> list[str]:

@@ -17,6 +17,7 @@ from sites import LocalCA, Site
 
 from notrain.aggregator.ingest.accounts import MAX_PROFILE_BYTES, AccountProofs, observation
 from notrain.aggregator.ingest.submissions import Submissions
+from notrain.aggregator.query import CheckItem, Query
 from notrain.aggregator.storage import open_storage
 from notrain.core import ijson
 from notrain.core.logentry import parse_entry
@@ -111,6 +112,40 @@ async def test_a_proof_that_holds_then_is_removed_is_logged_both_times(world, pr
         (True, "2026-12-01T00:00:00Z"), (False, "2026-12-03T00:00:00Z")]
     assert profiles.hits[PROFILE] == 3
     assert CHANGES == [(publisher, frozenset({account})), (publisher, frozenset())]  # what the query index follows
+
+
+async def test_the_query_index_covers_a_proven_accounts_uploads_only_while_the_proof_holds(tmp_path, profiles):
+    """spec/keys.md: URLs under a proven account get its publisher's default; a removed proof takes that back."""
+    storage = await open_storage(f"sqlite:///{tmp_path / 'aggregator.sqlite'}")
+    client = HttpClient(timeout=5.0, ssl=profiles.tls.client_context(), addresses=AddressPolicy(allow_loopback=True))
+    try:
+        clock = Clock()
+        query = await Query(storage).load()
+        submissions = Submissions(storage, NoteSigner("aggregator.test/log", make_key("log")), max_merge_delay=60,
+                                  fetch_keyset=None, clock=lambda: clock.now, on_accept=query.accepted)
+        checker = AccountProofs(storage, client, recheck_interval=RECHECK, max_merge_delay=60, clock=clock,
+                                on_change=query.proven_accounts)
+        account, artist = profiles.origin + PROFILE, make_key("artist")
+        upload = CheckItem(url=account + "/works/heron.png")
+
+        async def train_ai() -> str:
+            [answer] = await query.check([upload], ("train-ai",))
+            return answer["decision"]["train-ai"]["state"]
+
+        profiles.serve(PROFILE, f"notrain:{artist.public.did_key}")
+        await publish(submissions, checker, artist, [account])
+        assert await train_ai() == "unknown"  # listed, not yet checked: proves nothing
+        await checker.check_due()
+        assert await train_ai() == "disallowed"
+        assert (await (await Query(storage).load()).check([upload], ("train-ai",)))[0]["decision"]["train-ai"]["state"] == "disallowed"
+
+        profiles.serve(PROFILE, "gone")
+        clock.now += timedelta(seconds=RECHECK)
+        await checker.check_due()
+        assert await train_ai() == "unknown"
+    finally:
+        await client.close()
+        await storage.close()
 
 
 async def test_a_token_of_another_publisher_or_a_longer_id_proves_nothing(world, profiles):

@@ -47,7 +47,7 @@ def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     metrics = setup_metrics(app)
     retry_after = max(1, math.ceil(config.log.checkpoint_interval))
     buckets = TokenBuckets(config.submissions.per_minute)
-    app[WRITE_GUARD] = WriteGuard(buckets, None, retry_after, on_refused=lambda route, code: metrics.refused(route, code))
+    app[WRITE_GUARD] = WriteGuard(buckets, None, retry_after, on_refused=metrics.refused)
     app.on_response_prepare.append(_security_headers)
     app[PRELOAD] = list(preload)
     app.cleanup_ctx.append(_service)
@@ -88,7 +88,11 @@ async def _service(app: web.Application):
             storage, client, submissions, interval=config.crawl.interval, addresses=client.addresses, metrics=app[METRICS]
         )
         accounts = AccountProofs(
-            storage, client, recheck_interval=config.accounts.recheck_interval, max_merge_delay=config.log.max_merge_delay
+            storage,
+            client,
+            recheck_interval=config.accounts.recheck_interval,
+            max_merge_delay=config.log.max_merge_delay,
+            on_change=query.proven_accounts,
         )
         for origin in config.crawl.origins:
             await crawler.add(origin, "config", check_address=False)

@@ -124,9 +124,22 @@ class Query:
         while page := await self.storage.latest_manifests(after, LOAD_PAGE):
             await asyncio.to_thread(self._install_all, [(None, m) for m in page])
             after = page[-1].publisher
+        for manifest in [m for m in self.catalog.manifests() if m.accounts]:
+            proofs = await self.storage.account_proofs(manifest.publisher)
+            await self.proven_accounts(manifest.publisher, frozenset(p.account_url for p in proofs if p.status == "proven"))
         await asyncio.to_thread(self._warm)
         log.info("query index: %d publishers", len(self.catalog))
         return self
+
+    async def proven_accounts(self, publisher: str, accounts: frozenset[str]) -> None:
+        """The account-proof checker's hook: URLs under a publisher's proven accounts are covered by its
+        default preferences (spec/keys.md, "Account proofs"), from now until a re-check finds the proof gone."""
+        await asyncio.to_thread(self._set_proven, publisher, accounts)
+
+    def _set_proven(self, publisher: str, accounts: frozenset[str]) -> None:
+        with self._lock:
+            self.catalog.set_proven_accounts(publisher, accounts)
+            self._memo.clear()
 
     async def accepted(self, accepted: Accepted) -> None:
         """Ingest's hook after a submission is stored: index it if storage now holds it as its publisher's

@@ -309,11 +309,15 @@ async def test_floors_of_schema_2_are_migrated_with_their_key_ids(url):
         "INSERT INTO schema_version (version) VALUES (1), (2);"
         f"INSERT INTO floors (publisher, sequence, payload_sha256, issued, keyid) VALUES ('{DID}', 7, {digest},"
         " '2026-11-07T00:00:00Z', 'kid-a kid-b');"
+        f"INSERT INTO entries (leaf, leaf_hash, kind, publisher, received_at, deadline) VALUES ({digest}, {digest}, 'manifest', '{DID}', 0, 0);"
+        f"INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES ('{DID}', 8, {digest}, {digest}, 1);"
+        f"INSERT INTO manifests (publisher, sequence, payload_sha256, envelope, entry_id) VALUES ('{DID}', 7, {digest}, {digest}, 1);"
     )
     await execute(url, script, script=True)
     storage = await open_storage(url)
     try:
         assert await storage.floor(DID) == Floor(7, "07" * 32, frozenset({"kid-a", "kid-b"}))
+        assert (await storage.latest_manifest(DID)).sequence == 7  # the floor's manifest, found by its digest
         assert await schema_versions(url) == list(range(1, latest(dialect) + 1))
     finally:
         await storage.close()

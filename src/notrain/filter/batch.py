@@ -27,7 +27,7 @@ from ..core.errors import NotrainError
 from ..core.names import normalise
 from ..core.vocab import CATEGORIES, TRAIN_AI, State
 from .captions import NamePrefilter
-from .origins import origins_with_rules, rows_needing_rules
+from .origins import hosts_with_rules, rows_needing_rules
 
 KEEP, REASON, EVIDENCE, CAPTION = "notrain_keep", "notrain_reason", "notrain_evidence", "notrain_caption"
 MAX_MEMOISED = 65536
@@ -64,7 +64,7 @@ class BatchFilter:
         if names not in ("drop", "strip"):
             raise FilterError("names is 'drop' or 'strip'", code="E_FILTER_OPTION")
         self.catalog, self.purpose, self.unknown_as, self.names = catalog, purpose, unknown_as, names
-        self._with_rules = origins_with_rules(catalog)
+        self._with_rules = hosts_with_rules(catalog)
         self._names = NamePrefilter(catalog)
         self._sha256 = sorted({w.sha256 for m in catalog.manifests() for w in m.works if w.sha256 is not None})
         self._memo: dict[tuple[int, ...], tuple] = {}

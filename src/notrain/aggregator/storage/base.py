@@ -6,8 +6,9 @@ Guarantees (the rest of the aggregator may rely on these, and on nothing else):
   with ``synchronous=FULL``, on PostgreSQL with the server's own durability.  A receipt handed out after
   :meth:`Storage.append` returned promises nothing the database cannot keep.
 * **Atomic appends.** ``append`` stores the entry, its manifest record, its detached body and the
-  publisher's new rollback floor in one transaction.  The same idempotency key always yields the same entry (``created`` False the second
-  time, nothing else written), so a retried submission gets the same receipt.  An append whose caller was
+  publisher's new rollback floor in one transaction.  The same idempotency key always yields the same
+  entry (``created`` False the second time, nothing else written), so a retried submission gets the
+  same receipt.  An append whose caller was
   cancelled may or may not have committed; retrying it with the same key is always safe.
 * **Equivocation is kept, never resolved.** A manifest bound by its publisher's floor (below) with the
   floor's ``sequence`` and another payload is stored, and flagged with the manifest that set the floor,
@@ -134,7 +135,7 @@ class Manifest(NewManifest):
     entry_id: int
     received_at: datetime
     log_index: int | None  # None until its entry is integrated
-    equivocation: bool  # another payload exists with the same publisher and sequence
+    equivocation: bool  # it and another payload of one sequence were signed under one floor (see the guarantees)
 
 
 @dataclass(frozen=True)

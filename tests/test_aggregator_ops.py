@@ -8,10 +8,11 @@ import json
 import stat
 
 import aiohttp
-from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
+from aggregator_helpers import ENVELOPE_TYPE, aggregator_config, did_manifest, integrated, running, submit
 from conftest import make_key
 from prometheus_client.parser import text_string_to_metric_families
 from serve_process import ServeProcess
+from test_aggregator_openapi import Validated, openapi  # noqa: F401 - the document's fixture
 
 from notrain.aggregator.limits import Pushback, TokenBuckets, client_key
 
@@ -196,3 +197,18 @@ async def test_crawl_outcomes_are_counted(tmp_path, site):
             await asyncio.sleep(0.05)
     assert samples[absent] == 1
     assert ("notrain_crawls_total", labels(outcome="failed")) not in samples
+
+
+async def test_refusals_match_the_openapi_document(tmp_path, openapi):  # noqa: F811 - the imported fixture
+    """429 on both write routes (one bucket per client for all writes), and 503 under pushback, as documented."""
+    async with running(aggregator_config(tmp_path / "a", submissions={"per_minute": 1})) as api:
+        call = Validated(api, openapi)
+        assert (await call("POST", "/v1/manifests", body=did_manifest(make_key("artist")), content_type=ENVELOPE_TYPE))[0] == 202
+        assert (await call("POST", "/v1/manifests", body=did_manifest(make_key("other")), content_type=ENVELOPE_TYPE))[0] == 429
+        assert (await call("POST", "/v1/origins", body=b'{"origin": "https://example.com"}'))[0] == 429
+    config = aggregator_config(tmp_path / "b", log={"checkpoint_interval": 60.0, "max_pending": 1})
+    async with running(config) as api:
+        call = Validated(api, openapi)
+        assert (await call("POST", "/v1/manifests", body=did_manifest(make_key("artist")), content_type=ENVELOPE_TYPE))[0] == 202
+        await asyncio.sleep(0.6)  # past the pending count's reuse time (limits.PENDING_TTL)
+        assert (await call("POST", "/v1/manifests", body=did_manifest(make_key("other")), content_type=ENVELOPE_TYPE))[0] == 503

@@ -1,7 +1,7 @@
 """Entries submitted and integrated per second through a real ``notrain serve`` process, against the raw
 rate of its storage doing the same appends and integrations, in the same run.
 
-Run:  .venv/bin/python bench/log_integration_bench.py [--batch 2000] [--rounds 5]   (~1-2 min, loopback)
+Run:  .venv/bin/python bench/log_integration_bench.py [--batch 2000] [--rounds 5]   (~5 min on 2 cores, loopback)
 
 One batch = ``--batch`` signed did:key manifest envelopes (about 700 bytes each, signed before timing).
   subject:  a ``notrain serve --config`` process on SQLite (checkpoint every 0.25 s, batches of up to 1,024

@@ -15,6 +15,9 @@ not a letter or digit turned into a space), and sends to the exact matcher only:
 
 Names whose normal form is not ASCII (and names of scripts written without
 spaces) can only occur in non-ASCII captions, which all go to the exact matcher.
+
+The pass is linear in the column's text: a pattern is `` word `` with spaces
+only at its ends, so at most one pattern ends at any position.
 """
 
 from __future__ import annotations

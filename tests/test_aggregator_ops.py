@@ -105,20 +105,46 @@ def test_clients_are_keyed_by_ipv4_address_or_ipv6_64():
     assert client_key(None) == client_key("") == "unknown"
 
 
-async def test_pushback_reads_the_pending_count_at_most_once_per_ttl():
+async def test_pushback_reads_storage_at_most_once_per_ttl():
     now, reads = [0.0], []
 
     async def count() -> int:
         reads.append(now[0])
         return 10
 
-    pushback = Pushback(count, 10, ttl=1.0, clock=lambda: now[0])
-    assert all(await asyncio.gather(*(pushback.overloaded() for _ in range(100))))
+    async def size() -> int:
+        return 0
+
+    pushback = Pushback(count, size, max_pending=10, max_stall=60, ttl=1.0, clock=lambda: now[0])
+    assert all(await asyncio.gather(*(pushback.reason() for _ in range(100))))
     assert len(reads) == 1
     now[0] += 1.0
-    await pushback.overloaded()
+    await pushback.reason()
     assert len(reads) == 2
-    assert not await Pushback(count, 11).overloaded()
+    assert await Pushback(count, size, max_pending=11, max_stall=60).reason() is None
+
+
+async def test_pushback_when_the_log_stops_advancing_with_entries_pending():
+    now, state = [0.0], {"pending": 3, "size": 5}
+
+    async def count() -> int:
+        return state["pending"]
+
+    async def size() -> int:
+        return state["size"]
+
+    pushback = Pushback(count, size, max_pending=100, max_stall=60, ttl=0, clock=lambda: now[0])
+    assert await pushback.reason() is None
+    now[0] = 59.5
+    assert await pushback.reason() is None  # not yet over max_stall
+    now[0] = 61.0
+    assert "not advanced" in await pushback.reason()  # a receipt now could not be kept
+    state["size"] = 8
+    assert await pushback.reason() is None  # a sequencer took over: the log grows again
+    now[0], state["pending"] = 200.0, 0
+    assert await pushback.reason() is None  # nothing pending: an idle log is not stalled
+    now[0], state["pending"] = 230.0, 1
+    assert await pushback.reason() is None  # the stall is counted from when entries waited
 
 
 async def test_submissions_get_503_when_too_many_entries_wait(tmp_path):

@@ -70,7 +70,14 @@ async def _service(app: web.Application):
         sequencer = MeasuredSequencer(
             storage, signer, interval=config.log.checkpoint_interval, batch_max=config.log.batch_max, metrics=app[METRICS]
         )
-        app[WRITE_GUARD].pushback = Pushback(storage.pending_count, config.log.max_pending)
+
+        async def log_size() -> int:
+            checkpoint = await storage.checkpoint()
+            return checkpoint.size if checkpoint else 0
+
+        app[WRITE_GUARD].pushback = Pushback(
+            storage.pending_count, log_size, max_pending=config.log.max_pending, max_stall=config.log.max_merge_delay
+        )
         query = await Query(storage).load()
 
         async def accepted(accepted: Accepted) -> None:
@@ -129,15 +136,16 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _ready(request: web.Request) -> web.Response:
-    """Ready for writes: storage answers, the log has a checkpoint, and pending entries are under the bound."""
+    """Ready for writes: storage answers, the log has a checkpoint, and no pushback (the log keeps up)."""
     service = request.app[SERVICE]
     try:
-        checkpoint = await asyncio.wait_for(service.storage.checkpoint(), 5)
-        overloaded = await request.app[WRITE_GUARD].pushback.overloaded()
+        async with asyncio.timeout(5):
+            checkpoint = await service.storage.checkpoint()
+            behind = await request.app[WRITE_GUARD].pushback.reason()
+        reasons = [text for text in ("no checkpoint yet" if checkpoint is None else None, behind) if text]
     except Exception as error:  # any storage fault means not ready, whatever its kind
         log.warning("readiness check failed: %s", type(error).__name__)
-        checkpoint, overloaded = None, True
-    reasons = [text for failed, text in ((checkpoint is None, "no checkpoint"), (overloaded, "storage down or too many pending")) if failed]
+        reasons = ["storage does not answer"]
     return web.json_response({"ready": not reasons, "reasons": reasons}, status=503 if reasons else 200)
 
 

@@ -12,7 +12,10 @@ behind a reverse proxy every client shares the proxy's bucket, so rate-limit the
 entries wait, accepting more would break that promise, so writes get 503 ``E_UNAVAILABLE`` with
 ``Retry-After`` until the sequencer catches up (Tessera answers the same way).  The pending count is a
 database query, so it is re-read at most once per :data:`PENDING_TTL` seconds; a burst may overshoot the
-bound by what arrives in that time, never more.
+bound by what arrives in that time, never more.  The same holds when the log has stopped advancing: entries
+pending and the checkpoint's size unchanged for longer than ``log.max_merge_delay`` (no process sequences,
+or the one that does is stuck) means a new receipt could not be kept either.  Both are read from storage,
+so they are right whichever process of a shared database sequences.
 """
 
 from __future__ import annotations
@@ -75,20 +78,35 @@ def client_key(address: str | None) -> str:
 
 
 class Pushback:
-    """Whether the log is too far behind to accept more, from a pending count re-read at most every ``ttl``."""
+    """Whether the log is too far behind to accept more: too many entries pending, or pending entries and a
+    log that has not grown for ``max_stall`` seconds.  Storage is read at most once every ``ttl``."""
 
-    def __init__(self, count_pending: Callable[[], Awaitable[int]], max_pending: int, *, ttl: float = PENDING_TTL,
-                 clock: Callable[[], float] = time.monotonic):
-        self.count_pending, self.max_pending, self.ttl, self.clock = count_pending, max_pending, ttl, clock
-        self._pending, self._read_at = 0, -math.inf
-        self._lock = asyncio.Lock()  # one count query at a time, however many requests ask
+    def __init__(self, count_pending: Callable[[], Awaitable[int]], log_size: Callable[[], Awaitable[int]], *, max_pending: int,
+                 max_stall: float, ttl: float = PENDING_TTL, clock: Callable[[], float] = time.monotonic):
+        self.count_pending, self.log_size, self.max_pending, self.max_stall = count_pending, log_size, max_pending, max_stall
+        self.ttl, self.clock = ttl, clock
+        self._pending, self._size, self._read_at = 0, -1, -math.inf
+        self._advanced_at = clock()  # the log counts as advancing at startup: a sequencer gets max_stall to act
+        self._lock = asyncio.Lock()  # one pair of queries at a time, however many requests ask
 
-    async def overloaded(self) -> bool:
+    async def reason(self) -> str | None:
+        """Why writes are refused now, or None."""
         if self.clock() - self._read_at >= self.ttl:
             async with self._lock:
                 if self.clock() - self._read_at >= self.ttl:
-                    self._pending, self._read_at = await self.count_pending(), self.clock()
-        return self._pending >= self.max_pending
+                    await self._read()
+        if self._pending >= self.max_pending:
+            return f"{self._pending} entries wait for the log (at most {self.max_pending})"
+        if self._pending and self.clock() - self._advanced_at > self.max_stall:
+            return f"the log has not advanced for over {self.max_stall:g} s with entries pending"
+        return None
+
+    async def _read(self) -> None:
+        pending, size = await self.count_pending(), await self.log_size()
+        now = self.clock()
+        if size != self._size or not pending:
+            self._advanced_at = now  # growing, or nothing to integrate: not stalled
+        self._pending, self._size, self._read_at = pending, size, now
 
 
 class WriteGuard:
@@ -105,8 +123,9 @@ class WriteGuard:
         if wait > 0:
             error = NotrainError("too many submissions from this address", code="E_RATE_LIMITED", where=request.path)
             return self._refuse(route, error, math.ceil(wait))
-        if self.pushback is not None and await self.pushback.overloaded():
-            error = NotrainError("the log is behind; retry later", code="E_UNAVAILABLE", where=request.path)
+        behind = await self.pushback.reason() if self.pushback is not None else None
+        if behind is not None:
+            error = NotrainError(f"not accepting now: {behind}; retry later", code="E_UNAVAILABLE", where=request.path)
             return self._refuse(route, error, self.retry_after)
         return None
 

@@ -73,6 +73,8 @@ class AccountProofs:
 
     async def listed(self, manifest: Manifest) -> None:
         """Schedule a check, now, of every account of a newly accepted manifest not being checked already."""
+        if not manifest.accounts:
+            return  # most manifests list none: no storage round trip for them
         known = {p.account_url for p in await self.storage.account_proofs(manifest.publisher) if p.status != "unlisted"}
         now = self.clock().replace(microsecond=0)
         for account in manifest.accounts:

@@ -32,6 +32,7 @@ from ...core.manifest import MANIFEST_TYPE, Manifest, format_timestamp, parse_pa
 from ...core.merkle import leaf_hash
 from ...fetch.http import Transport
 from ..storage import AccountProof, NewEntry, Storage
+from .rounds import every
 
 log = logging.getLogger("notrain.aggregator.accounts")
 
@@ -83,12 +84,7 @@ class AccountProofs:
 
     async def run(self, poll: float = 1.0) -> None:
         """Check due proofs until cancelled."""
-        while True:
-            try:
-                await self.check_due()
-            except Exception:  # a storage hiccup must not end the checks; the next round retries
-                log.exception("account proof round failed")
-            await asyncio.sleep(poll)
+        await every(poll, self.check_due, log, "account proof")
 
     async def check_due(self) -> list[AccountProof]:
         due = await self.storage.due_account_proofs(self.clock(), DUE_BATCH)

@@ -38,6 +38,7 @@ from ...fetch.addresses import AddressPolicy, BlockedAddress, GuardedResolver
 from ...fetch.http import Fetched, Transport
 from ...fetch.manifests import KEYSET_PATH, MANIFEST_PATH
 from ..storage import Origin, Storage, Validators
+from .rounds import every
 from .submissions import Accepted, ObservedKeyset, Submissions, origin_keys
 
 log = logging.getLogger("notrain.aggregator.crawler")
@@ -111,12 +112,7 @@ class Crawler:
 
     async def run(self, poll: float = 1.0) -> None:
         """Crawl due origins until cancelled."""
-        while True:
-            try:
-                await self.crawl_due()
-            except Exception:  # a storage hiccup must not end the crawler; the next round retries
-                log.exception("crawl round failed")
-            await asyncio.sleep(poll)
+        await every(poll, self.crawl_due, log, "crawl")
 
     async def crawl_due(self) -> list[Crawled]:
         """Crawl every origin that is due now, :data:`CONCURRENCY` at a time."""

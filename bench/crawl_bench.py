@@ -499,6 +499,14 @@ async def bench(args: argparse.Namespace) -> int:
             f"notrain on/off (b/a) {notrain:.3f}; robots on/off (c/a) {robots:.3f}; "
             f"notrain on/off with robots on (d/c) {both:.3f}"
         )
+        cpu = {name: [run["cpu"] for run in runs[name]] for name in names}
+        cpu_ratio = lambda sub, base: h.paired_ratio(cpu[base], cpu[sub]) if sub in cpu and base in cpu else float("nan")
+        print(
+            "context, not a goal: the same ratios from the crawler's own CPU time (base CPU / subject CPU; "
+            "what other jobs' load cannot stretch): "
+            f"b/a {cpu_ratio('b notrain', 'a plain'):.3f}; c/a {cpu_ratio('c robots', 'a plain'):.3f}; "
+            f"d/c {cpu_ratio('d both', 'c robots'):.3f}"
+        )
         if "a plain" in rate and "b notrain" in rate:
             per_page = h.paired_ratio(per_download["a plain"], per_download["b notrain"])
             print(

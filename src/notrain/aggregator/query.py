@@ -5,7 +5,8 @@ PDQ through :mod:`notrain.core.pdqindex`, names), so an answer here is the very 
 the same manifests reaches: one decision function, never a second copy.  It is built at startup from
 storage (each publisher's latest manifest, parsed from the exact envelope bytes ingest verified) and
 updated by :meth:`Query.accepted`, which ingest calls for every new submission.  What it holds is what
-``GET /v1/publisher/envelope`` serves: the highest sequence, the first received when equivocated.
+``GET /v1/publisher/envelope`` serves: the manifest that set the publisher's rollback floor (after a key
+rotation that may carry a lower sequence than a thief's), never an equivocating second one.
 
 Threads.  Matching a batch of 10,000 items, or a PDQ query over millions of works, is CPU work, so it runs
 in a worker thread; so do catalog updates (a manifest of 100,000 works, then the PDQ index rebuilt).  One

@@ -111,14 +111,17 @@ def test_a_directory_of_shards_resumes(tmp_path, bundle):
 
 
 @pytest.mark.parametrize("case,code", [
-    ("missing-column", "E_FILTER_COLUMN"), ("corrupt", "E_FILTER_INPUT"), ("extension", "E_FILTER_INPUT"),
-    ("bundle", "E_SOURCE"), ("exists", "E_EXISTS"), ("empty-dir", "E_FILTER_INPUT"),
+    ("missing-column", "E_FILTER_COLUMN"), ("jsonl-missing-column", "E_FILTER_COLUMN"), ("corrupt", "E_FILTER_INPUT"), ("extension", "E_FILTER_INPUT"),
+    ("bundle", "E_SOURCE"), ("exists", "E_EXISTS"), ("empty-dir", "E_FILTER_INPUT"), ("out-format", "E_FILTER_OPTION"),
 ])
 def test_typed_errors(tmp_path, bundle, case, code):
     source = write(tmp_path / "in.parquet")
-    args = ["--caption-col", "caption"]
+    args, out = ["--caption-col", "caption"], tmp_path / "out.parquet"
     if case == "missing-column":
         args = ["--caption-col", "text"]
+    elif case == "jsonl-missing-column":  # an explicit JSON schema would read it as all nulls, and keep every row
+        source = write(tmp_path / "in.jsonl", {"link": ROWS["url"], "caption": ROWS["caption"]})
+        out = tmp_path / "out.jsonl"
     elif case == "corrupt":
         source.write_bytes(b"PAR1 not really")
     elif case == "extension":
@@ -128,10 +131,12 @@ def test_typed_errors(tmp_path, bundle, case, code):
         bundle.write_text("{}")
     elif case == "exists":
         (tmp_path / "out.parquet").write_bytes(b"")
+    elif case == "out-format":
+        out = tmp_path / "out.csv"
     else:
         source = tmp_path / "empty"
         source.mkdir()
-    result = filter_(source, "--bundle", bundle, "--out", tmp_path / "out.parquet", *args)
+    result = filter_(source, "--bundle", bundle, "--out", out, *args)
     assert result.exit_code == 1 and f"error: {code}" in result.output, result.output
     assert not list(tmp_path.glob("*.partial"))
 
@@ -156,6 +161,7 @@ def test_memory_stays_flat_on_a_big_file(tmp_path, bundle):
             print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         """)
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        assert f"kept {rows} of {rows} rows" in done.stdout
         return int(done.stdout.split()[-1]) * 1024
     small, big = peak(150_000), peak(1_200_000)
     assert (tmp_path / "big-1200000.csv").stat().st_size > 90_000_000

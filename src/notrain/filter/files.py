@@ -63,12 +63,27 @@ class Reader:
                 stream = pcsv.open_csv(raw, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
                                        convert_options=pcsv.ConvertOptions(column_types=types))
             else:
+                self._check_json_columns(raw)
                 schema = pa.schema([(name, pa.string()) for name in self._text])
                 stream = pjson.open_json(raw, read_options=pjson.ReadOptions(block_size=BLOCK_BYTES),
                                          parse_options=pjson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"))
             for batch in stream:
                 for start in range(0, batch.num_rows, self._batch_size):
                     yield batch.slice(start, self._batch_size), min(raw.tell(), self.size)
+
+
+    def _check_json_columns(self, raw) -> None:
+        """The named columns must be in the file: an explicit schema would make a missing one all nulls,
+        and every row would pass unchecked.  Read from the first block's lines."""
+        head = raw.read(BLOCK_BYTES)
+        raw.seek(0)
+        lines = head[: head.rfind(b"\n") + 1] or head
+        if not lines.strip():
+            return
+        found = pjson.read_json(pa.BufferReader(lines)).schema.names
+        for name in self._text:
+            if name not in found:
+                raise FilterError(f"no column {name!r} in the first lines (columns: {', '.join(found)})", code="E_FILTER_COLUMN", where=name)
 
 
 class Writer:

@@ -123,6 +123,9 @@ def run(source: ManifestSource, core: BatchFilter, input_path: Path, out: Path, 
             raise FilterError("for a directory of shards, --out is a directory and --rejected is not given (each shard's "
                               "refused rows go next to its output)", code="E_FILTER_OPTION")
         out.mkdir(parents=True, exist_ok=True)
+    elif FORMATS.get(out.suffix.lower(), format_of(input_path)) != format_of(input_path):
+        raise FilterError(f"{out.name}: the kept rows are written in the input's format ({format_of(input_path)})",
+                          code="E_FILTER_OPTION", where=str(out))
     targets = [(s, out / s.name, rejected_name(out / s.name)) if directory else (s, out, rejected or rejected_name(out)) for s in shards]
     report = report or (out / "notrain-report.json" if directory else out.with_name(f"{out.name}.report.json"))
     if not directory and not options.force:

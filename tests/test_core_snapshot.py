@@ -35,12 +35,17 @@ def payload(publisher: str, sequence: int = 1, **members) -> bytes:
     return json.dumps(doc).encode()
 
 
+def logged(index: int, manifest, keys: frozenset[str] = frozenset({"key-1"})) -> Logged:
+    """A manifest logged at ``index``, signed by and verified with ``keys``."""
+    return Logged(index, manifest, keys, keys)
+
+
 def many_works(publishers: int, works: int) -> list[Logged]:
     entries = []
     for p in range(publishers):
         listed = [{"sha256": hashlib.sha256(f"{p}/{w}".encode()).hexdigest()} for w in range(works)]
         paths = [{"pattern": f"/p{p}/*", "prefs": {"ai-use": "n"}}] if p % 2 else []
-        entries.append(Logged(p, parse_payload(payload(f"https://site{p}.example", works=listed, paths=paths))))
+        entries.append(logged(p, parse_payload(payload(f"https://site{p}.example", works=listed, paths=paths))))
     return entries
 
 
@@ -87,6 +92,9 @@ def test_vector(case):
         assert bool(snapshot.confirm_work(bytes.fromhex(probe["sha256"]))) is probe["maybe"]
     for probe in case["probes"]["origins"]:
         assert bool(snapshot.origins_may_match([probe["origin"]])[0]) is probe["maybe"]
+    for current in expect.get("current", []):
+        record = snapshot.rules(current["publisher"])[0]
+        assert (record["index"], record["sequence"]) == (current["index"], current["sequence"])
 
 
 def test_the_specs_example_descriptor_is_the_small_vectors():
@@ -95,10 +103,11 @@ def test_the_specs_example_descriptor_is_the_small_vectors():
     assert "notrain-snapshot/v1\n" + example == next(c for c in CASES if c["id"] == "small")["descriptor"]
 
 
-def test_vector_bytes_are_rebuilt_from_the_logged_manifests():
-    case = next(c for c in CASES if c["id"] == "small")
+@pytest.mark.parametrize("case", [c for c in CASES if "build" in c], ids=[c["id"] for c in CASES if "build" in c])
+def test_vector_bytes_are_rebuilt_from_the_logged_manifests(case):
     spec = case["build"]
-    entries = [Logged(m["index"], parse_payload(m["payload"].encode())) for m in spec["manifests"]]
+    entries = [Logged(m["index"], parse_payload(m["payload"].encode()), frozenset(m["signed_by"]), frozenset(m["trusted"]))
+               for m in spec["manifests"]]
     built = build(entries, log=spec["log"], size=spec["size"], root=bytes.fromhex(spec["root_hex"]))
     assert built.descriptor.decode() == case["descriptor"] and built.parts == case_parts(case)
 
@@ -117,9 +126,9 @@ def test_build_is_deterministic_whatever_the_input_order():
     assert build_filter(keys) == build_filter(np.random.default_rng(2).permutation(np.concatenate([keys, keys[:100]])))
 
 
-def test_the_current_manifest_of_each_publisher_is_the_highest_sequence():
-    old = Logged(1, parse_payload(payload("https://a.example", 1, works=[{"sha256": "11" * 32}])))
-    new = Logged(5, parse_payload(payload("https://a.example", 2, works=[{"sha256": "22" * 32}])))
+def test_under_one_key_the_current_manifest_is_the_highest_sequence():
+    old = logged(1, parse_payload(payload("https://a.example", 1, works=[{"sha256": "11" * 32}])))
+    new = logged(5, parse_payload(payload("https://a.example", 2, works=[{"sha256": "22" * 32}])))
     snapshot_of = lambda entries: load(*astuple(build(entries, log=LOG, size=10, root=ROOT)))
     for entries in ([old, new], [new, old]):
         snapshot = snapshot_of(entries)
@@ -128,9 +137,26 @@ def test_the_current_manifest_of_each_publisher_is_the_highest_sequence():
         build([new], log=LOG, size=5, root=ROOT)  # index 5 is not in a log of 5 entries
 
 
+def test_after_a_theft_and_a_rotation_the_new_keys_manifest_is_current_whatever_its_sequence():
+    stolen, new = frozenset({"old-key"}), frozenset({"new-key"})
+    theft = logged(3, parse_payload(payload("https://a.example", 2**53 - 1, works=[{"sha256": "11" * 32}])), stolen)
+    own = logged(7, parse_payload(payload("https://a.example", 1, works=[{"sha256": "22" * 32}])), new)
+    for entries in ([theft, own], [own, theft]):  # (a replay signed by the stolen key no longer verifies: never Logged)
+        snapshot = load(*astuple(build(entries, log=LOG, size=10, root=ROOT)))
+        assert snapshot.confirm_work(bytes.fromhex("22" * 32)) and not snapshot.confirm_work(bytes.fromhex("11" * 32))
+    # a later manifest signed by the stolen key while it is still trusted: the thief's floor binds it
+    lower = Logged(9, parse_payload(payload("https://a.example", 5, works=[{"sha256": "33" * 32}])), stolen, stolen)
+    snapshot = load(*astuple(build([theft, lower], log=LOG, size=10, root=ROOT)))
+    assert snapshot.confirm_work(bytes.fromhex("11" * 32)) and not snapshot.confirm_work(bytes.fromhex("33" * 32))
+    # an equal sequence with other bytes under the same floor (equivocation): the first stays current
+    twin = logged(8, parse_payload(payload("https://a.example", 1, works=[{"sha256": "44" * 32}])), new)
+    snapshot = load(*astuple(build([own, twin], log=LOG, size=10, root=ROOT)))
+    assert snapshot.confirm_work(bytes.fromhex("22" * 32)) and not snapshot.confirm_work(bytes.fromhex("44" * 32))
+
+
 def test_a_delta_between_random_snapshots_rebuilds_the_next():
     first, second = many_works(30, 10), many_works(30, 10)
-    second[3] = Logged(50, parse_payload(payload("https://site3.example", 2, works=[{"sha256": "33" * 32}])))
+    second[3] = logged(50, parse_payload(payload("https://site3.example", 2, works=[{"sha256": "33" * 32}])))
     del second[7]
     a, b = build(first, log=LOG, size=60, root=ROOT), build(second, log=LOG, size=60, root=ROOT)
     delta = make_delta(a.descriptor, a.parts["statements"], b.descriptor, b.parts["statements"])
@@ -141,8 +167,8 @@ def test_a_delta_between_random_snapshots_rebuilds_the_next():
 
 def test_confirmation_compares_whole_digests_not_filter_keys():
     twins = ["11" * 8 + "22" * 24, "11" * 8 + "33" * 24]  # the same filter key
-    entries = [Logged(0, parse_payload(payload("https://a.example", works=[{"sha256": twins[0]}]))),
-               Logged(1, parse_payload(payload("https://b.example", works=[{"sha256": twins[1]}])))]
+    entries = [logged(0, parse_payload(payload("https://a.example", works=[{"sha256": twins[0]}]))),
+               logged(1, parse_payload(payload("https://b.example", works=[{"sha256": twins[1]}])))]
     snapshot = load(*astuple(build(entries, log=LOG, size=2, root=ROOT)))
     assert [r["publisher"] for r in snapshot.confirm_work(bytes.fromhex(twins[1]))] == ["https://b.example"]
     assert snapshot.confirm_work(bytes.fromhex("11" * 8 + "44" * 24)) == []
@@ -166,7 +192,7 @@ def astuple(built):
 
 
 def test_confirmed_works_are_the_catalogs():
-    entries = many_works(5, 4) + [Logged(9, parse_payload(payload("https://b.example", works=[{"sha256": hashlib.sha256(b"0/1").hexdigest()}])))]
+    entries = many_works(5, 4) + [logged(9, parse_payload(payload("https://b.example", works=[{"sha256": hashlib.sha256(b"0/1").hexdigest()}])))]
     snapshot = load(*astuple(build(entries, log=LOG, size=10, root=ROOT)))
     catalog = Catalog()
     for entry in entries:

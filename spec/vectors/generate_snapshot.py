@@ -27,7 +27,10 @@ HERE = Path(__file__).resolve().parent
 LOG = "log.art.example/2026"
 SIZE = 40
 ROOT = hashlib.sha256(b"notrain snapshot vector root").digest()
-ARTIST = PrivateKey.from_seed(hashlib.sha256(b"notrain snapshot vector artist").digest()).public.did_key
+ARTIST_KEY = PrivateKey.from_seed(hashlib.sha256(b"notrain snapshot vector artist").digest()).public
+ARTIST = ARTIST_KEY.did_key
+# art.example's key, and the key it rotates to after the first one is stolen (key ids: RFC 7638 thumbprints)
+OLD_KEY, NEW_KEY = (PrivateKey.from_seed(hashlib.sha256(b"notrain snapshot vector " + name).digest()).public.kid for name in (b"old", b"new"))
 sha = lambda text: hashlib.sha256(text.encode()).hexdigest()
 PDQ_A, PDQ_B = "f" * 32 + "0" * 32, "0f" * 32
 
@@ -53,8 +56,18 @@ def payload_bytes(doc: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def signers(doc: dict) -> list[str]:
+    """Who signed a manifest of PAYLOADS and NEXT, and was trusted then: its publisher's one key."""
+    return [ARTIST_KEY.kid if doc["publisher"] == ARTIST else OLD_KEY]
+
+
+def logged(index: int, doc: dict, signed_by: list[str] | None = None, trusted: list[str] | None = None) -> Logged:
+    keys = signers(doc)
+    return Logged(index, parse_payload(payload_bytes(doc)), frozenset(signed_by or keys), frozenset(trusted or keys))
+
+
 def small(payloads=PAYLOADS, size=SIZE, root=ROOT) -> tuple[bytes, dict[str, bytes]]:
-    built = build([Logged(index, parse_payload(payload_bytes(doc))) for index, doc in payloads], log=LOG, size=size, root=root)
+    built = build([logged(index, doc) for index, doc in payloads], log=LOG, size=size, root=root)
     return built.descriptor, built.parts
 
 
@@ -140,14 +153,47 @@ def invalid_cases(descriptor: bytes, parts: dict[str, bytes]) -> list[dict]:
     return cases
 
 
+def build_input(manifests: list[Logged], payloads: list[dict], size: int, root: bytes) -> dict:
+    return {"log": LOG, "size": size, "root_hex": root.hex(), "manifests": [
+        {"index": m.index, "payload": payload_bytes(doc).decode(), "signed_by": sorted(m.signed_by), "trusted": sorted(m.trusted)}
+        for m, doc in zip(manifests, payloads)]}
+
+
+# A key theft and a rotation (spec/envelope.md, step 10): the thief signs sequence 2^53-1 with art.example's
+# stolen key; art.example rotates to a new key and signs sequence 1 with it alone, which the thief's floor
+# does not bind; a later equal sequence with other bytes (equivocation) and a lower one signed with the new
+# key again are bound by the new floor and change nothing.
+ART = {"notrain": 1, "publisher": "https://art.example", "issued": "2026-11-01T00:00:00Z", "expires": "2027-11-01T00:00:00Z"}
+THEFT = [
+    (2, {**ART, "sequence": 3, "default": {"train-ai": "n"}}, [OLD_KEY], [OLD_KEY]),
+    (6, {**ART, "sequence": 2**53 - 1, "default": {"train-ai": "y"}}, [OLD_KEY], [OLD_KEY]),
+    (9, {**ART, "sequence": 1, "default": {"train-ai": "n", "ai-use": "n"}}, [NEW_KEY], [NEW_KEY]),
+    (12, {**ART, "sequence": 1, "default": {"train-ai": "y"}}, [NEW_KEY], [NEW_KEY]),
+]
+
+
+def theft_case() -> dict:
+    manifests = [logged(index, doc, signed_by, trusted) for index, doc, signed_by, trusted in THEFT]
+    root = hashlib.sha256(b"notrain snapshot vector root 20").digest()
+    built = build(manifests, log=LOG, size=20, root=root)
+    return {"id": "rotation-after-theft",
+            "description": ("art.example's sequence 3, then a thief's 2^53-1 signed with the stolen old key, then the publisher's "
+                            "sequence 1 signed with its new key alone (not bound by the thief's floor: it is current), then "
+                            "an equivocating sequence 1 under the new key (bound by the new floor: ignored)"),
+            "build": build_input(manifests, [doc for _, doc, _, _ in THEFT], 20, root),
+            **encode_case(built.descriptor, built.parts),
+            "probes": {"works": [], "origins": [{"origin": "https://art.example", "maybe": True}]},
+            "expect": ok(id=hashlib.sha256(built.descriptor).hexdigest(), publishers=["https://art.example"], pdq_rows=0, statements=1,
+                         current=[{"publisher": "https://art.example", "index": 9, "sequence": 1}])}
+
+
 def vectors() -> list[dict]:
     descriptor, parts = small()
-    payloads = [{"index": index, "payload": payload_bytes(doc).decode()} for index, doc in PAYLOADS]
     valid = {
         "id": "small",
         "description": ("Four logged manifests of three publishers (art.example's sequence 2 replaces its sequence 1); "
                         "a second implementation must rebuild these exact bytes from `build`, load them, and answer the probes"),
-        "build": {"log": LOG, "size": SIZE, "root_hex": ROOT.hex(), "manifests": payloads},
+        "build": build_input([logged(index, doc) for index, doc in PAYLOADS], [doc for _, doc in PAYLOADS], SIZE, ROOT),
         **encode_case(descriptor, parts),
         "probes": {
             "works": [{"sha256": sha(n), "maybe": True} for n in ("sunset.png", "cat.png", "dog.png", "quiet.png")]
@@ -163,6 +209,7 @@ def vectors() -> list[dict]:
             {"id": "empty", "description": "The snapshot of an empty log: empty filters (probes always answer no), no statements",
              **encode_case(empty.descriptor, empty.parts), "probes": {"works": [{"sha256": sha("cat.png"), "maybe": False}], "origins": []},
              "expect": ok(id=hashlib.sha256(empty.descriptor).hexdigest(), publishers=[], pdq_rows=0, statements=0)},
+            theft_case(),
             *invalid_cases(descriptor, parts), *delta_cases(descriptor, parts)]
 
 

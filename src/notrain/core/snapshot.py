@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import b64, ijson
-from .errors import NotrainError
+from .errors import NotrainError, PolicyError
 from .merkle import HASH_SIZE, MAX_TREE_SIZE
 from .snapshotfilter import FuseFilter, build as build_filter, origin_key, work_keys
 from .snapshoterrors import SnapshotError
+from .verify import Floor, binding, check_sequence
 from .snapshotparts import PDQ_MAGIC, PDQ_ROW, Logged, parse_pdq, parse_statements, record_at, statement_records
 
-__all__ = ["Built", "Descriptor", "Logged", "PART_NAMES", "Snapshot", "build", "load", "parse_descriptor", "parts_from_statements"]
+__all__ = ["Built", "CurrentManifests", "Descriptor", "Logged", "PART_NAMES", "Snapshot", "build", "load", "parse_descriptor", "parts_from_statements"]
 
 MAGIC = "notrain-snapshot/v1"
 PART_NAMES = ("works", "origins", "statements", "pdq")
@@ -129,20 +130,39 @@ class _Keys:
         return PDQ_MAGIC + rows.tobytes()
 
 
+class CurrentManifests:
+    """Each publisher's current manifest, by the rollback floor rule (spec/envelope.md, step 10) applied
+    to its manifests in log order: a manifest replaces the current one unless the current one's floor
+    binds it (one of the keys trusted when the floor was set signed it) and refuses its sequence (lower,
+    or equal with another digest).  So after a key theft and a rotation, the publisher's manifest signed
+    by its new key alone replaces the thief's, whatever their sequences."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, Logged] = {}
+
+    def offer(self, entry: Logged) -> bool:
+        """Offer the next manifest in log order; True if it is now its publisher's current one."""
+        held = self.current.get(entry.manifest.publisher)
+        if held is not None:
+            floor = binding(Floor(held.manifest.sequence, held.manifest.digest, held.trusted), entry.signed_by)
+            try:
+                check_sequence(entry.manifest, floor)
+            except PolicyError:
+                return False
+        self.current[entry.manifest.publisher] = entry
+        return True
+
+
 def _current(entries: Iterable[Logged]) -> dict[str, Logged]:
-    """Each publisher's current manifest: the highest sequence; on a tie, the first logged (a later
-    one with other bytes would have been refused as a rollback)."""
-    current: dict[str, Logged] = {}
-    for entry in entries:
-        held = current.get(entry.manifest.publisher)
-        if held is None or (entry.manifest.sequence, -entry.index) > (held.manifest.sequence, -held.index):
-            current[entry.manifest.publisher] = entry
-    return current
+    current = CurrentManifests()
+    for entry in sorted(entries, key=lambda entry: entry.index):
+        current.offer(entry)
+    return current.current
 
 
 def build(entries: Iterable[Logged], *, log: str, size: int, root: bytes) -> Built:
     """The snapshot of verified manifests logged in the first ``size`` entries of ``log`` (whose root
-    at that size is ``root``).  Deterministic: the order of ``entries`` does not matter."""
+    at that size is ``root``).  Deterministic: ``entries`` are taken in log order, whatever their order here."""
     lines, keys, offset = [], _Keys(), 0
     for publisher, entry in sorted(_current(entries).items()):
         if not 0 <= entry.index < size:

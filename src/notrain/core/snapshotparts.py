@@ -37,10 +37,14 @@ _KIND_ORDER = {"publisher": 0, "path": 1, "work": 2, "name": 3}
 
 
 class Logged(NamedTuple):
-    """A verified manifest and the index of the log entry that carried its envelope."""
+    """A verified manifest, the index of the log entry that carried its envelope, the key ids whose
+    signatures verified, and the key ids trusted for its publisher then: what the rollback floor rule
+    needs to tell which manifest is current (spec/snapshot.md, "Which manifests")."""
 
     index: int
     manifest: Manifest
+    signed_by: frozenset[str]
+    trusted: frozenset[str]
 
 
 def statement_records(logged: Logged) -> Iterator[dict]:

@@ -779,5 +779,75 @@ async def _diagnose(url: str, token: str, timeout: float):
         return await diagnose(url, client, token=token)
 
 
+# -- snapshot ---------------------------------------------------------------------------
+
+
+class _Age(click.ParamType):
+    """A maximum age: a number and a unit, ``7d``, ``12h``, ``30m`` or ``90s``."""
+
+    name = "AGE"
+    _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"([0-9]{1,6})([dhms])", value)
+        if match is None:
+            self.fail(f"{value!r} is not an age such as 7d, 12h, 30m or 90s", param, ctx)
+        return timedelta(**{self._UNITS[match[2]]: int(match[1])})
+
+
+_log_key_option = click.option("--log-key", required=True, type=_Text(), help="The log's verifier key (a signed-note vkey).")
+_max_age_option = click.option("--max-age", type=_Age(), help="Refuse a snapshot logged longer ago than this (7d, 12h...).")
+
+
+@main.group()
+def snapshot() -> None:
+    """Pull an aggregator's signed snapshot, or check one on disk, for offline crawls and filters."""
+
+
+@snapshot.command("pull")
+@click.argument("url", type=_Text())
+@_log_key_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="The snapshot directory (replaced atomically).")
+@_max_age_option
+@click.option("--witness", "witnesses", type=_Text(), multiple=True, help="A witness's cosigning vkey (repeatable).")
+@click.option("--min-witnesses", type=click.IntRange(0, 32), default=0, show_default=True, help="Cosignatures required among --witness.")
+@json_option
+def snapshot_pull(url, log_key, out, max_age, witnesses, min_witnesses, as_json) -> None:
+    """Fetch the latest snapshot of the aggregator at URL, check it against its log, write it to OUT."""
+    from .fetch import snapshots  # aiohttp and numpy load only here
+
+    trust = snapshots.Trust(log_key, tuple(witnesses), min_witnesses, max_age)
+    pulled = asyncio.run(snapshots.pull(url, out, trust))
+    _snapshot_result(pulled.evidenced, out, as_json, {"delta": pulled.delta})
+
+
+@snapshot.command("verify")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_log_key_option
+@_max_age_option
+@click.option("--witness", "witnesses", type=_Text(), multiple=True, help="A witness's cosigning vkey (repeatable).")
+@click.option("--min-witnesses", type=click.IntRange(0, 32), default=0, show_default=True, help="Cosignatures required among --witness.")
+@json_option
+def snapshot_verify(directory, log_key, max_age, witnesses, min_witnesses, as_json) -> None:
+    """Check a snapshot directory offline: checkpoint, inclusion, consistency, every part."""
+    from .fetch import snapshots
+
+    evidenced = snapshots.verify(directory, snapshots.Trust(log_key, tuple(witnesses), min_witnesses, max_age))
+    _snapshot_result(evidenced, directory, as_json, {})
+
+
+def _snapshot_result(evidenced, directory: Path, as_json: bool, extra: dict) -> None:
+    described = evidenced.describe()
+    if as_json:
+        _emit({"ok": True, "path": str(directory), **described, **extra})
+        return
+    _echo(f"snapshot {described['id']} in {directory}")
+    _echo(f"  log {described['log']} at size {described['size']}, logged {described['observed']} as entry {described['inclusion']['index']}")
+    _echo(f"  included in the checkpoint of size {described['inclusion']['size']}" +
+          (f", cosigned by {', '.join(described['witnesses'])}" if described["witnesses"] else ""))
+
+
 if __name__ == "__main__":
     main()

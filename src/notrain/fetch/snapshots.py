@@ -1,0 +1,428 @@
+"""Snapshot clients: pull a snapshot from an aggregator, re-check one on disk, and read one as a source.
+
+A snapshot is only worth citing if it is the one the log committed to (spec/snapshot.md, "Descriptor").
+So a pull checks, before trusting a byte of it: the log's signed checkpoint (the configured log key and,
+when asked, k of n witness cosignatures), the log entry of kind ``snapshot`` whose body is exactly the
+descriptor, that entry's inclusion proof against the checkpoint, and that the descriptor's own (size,
+root) is a prefix of the checkpoint's tree (a consistency proof).  Then each part is streamed to disk
+with its size and SHA-256 checked against the descriptor, and core's loader checks the parts' layout
+and rebuilds the filters.  The directory written holds everything needed to do all of that again
+offline (:func:`verify`): ``descriptor``, the four parts, ``checkpoint`` and ``proof.json``; it
+replaces the previous one by renames, so a reader never sees half a snapshot.
+
+A snapshot's age is that of its log entry (``observed``): the log committed to that time, and the
+checkpoint that includes it is at least as new.  A pull or a verify with ``max_age`` refuses an older
+one (``E_EXPIRED``), as a crawler refuses an expired manifest.
+
+Routes read (the aggregator's): ``/v1/snapshot`` (its id and log index), ``/snapshot/<id>/descriptor``,
+``/snapshot/<id>/<part>``, optionally ``/snapshot/<id>/delta/<previous id>`` (a delta, spec/snapshot.md
+"Deltas", used when a previous snapshot is on disk), ``/log/checkpoint``, ``/log/tile/entries/...``,
+``/v1/proof/inclusion`` and ``/v1/proof/consistency``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from ..core import b64, ijson
+from ..core.checkpoint import SignedCheckpoint, open_checkpoint
+from ..core.decision import Evidence, Statement
+from ..core.errors import NotrainError
+from ..core.logentry import LogEntry, parse_entry
+from ..core.logerrors import LogEntryError, NoteError, ProofError
+from ..core.manifest import parse_timestamp
+from ..core.merkle import leaf_hash, root, verify_consistency, verify_inclusion
+from ..core.names import NameIndex
+from ..core.note import NoteVerifier, open_note
+from ..core.snapshot import MAX_DESCRIPTOR_BYTES, PART_NAMES, Snapshot, load, parse_descriptor, parts_from_statements
+from ..core.snapshotdelta import apply as apply_delta
+from ..core.snapshoterrors import SnapshotError
+from ..core.tiles import ENTRIES, MAX_BUNDLE_BYTES, TILE_WIDTH, TileId, decode_bundle, tile_width
+from ..core.vocab import State
+from ..core.works import WorkIndex
+from .sources import SourceError
+
+SCHEME_PREFIX = "snapshot:"  # NOTRAIN_SOURCES spelling: snapshot:DIR[#VKEY]
+CHECKPOINT_FILE, PROOF_FILE, LOG_KEY_FILE = "checkpoint", "proof.json", "log.vkey"
+MAX_CHECKPOINT_BYTES = 16 * 1024
+MAX_JSON_BYTES = 64 * 1024
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a snapshot must prove: the log's verifier key, the witnesses whose cosignatures count
+    (at least ``min_witnesses`` of them, distinct), and the oldest acceptable snapshot."""
+
+    log_key: str
+    witnesses: tuple[str, ...] = ()
+    min_witnesses: int = 0
+    max_age: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_witnesses <= len(self.witnesses):
+            raise NoteError(f"{self.min_witnesses} witnesses required but {len(self.witnesses)} given", where="witnesses")
+
+    @property
+    def log(self) -> NoteVerifier:
+        return NoteVerifier.from_vkey(self.log_key)
+
+    def open(self, note: bytes) -> SignedCheckpoint:
+        """The checkpoint, signed by the log and cosigned by enough of the witnesses."""
+        log = self.log
+        signed = open_checkpoint(note, log.name, log, [NoteVerifier.from_vkey(w) for w in self.witnesses])
+        cosigners = {(v.name, v.key_id) for v in signed.cosignatures}
+        if len(cosigners) < self.min_witnesses:
+            raise NoteError(f"{len(cosigners)} witness cosignatures, {self.min_witnesses} required",
+                            code="E_NOTE_UNKNOWN_KEY", where="cosignatures")
+        return signed
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Where the descriptor is in the log: its entry (exact bytes), index, inclusion proof at the
+    checkpoint's size, and the consistency proof from the descriptor's tree to the checkpoint's."""
+
+    index: int
+    size: int
+    entry: bytes
+    inclusion: tuple[bytes, ...]
+    consistency: tuple[bytes, ...]
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "size": self.size, "entry": b64.std_encode(self.entry),
+                "inclusion": [b64.std_encode(h) for h in self.inclusion], "consistency": [b64.std_encode(h) for h in self.consistency]}
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Proof:
+        doc = ijson.loads(data, max_size=MAX_JSON_BYTES + 2 * MAX_BUNDLE_BYTES, max_depth=4, what="proof")
+        try:
+            return cls(doc["index"], doc["size"], b64.std_decode(doc["entry"], where="entry"),
+                       tuple(b64.std_decode(h, where="inclusion") for h in doc["inclusion"]),
+                       tuple(b64.std_decode(h, where="consistency") for h in doc["consistency"]))
+        except (KeyError, TypeError):
+            raise ProofError("proof.json holds index, size, entry, inclusion and consistency", where=PROOF_FILE) from None
+
+
+@dataclass(frozen=True)
+class Evidenced:
+    """A snapshot whose place in the log verified: what a compliance report cites."""
+
+    snapshot: Snapshot
+    checkpoint: SignedCheckpoint
+    proof: Proof
+    entry: LogEntry
+
+    @property
+    def id(self) -> str:
+        return self.snapshot.id
+
+    def describe(self) -> dict:
+        descriptor = self.snapshot.descriptor
+        return {
+            "id": self.id, "log": descriptor.log, "size": descriptor.size, "root": b64.std_encode(descriptor.root),
+            "observed": self.entry.observed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "checkpoint": self.checkpoint.data.decode("utf-8"),
+            "witnesses": sorted({v.name for v in self.checkpoint.cosignatures}),
+            "inclusion": {"index": self.proof.index, "size": self.proof.size, "proof": [b64.std_encode(h) for h in self.proof.inclusion]},
+            "consistency": [b64.std_encode(h) for h in self.proof.consistency],
+        }
+
+
+def check_place(descriptor_bytes: bytes, checkpoint: bytes, proof: Proof, trust: Trust, now: datetime) -> tuple[SignedCheckpoint, LogEntry]:
+    """That the descriptor is the body of a ``snapshot`` entry included in a checkpoint the log (and
+    enough witnesses) signed, that its tree is a prefix of the checkpoint's, and that it is young enough."""
+    signed = trust.open(checkpoint)
+    tree, descriptor = signed.checkpoint, parse_descriptor(descriptor_bytes)
+    if descriptor.log != tree.origin:
+        raise SnapshotError(f"a snapshot of {descriptor.log}, not of {tree.origin}", where="log")
+    entry = parse_entry(proof.entry)
+    if entry.kind != "snapshot":
+        raise LogEntryError(f"the entry at {proof.index} is a {entry.kind}, not a snapshot", where="kind")
+    entry.check_body(descriptor_bytes)
+    if proof.size != tree.size:
+        raise ProofError("the inclusion proof is not at the checkpoint's size", where="size")
+    verify_inclusion(proof.index, tree.size, leaf_hash(proof.entry), proof.inclusion, tree.root)
+    if descriptor.size == 0:
+        if descriptor.root != root([]):
+            raise ProofError("an empty tree has the empty root", where="root")
+    else:
+        verify_consistency(descriptor.size, tree.size, descriptor.root, tree.root, proof.consistency)
+    if trust.max_age is not None and now - entry.observed > trust.max_age:
+        raise NotrainError(f"the snapshot was logged at {entry.observed:%Y-%m-%dT%H:%M:%SZ}, older than {trust.max_age}",
+                           code="E_EXPIRED", where="observed")
+    return signed, entry
+
+
+def verify(directory: str | os.PathLike, trust: Trust, *, now: datetime | None = None) -> Evidenced:
+    """Re-check a snapshot directory offline: its place in the log, then every part (filters rebuilt)."""
+    path = Path(directory)
+    files = {name: _read(path / name) for name in ("descriptor", CHECKPOINT_FILE, PROOF_FILE, *PART_NAMES)}
+    proof = Proof.from_json(files[PROOF_FILE])
+    signed, entry = check_place(files["descriptor"], files[CHECKPOINT_FILE], proof, trust, now or datetime.now(UTC))
+    snapshot = load(files["descriptor"], {name: files[name] for name in PART_NAMES}, log=signed.checkpoint.origin, full=True)
+    return Evidenced(snapshot, signed, proof, entry)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        code = "E_SNAPSHOT_DIGEST" if path.name in PART_NAMES else "E_SNAPSHOT"
+        raise SnapshotError(f"{path.name} is missing", code=code, where=str(path)) from None
+    except OSError as error:
+        raise NotrainError(f"cannot read {path}: {error.strerror}", code="E_IO", where=str(path)) from None
+
+
+# -- pulling ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pulled:
+    evidenced: Evidenced
+    path: Path
+    delta: bool  # whether `statements` came from a delta against the previous snapshot
+
+
+async def pull(url: str, out: str | os.PathLike, trust: Trust, *, now: datetime | None = None, timeout: float = 300.0) -> Pulled:
+    """Fetch the aggregator's latest snapshot into ``out``, checked as the module docstring says."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError("an aggregator is an http(s) URL", where=url[:100])
+    out, now = Path(out), now or datetime.now(UTC)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        reader = _Reader(url.rstrip("/"), session)
+        latest = ijson.loads(await reader.get("/v1/snapshot", MAX_JSON_BYTES), max_size=MAX_JSON_BYTES, max_depth=4, what="snapshot")
+        snapshot_id, index = (latest.get("id"), latest.get("log_index")) if isinstance(latest, dict) else (None, None)
+        if not isinstance(snapshot_id, str) or len(snapshot_id) != 64 or any(c not in "0123456789abcdef" for c in snapshot_id):
+            raise SourceError("/v1/snapshot names no snapshot id", where="/v1/snapshot")
+        if not isinstance(index, int) or index < 0:
+            raise SourceError("the latest snapshot is not in the log yet", where="/v1/snapshot")
+        descriptor = _descriptor(await reader.get(f"/snapshot/{snapshot_id}/descriptor", MAX_DESCRIPTOR_BYTES + 4096), trust)
+        if hashlib.sha256(descriptor).hexdigest() != snapshot_id:
+            raise SnapshotError("the descriptor served is not the snapshot named", where="descriptor")
+        checkpoint = await reader.get("/log/checkpoint", MAX_CHECKPOINT_BYTES)
+        proof = await reader.proof(index, trust.open(checkpoint).checkpoint.size, parse_descriptor(descriptor).size)
+        check_place(descriptor, checkpoint, proof, trust, now)  # before a byte of a part is fetched
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            delta = await _statements_by_delta(reader, out, staging, descriptor, trust, now)
+            for name, octets, digest in parse_descriptor(descriptor).parts:
+                if not (staging / name).exists():
+                    await reader.part(f"/snapshot/{snapshot_id}/{name}", staging / name, octets, digest)
+            (staging / "descriptor").write_bytes(descriptor)
+            (staging / CHECKPOINT_FILE).write_bytes(checkpoint)
+            (staging / PROOF_FILE).write_bytes(ijson.dumps(proof.to_json()))
+            (staging / LOG_KEY_FILE).write_text(trust.log_key + "\n", encoding="ascii")
+            evidenced = await asyncio.to_thread(verify, staging, trust, now=now)
+            _replace(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return Pulled(evidenced, out, delta)
+
+
+def _descriptor(served: bytes, trust: Trust) -> bytes:
+    """The descriptor's octets: served bare, or as a note signed by the log (spec: "a valid signed-note text")."""
+    try:
+        parse_descriptor(served)
+        return served
+    except SnapshotError:
+        return open_note(served, [trust.log]).text.encode("ascii")
+
+
+async def _statements_by_delta(reader: _Reader, held: Path, staging: Path, descriptor: bytes, trust: Trust, now: datetime) -> bool:
+    """With a previous snapshot on disk and a delta on offer, write every part rebuilt from the new
+    ``statements`` (each checked against the descriptor); False (fetch parts whole) otherwise."""
+    try:
+        previous = await asyncio.to_thread(verify, held, trust, now=now) if (held / "descriptor").exists() else None
+    except NotrainError:
+        previous = None
+    new_id = hashlib.sha256(descriptor).hexdigest()
+    if previous is None or previous.id == new_id:
+        return False
+    try:
+        delta = await reader.get(f"/snapshot/{new_id}/delta/{previous.id}", parse_descriptor(descriptor).parts[2][1] + 4096, missing_ok=True)
+        if delta is None:
+            return False
+        old = previous.snapshot
+        statements = await asyncio.to_thread(apply_delta, _read(held / "descriptor"), old.parts["statements"], delta, descriptor)
+        parts = await asyncio.to_thread(parts_from_statements, statements, size=parse_descriptor(descriptor).size)
+    except NotrainError:
+        return False  # a wrong delta is refused: the parts are fetched whole
+    for name, octets, digest in parse_descriptor(descriptor).parts:
+        if len(parts[name]) == octets and hashlib.sha256(parts[name]).digest() == digest:
+            (staging / name).write_bytes(parts[name])
+    return True
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """``staging`` becomes ``out``: two renames, the old directory removed only after the new one is in place."""
+    for name in os.listdir(staging):
+        with open(staging / name, "rb") as file:
+            os.fsync(file.fileno())
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        os.rename(out, old / "snapshot")
+    os.rename(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _Reader:
+    """One pull's HTTP side: bounded reads of the aggregator's routes."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url, self.session = url, session
+
+    async def get(self, path: str, max_bytes: int, *, missing_ok: bool = False, **params: str) -> bytes | None:
+        body = bytearray()
+        async for chunk in self._stream(path, max_bytes, missing_ok, params):
+            body += chunk
+        return None if missing_ok and self._missing else bytes(body)
+
+    async def part(self, path: str, target: Path, octets: int, digest: bytes) -> None:
+        """Stream a part to ``target``: never more than its size, refused unless its SHA-256 is the descriptor's."""
+        hasher, written = hashlib.sha256(), 0
+        with open(target, "wb") as file:
+            async for chunk in self._stream(path, octets, False, {}, code="E_SNAPSHOT_DIGEST"):
+                hasher.update(chunk)
+                file.write(chunk)
+                written += len(chunk)
+        if written != octets or hasher.digest() != digest:
+            raise SnapshotError(f"part {target.name} is not the one the descriptor names", code="E_SNAPSHOT_DIGEST", where=path)
+
+    async def proof(self, index: int, size: int, descriptor_size: int) -> Proof:
+        if not 0 <= index < size:
+            raise SourceError("the snapshot's entry is not in the log's checkpoint", where="/v1/snapshot")
+        tile = TileId(ENTRIES, index // TILE_WIDTH, tile_width(0, index // TILE_WIDTH, size))
+        entry = decode_bundle(await self.get("/log/" + tile.path, MAX_BUNDLE_BYTES), tile.width)[index % TILE_WIDTH]
+        inclusion = await self._hashes("/v1/proof/inclusion", index=str(index), size=str(size))
+        consistency = ()
+        if 0 < descriptor_size < size:
+            consistency = await self._hashes("/v1/proof/consistency", **{"from": str(descriptor_size), "size": str(size)})
+        return Proof(index, size, entry, inclusion, consistency)
+
+    async def _hashes(self, path: str, **params: str) -> tuple[bytes, ...]:
+        doc = ijson.loads(await self.get(path, MAX_JSON_BYTES, **params), max_size=MAX_JSON_BYTES, max_depth=4, what="proof")
+        hashes = doc.get("proof") if isinstance(doc, dict) else None
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise ProofError(f"{path}: no proof", where=path)
+        return tuple(b64.std_decode(h, where=path) for h in hashes)
+
+    async def _stream(self, path: str, max_bytes: int, missing_ok: bool, params: dict, code: str = "E_SOURCE"):
+        url, self._missing, received = self.url + path, False, 0
+        try:
+            async with self.session.get(url, params=params, allow_redirects=False) as response:
+                if missing_ok and response.status == 404:
+                    self._missing = True
+                    return
+                if response.status != 200:
+                    raise SourceError(f"{url}: HTTP {response.status}", where=path)
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise SnapshotError(f"{url}: more than {max_bytes} octets", code=code, where=path)
+                    yield chunk
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise SourceError(f"{url}: {type(error).__name__}: {error}"[:300], where=path) from None
+
+
+# -- a snapshot as a crawler's source ---------------------------------------------------------------
+
+
+def parse_source(spec: str) -> SnapshotSource:
+    """``snapshot:DIR`` (checked with the log key the pull saved there) or ``snapshot:DIR#VKEY``."""
+    if not spec.startswith(SCHEME_PREFIX) or len(spec) == len(SCHEME_PREFIX):
+        raise SourceError(f"a snapshot source is spelled {SCHEME_PREFIX}DIR[#VKEY]", where=spec[:100])
+    path, _, vkey = spec[len(SCHEME_PREFIX):].partition("#")
+    return SnapshotSource(Path(path), log_key=vkey or None)
+
+
+@dataclass
+class SnapshotSource:
+    """The works and names of a snapshot on disk, re-verified when loaded (no network at all).
+
+    Without ``log_key``, the key saved by the pull (``log.vkey``) is used: it is the one the operator
+    gave ``notrain snapshot pull``, and the checkpoint, inclusion and digests are all checked again."""
+
+    path: Path
+    log_key: str | None = None
+    max_age: timedelta | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _catalog: SnapshotCatalog | None = None
+    _evidenced: Evidenced | None = None
+
+    def catalog(self) -> SnapshotCatalog:
+        if self._catalog is None:
+            key = self.log_key or _read(self.path / LOG_KEY_FILE).decode("ascii", "replace").strip()
+            self._evidenced = verify(self.path, Trust(key, max_age=self.max_age), now=self.now)
+            self._catalog = SnapshotCatalog(self._evidenced.snapshot, now=self.now)
+        return self._catalog
+
+    def describe(self) -> dict:
+        catalog = self.catalog()
+        return {"kind": "snapshot", "path": str(self.path), **self._evidenced.describe(),  # type: ignore[union-attr]
+                "publishers": catalog.publishers}
+
+
+class SnapshotCatalog:
+    """A snapshot's ``work`` and ``name`` records, matched as a catalog matches manifests: each hit is
+    a statement citing its publisher record (sequence, digest) and the snapshot's id.  Publishers
+    whose manifest has expired are left out (spec/snapshot.md)."""
+
+    def __init__(self, snapshot: Snapshot, *, now: datetime) -> None:
+        self.snapshot_id = snapshot.id
+        self._works: WorkIndex[int] = WorkIndex()
+        self._names: NameIndex[int] = NameIndex()
+        self._records: list[tuple[dict, dict]] = []  # (record, its publisher record)
+        self.publishers = 0
+        publisher: dict | None = None
+        for record in snapshot.records():
+            if record["kind"] == "publisher":
+                live = parse_timestamp(record["expires"], "expires") > now
+                publisher = record if live else None
+                self.publishers += live
+            elif publisher is not None and record["kind"] in ("work", "name"):
+                owner = len(self._records)
+                self._records.append((record, publisher))
+                if record["kind"] == "name":
+                    self._names.add(owner, 0, record["name"])
+                else:
+                    sha256, pdq = record.get("sha256"), record.get("pdq")
+                    self._works.add(owner, 0, sha256=bytes.fromhex(sha256) if sha256 else None,
+                                    pdq=bytes.fromhex(pdq) if pdq else None, threshold=record.get("threshold", 0))
+
+    def __len__(self) -> int:
+        return self.publishers
+
+    def content_statements(self, content) -> list[Statement]:
+        found, seen = [], set()
+        for hit in self._works.match(sha256=content.sha256, pdq=content.pdq, quality=content.pdq_quality):
+            if hit.owner not in seen:
+                seen.add(hit.owner)
+                detail = "sha256 match" if hit.by == "sha256" else f"pdq distance {hit.distance}"
+                found.append(self._statement(hit.owner, detail))
+        return found
+
+    def text_statements(self, text: str) -> list[Statement]:
+        return [self._statement(hit.owner, f"name {hit.name!r}") for hit in self._names.match(text)]
+
+    def _statement(self, owner: int, detail: str) -> Statement:
+        record, publisher = self._records[owner]
+        prefs = {category: State.from_token(value) for category, value in record["prefs"].items()}
+        evidence = Evidence("notrain", f"snapshot {self.snapshot_id}", publisher["publisher"], f"snapshot {record['kind']}",
+                            publisher["digest"], publisher["sequence"], detail)
+        return Statement(prefs, evidence)

@@ -8,9 +8,10 @@ tdmrep.json and ai.txt status of every origin, what each of
 ``NOTRAIN_SOURCES`` held (``sources``: its ``describe()``), counts per
 outcome (pages and files refused before or after download, files the media
 pipelines did not store, items dropped) and per mechanism, and the errors
-met.  ``snapshot`` is reserved and null: a crawl that honours an aggregator
-snapshot will cite it there (checkpoint, digest) once snapshots exist (a
-later issue).  Being evidence, it keeps one small
+met.  ``snapshot`` cites the snapshots among the sources (a list: each one's
+id, the log's signed checkpoint, the descriptor entry's inclusion proof and the
+consistency proof to the checkpoint), or is null when the crawl had none.
+Being evidence, it keeps one small
 entry per origin crawled for the whole crawl (the fetch cache is bounded; the
 report is not).
 """
@@ -85,7 +86,7 @@ class ComplianceReport:
             "counts": {"outcomes": dict(self.outcomes), "forbidden_by_mechanism": dict(self.mechanisms)},
             "errors": self.errors,
             "sources": self.sources.describe(),
-            "snapshot": None,
+            "snapshot": self.sources.snapshots() or None,
         }
 
     def write(self, path: str | os.PathLike) -> Path:

@@ -11,6 +11,11 @@ through *sources*: each entry of ``NOTRAIN_SOURCES`` is one
   :class:`~notrain.fetch.aggregator.AggregatorSource`, whose envelopes are
   verified here; with the key, each must also be proven included in the log's
   signed checkpoint, which the compliance report then cites;
+* ``snapshot:DIR`` (optionally ``#`` and the log's verifier key), or a dict
+  ``{"snapshot": DIR, "log_key": VKEY}``: a snapshot directory written by
+  ``notrain snapshot pull``, :class:`~notrain.fetch.snapshots.SnapshotSource`,
+  checked again offline (checkpoint, inclusion, every part) when the crawl
+  starts; without a key, the one the pull was given (saved in the directory);
 * a path (a :class:`pathlib.Path`, or a string ending in ``.json`` or
   containing a ``/``): a local bundle, :class:`~notrain.fetch.sources.LocalSource`;
 * any other string: the import path of a source class (or object), so an
@@ -43,6 +48,7 @@ from ..core.catalog import Catalog, ContentHash
 from ..core.decision import Statement
 from ..core.errors import NotrainError
 from ..fetch.aggregator import SCHEME_PREFIX, AggregatorSource, parse_source
+from ..fetch.snapshots import SCHEME_PREFIX as SNAPSHOT_PREFIX, SnapshotSource, parse_source as parse_snapshot_source
 from ..fetch.sources import LocalSource, ManifestSource
 from .options import SettingsError
 
@@ -67,6 +73,11 @@ class Sources:
     def describe(self) -> list[dict]:
         return [source.describe() for source in self.sources]
 
+    def snapshots(self) -> list[dict]:
+        """What the compliance report cites of each snapshot source: its id, checkpoint and inclusion proof."""
+        cited = ("id", "path", "log", "size", "root", "observed", "checkpoint", "witnesses", "inclusion", "consistency")
+        return [{k: s.describe()[k] for k in cited} for s in self.sources if isinstance(s, SnapshotSource)]
+
     def _catalogs(self) -> list[Catalog]:
         return [self.crawled, *(source.catalog() for source in self.sources)]
 
@@ -89,6 +100,12 @@ def _source(entry: object, crawler: Crawler) -> ManifestSource:
             if set(entry) - {"aggregator", "log_key"}:
                 raise SettingsError(f"NOTRAIN_SOURCES: an aggregator source has 'aggregator' and 'log_key' only, not {sorted(entry)}")
             return AggregatorSource(entry["aggregator"], log_key=entry.get("log_key"))
+        if isinstance(entry, str) and entry.startswith(SNAPSHOT_PREFIX):
+            return parse_snapshot_source(entry)
+        if isinstance(entry, dict) and "snapshot" in entry:
+            if set(entry) - {"snapshot", "log_key"}:
+                raise SettingsError(f"NOTRAIN_SOURCES: a snapshot source has 'snapshot' and 'log_key' only, not {sorted(entry)}")
+            return SnapshotSource(Path(entry["snapshot"]), log_key=entry.get("log_key"))
     except NotrainError as error:
         raise SettingsError(f"NOTRAIN_SOURCES: {error}") from None
     if isinstance(entry, os.PathLike) or (isinstance(entry, str) and (entry.endswith(".json") or "/" in entry)):

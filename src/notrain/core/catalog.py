@@ -26,13 +26,14 @@ from .decision import Evidence, Statement
 from .manifest import Manifest, origin_of_split
 from .names import NameIndex
 from .paths import PathMatcher, normalise, url_path
-from .urls import split_url
+from .urls import split_plain, split_url
 from .verify import check_sequence
 from .vocab import State
 from .works import WorkIndex
 
 MECHANISM = "notrain"
 MAX_MEMOISED_ORIGINS = 65536
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class OriginRules:
         self.manifest = manifest
         self.matcher = PathMatcher(manifest.paths)
         self._statements: dict[tuple[str, str, State], Statement] = {}
+        # A rule matches only a path that begins with its text before the first '*' (rules match from the
+        # path's start), so a path beginning with none of these is answered by the default alone.
+        self._beginnings = tuple({_beginning(rule.pattern) for rule in manifest.paths})
+        self._default = [self._statement("/default", category, state) for category, state in manifest.default.items()]
 
     def statements(self, url: str | SplitResult) -> list[Statement]:
         """What the manifest says about ``url``; the caller has checked its origin.
@@ -64,7 +69,10 @@ class OriginRules:
         parts = _split(url) if isinstance(url, str) else url
         if parts is None:
             return []
-        match = self.matcher.match(url_path(parts))
+        path = url_path(parts)
+        if not path.startswith(self._beginnings):
+            return list(self._default)
+        match = self.matcher.match(path)
         found = []
         for category, (state, rules) in match.by_category.items():
             for rule in rules:
@@ -81,6 +89,11 @@ class OriginRules:
         if statement is None:
             statement = self._statements[key] = Statement({category: state}, _evidence(self.manifest, ref))
         return statement
+
+
+def _beginning(pattern: str) -> str:
+    """The literal text a path must begin with for ``pattern`` to match it."""
+    return pattern.removesuffix("$").partition("*")[0]
 
 
 def _split(url: str) -> SplitResult | None:
@@ -232,8 +245,10 @@ class Catalog:
         return found
 
     def url_statements(self, url: str) -> list[Statement]:
-        parts = _split(url)
+        parts = split_plain(url) or _split(url)  # most URLs are plain; their origin is then memoised
         origin = self._origin(parts) if parts is not None else None
+        if origin not in self._origins and origin not in self._accounts:
+            return []  # the common answer: nothing speaks for this origin
         rules = self._origins.get(origin) if origin is not None else None
         found = rules.statements(parts) if rules is not None else []  # type: ignore[arg-type]
         accounts = self._accounts.get(origin) if origin is not None else None
@@ -246,14 +261,16 @@ class Catalog:
         """The canonical origin of a split URL, memoised per (scheme, netloc):
         a crawl meets the same hosts over and over."""
         key = (parts.scheme, parts.netloc)
-        if key not in self._origin_of:
+        origin = self._origin_of.get(key, _UNSEEN)
+        if origin is _UNSEEN:
             if len(self._origin_of) >= MAX_MEMOISED_ORIGINS:
                 self._origin_of.clear()
             try:
-                self._origin_of[key] = origin_of_split(parts, of_url=True)
+                origin = origin_of_split(parts, of_url=True)
             except ValueError:
-                self._origin_of[key] = None
-        return self._origin_of[key]
+                origin = None
+            self._origin_of[key] = origin
+        return origin  # type: ignore[return-value]
 
     def content_statements(self, content: ContentHash) -> list[Statement]:
         found = []

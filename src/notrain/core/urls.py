@@ -25,10 +25,29 @@ _SPECIAL_SCHEME = re.compile(r"(?i:https?):")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 _PATH_END = re.compile(r"[?#]")
 _CHANGED_BY_PREPROCESSING = re.compile(r"[\\\t\n\r]")  # tab, LF, CR and backslash
+# A plain URL: lowercase http(s), a host of letters, digits, '.' and '-' with an optional port, then
+# printable ASCII without '\\' (the caller checks it is ASCII).  Nothing in it is changed by WHATWG
+# preprocessing, and urlsplit's split of it is exactly these groups.
+_PLAIN = re.compile(r"(https?)://([A-Za-z0-9.-]+(?::[0-9]*)?)((?:/[^\x00-\x20\x7f\\?#]*)?)(?:\?([^\x00-\x20\x7f\\#]*))?(?:#([^\x00-\x20\x7f\\]*))?")
+
+
+def split_plain(url: str) -> SplitResult | None:
+    """:func:`split_url` of a plain URL (the spelling of nearly every URL a crawl or a dataset holds)
+    without ``urlsplit``'s general work, or None for any other: the caller then splits it in full.
+    tests/test_urls_plain.py checks it against the full split on generated hostile spellings."""
+    plain = _PLAIN.fullmatch(url) if url.isascii() else None
+    if plain is None:
+        return None
+    scheme, netloc, path, query, fragment = plain.groups()
+    return SplitResult(scheme, netloc, path, query or "", fragment or "")
 
 
 def split_url(url: str) -> SplitResult:
     """``urlsplit`` after the WHATWG preprocessing of http(s) URLs."""
+    return split_plain(url) or _split_full(url)
+
+
+def _split_full(url: str) -> SplitResult:
     if url.startswith(("https://", "http://")) and url[-1] > " " and not _CHANGED_BY_PREPROCESSING.search(url):
         start = 7 if url[4] == ":" else 8
         if url[start : start + 1] != "/" and ("@" not in url or "[" not in url and "]" not in url):

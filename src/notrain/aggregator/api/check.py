@@ -12,6 +12,8 @@ What makes the whole request unreadable (no JSON, too many items, an unknown pur
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from ...core import ijson
@@ -70,12 +72,27 @@ async def check_many(request: web.Request) -> web.Response:
             refused[index] = {"error": {**error.to_json(), "where": f"/items/{index}/{error.where}"}}
     answers = iter(await request.app[SERVICE].query.check(items, purposes))
     results = [refused[i] if i in refused else next(answers) for i in range(len(doc["items"]))]
-    return web.json_response({"purposes": list(purposes), "results": results})
+    return web.Response(text=encode_results(purposes, results), content_type="application/json")
+
+
+def encode_results(purposes: tuple[str, ...], results: list[dict]) -> str:
+    """``json.dumps({"purposes": ..., "results": ...})``, byte for byte, with each distinct answer encoded
+    once: the query index shares one answer object between the items it decided alike (most of a batch),
+    so a batch of 10,000 encodes a handful of objects instead of 10,000 (``results`` keeps them alive, so
+    their ids stay theirs)."""
+    encoded: dict[int, str] = {}
+    texts = []
+    for result in results:
+        text = encoded.get(id(result))
+        if text is None:
+            text = encoded[id(result)] = json.dumps(result)
+        texts.append(text)
+    return f'{{"purposes": {json.dumps(list(purposes))}, "results": [{", ".join(texts)}]}}'
 
 
 def _item(doc: dict) -> CheckItem:
-    if len(doc) == 1 and type(doc.get("url")) is str:  # the common item of a big batch, checked in CheckItem
-        return CheckItem(url=doc["url"])
+    if len(doc) == 1 and type(doc.get("url")) is str:  # the common item of a big batch
+        return CheckItem.of_url(doc["url"])
     unknown = set(doc) - _ITEM_MEMBERS
     if unknown:
         raise CheckError(f"unknown member {min(unknown)!r}", where=min(unknown))

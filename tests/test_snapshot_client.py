@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -193,6 +194,15 @@ async def test_offline_verify_catches_any_file_changed_on_disk(log, tmp_path):
         with pytest.raises(NotrainError) as caught:
             verify(copy, log.trust(), now=NOW)
         assert caught.value.code == code, name
+    with open(tmp_path / "good" / "works", "ab") as grown:  # a part far over its size is read no further than that size
+        grown.truncate(64 * 1024 * 1024)
+    tracemalloc.start()
+    with pytest.raises(NotrainError) as caught:
+        verify(tmp_path / "good", log.trust(), now=NOW)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert caught.value.code == "E_SNAPSHOT_DIGEST" and peak < 4 * 1024 * 1024
+    shutil.copy(tmp_path / "statements" / "works", tmp_path / "good" / "works")
     (tmp_path / "good" / "pdq").unlink()
     with pytest.raises(NotrainError, match="pdq is missing"):
         verify(tmp_path / "good", log.trust(), now=NOW)

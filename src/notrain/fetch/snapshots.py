@@ -56,6 +56,7 @@ SCHEME_PREFIX = "snapshot:"  # NOTRAIN_SOURCES spelling: snapshot:DIR[#VKEY]
 CHECKPOINT_FILE, PROOF_FILE, LOG_KEY_FILE = "checkpoint", "proof.json", "log.vkey"
 MAX_CHECKPOINT_BYTES = 16 * 1024
 MAX_JSON_BYTES = 64 * 1024
+MAX_PROOF_FILE_BYTES = 4 * MAX_BUNDLE_BYTES  # an entry (at most a bundle's worth), base64, and two proofs
 CHUNK = 256 * 1024
 
 
@@ -105,7 +106,7 @@ class Proof:
 
     @classmethod
     def from_json(cls, data: bytes) -> Proof:
-        doc = ijson.loads(data, max_size=MAX_JSON_BYTES + 2 * MAX_BUNDLE_BYTES, max_depth=4, what="proof")
+        doc = ijson.loads(data, max_size=MAX_PROOF_FILE_BYTES, max_depth=4, what="proof")
         try:
             return cls(doc["index"], doc["size"], b64.std_decode(doc["entry"], where="entry"),
                        tuple(b64.std_decode(h, where="inclusion") for h in doc["inclusion"]),
@@ -167,21 +168,26 @@ def check_place(descriptor_bytes: bytes, checkpoint: bytes, proof: Proof, trust:
 def verify(directory: str | os.PathLike, trust: Trust, *, now: datetime | None = None) -> Evidenced:
     """Re-check a snapshot directory offline: its place in the log, then every part (filters rebuilt)."""
     path = Path(directory)
-    files = {name: _read(path / name) for name in ("descriptor", CHECKPOINT_FILE, PROOF_FILE, *PART_NAMES)}
-    proof = Proof.from_json(files[PROOF_FILE])
-    signed, entry = check_place(files["descriptor"], files[CHECKPOINT_FILE], proof, trust, now or datetime.now(UTC))
-    snapshot = load(files["descriptor"], {name: files[name] for name in PART_NAMES}, log=signed.checkpoint.origin, full=True)
+    descriptor = _read(path / "descriptor", MAX_DESCRIPTOR_BYTES)
+    proof = Proof.from_json(_read(path / PROOF_FILE, MAX_PROOF_FILE_BYTES))
+    signed, entry = check_place(descriptor, _read(path / CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES), proof, trust, now or datetime.now(UTC))
+    parts = {name: _read(path / name, octets, code="E_SNAPSHOT_DIGEST") for name, octets, _ in parse_descriptor(descriptor).parts}
+    snapshot = load(descriptor, parts, log=signed.checkpoint.origin, full=True)
     return Evidenced(snapshot, signed, proof, entry)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int, *, code: str = "E_SNAPSHOT") -> bytes:
+    """A file of the directory, never more than ``limit`` octets read (a part: the size its descriptor gives)."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read(min(limit, os.fstat(file.fileno()).st_size) + 1)  # read(n) allocates n octets first
     except FileNotFoundError:
-        code = "E_SNAPSHOT_DIGEST" if path.name in PART_NAMES else "E_SNAPSHOT"
         raise SnapshotError(f"{path.name} is missing", code=code, where=str(path)) from None
     except OSError as error:
         raise NotrainError(f"cannot read {path}: {error.strerror}", code="E_IO", where=str(path)) from None
+    if len(data) > limit:
+        raise SnapshotError(f"{path.name} is over {limit} octets", code=code, where=str(path))
+    return data
 
 
 # -- pulling ----------------------------------------------------------------------------------------
@@ -221,12 +227,7 @@ async def pull(url: str, out: str | os.PathLike, trust: Trust, *, now: datetime 
             for name, octets, digest in parse_descriptor(descriptor).parts:
                 if not (staging / name).exists():
                     await reader.part(f"/snapshot/{snapshot_id}/{name}", staging / name, octets, digest)
-            (staging / "descriptor").write_bytes(descriptor)
-            (staging / CHECKPOINT_FILE).write_bytes(checkpoint)
-            (staging / PROOF_FILE).write_bytes(ijson.dumps(proof.to_json()))
-            (staging / LOG_KEY_FILE).write_text(trust.log_key + "\n", encoding="ascii")
-            evidenced = await asyncio.to_thread(verify, staging, trust, now=now)
-            _replace(staging, out)
+            evidenced = await asyncio.to_thread(_finish, staging, out, descriptor, checkpoint, proof, trust, now)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -257,14 +258,28 @@ async def _statements_by_delta(reader: _Reader, held: Path, staging: Path, descr
         if delta is None:
             return False
         old = previous.snapshot
-        statements = await asyncio.to_thread(apply_delta, _read(held / "descriptor"), old.parts["statements"], delta, descriptor)
+        statements = await asyncio.to_thread(apply_delta, _read(held / "descriptor", MAX_DESCRIPTOR_BYTES), old.parts["statements"], delta, descriptor)
         parts = await asyncio.to_thread(parts_from_statements, statements, size=parse_descriptor(descriptor).size)
     except NotrainError:
         return False  # a wrong delta is refused: the parts are fetched whole
-    for name, octets, digest in parse_descriptor(descriptor).parts:
-        if len(parts[name]) == octets and hashlib.sha256(parts[name]).digest() == digest:
-            (staging / name).write_bytes(parts[name])
+    def write() -> None:  # the parts that match the descriptor; any other is fetched whole
+        for name, octets, digest in parse_descriptor(descriptor).parts:
+            if len(parts[name]) == octets and hashlib.sha256(parts[name]).digest() == digest:
+                (staging / name).write_bytes(parts[name])
+
+    await asyncio.to_thread(write)
     return True
+
+
+def _finish(staging: Path, out: Path, descriptor: bytes, checkpoint: bytes, proof: Proof, trust: Trust, now: datetime) -> Evidenced:
+    """Write the evidence beside the parts, check the whole directory as ``verify`` will, then put it in place."""
+    (staging / "descriptor").write_bytes(descriptor)
+    (staging / CHECKPOINT_FILE).write_bytes(checkpoint)
+    (staging / PROOF_FILE).write_bytes(ijson.dumps(proof.to_json()))
+    (staging / LOG_KEY_FILE).write_text(trust.log_key + "\n", encoding="ascii")
+    evidenced = verify(staging, trust, now=now)
+    _replace(staging, out)
+    return evidenced
 
 
 def _replace(staging: Path, out: Path) -> None:
@@ -367,7 +382,7 @@ class SnapshotSource:
 
     def catalog(self) -> SnapshotCatalog:
         if self._catalog is None:
-            key = self.log_key or _read(self.path / LOG_KEY_FILE).decode("ascii", "replace").strip()
+            key = self.log_key or _read(self.path / LOG_KEY_FILE, MAX_JSON_BYTES).decode("ascii", "replace").strip()
             self._evidenced = verify(self.path, Trust(key, max_age=self.max_age), now=self.now)
             self._catalog = SnapshotCatalog(self._evidenced.snapshot, now=self.now)
         return self._catalog

@@ -1,7 +1,8 @@
 """The application factory: ``create_app(config)`` wires the rooms together; nothing here decides.
 
 Startup (cleanup contexts, torn down in reverse): open and migrate storage -> load or create the log key
--> start the sequencer task (it stands by if another process sequences the same database).  Requests are
+-> start the sequencer task (it stands by if another process sequences the same database) and the snapshot
+builder (it builds only in the sequencing process).  Requests are
 capped at ``server.max_body_bytes`` and every error is answered as coded JSON by one middleware.
 Middlewares, outermost first: metrics (every answer counted and timed), coded errors, the write guard
 (rate limit and pushback, :mod:`.limits`), submission outcomes.  Every response carries
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from ..fetch.addresses import AddressPolicy
 from ..fetch.http import HttpClient
-from .api import check, errors, log as log_api, v1
+from .api import check, errors, log as log_api, snapshots as snapshots_api, v1
 from .config import Config
 from .ingest.accounts import AccountProofs
 from .ingest.origins import Origins
@@ -29,6 +30,7 @@ from .log.signer import load_log_signer
 from .metrics import METRICS, MeasuredCrawler, MeasuredSequencer, count_submissions, measure_requests
 from .metrics import setup as setup_metrics
 from .query import Query
+from .snapshots import SnapshotBuilder
 from .state import SERVICE, Service
 from .storage import open_storage
 from .web import setup as setup_web_page
@@ -54,6 +56,7 @@ def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     log_api.setup(app)
     v1.setup(app)
     check.setup(app)
+    snapshots_api.setup(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)
     setup_web_page(app)
@@ -103,9 +106,14 @@ async def _service(app: web.Application):
         )
         for origin in config.crawl.origins:
             await crawler.add(origin, "config", check_address=False)
-        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts)
+        snapshots = SnapshotBuilder(
+            storage, signer.name, config.data_dir / "snapshots", public_url=config.public_url, interval=config.snapshots.interval,
+            max_merge_delay=config.log.max_merge_delay, may_build=lambda: sequencer.stats.holding,
+        )
+        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts, snapshots)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
-        ingest = [asyncio.create_task(crawler.run(), name="notrain-crawler"), asyncio.create_task(accounts.run(), name="notrain-accounts")]
+        ingest = [asyncio.create_task(crawler.run(), name="notrain-crawler"), asyncio.create_task(accounts.run(), name="notrain-accounts"),
+                  asyncio.create_task(snapshots.run(), name="notrain-snapshots")]
         log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
         for envelope in app[PRELOAD]:
             accepted = await submissions.submit(envelope)

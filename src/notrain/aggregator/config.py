@@ -32,6 +32,10 @@ never a surprise an hour into a crawl.  The file looks like::
 
     [accounts]
     recheck_interval = 86400
+
+    [snapshots]
+    interval = 300                              # seconds between checks whether the log grew (then a snapshot is built)
+    public_url = "https://aggregator.example"   # where this service is reached; empty: http://<server.host>:<server.port>
 """
 
 from __future__ import annotations
@@ -121,6 +125,18 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True)
+class SnapshotsConfig:
+    interval: float = 300.0
+    public_url: str = ""  # logged as the source of each snapshot descriptor
+
+    def check(self) -> None:
+        _range("snapshots.interval", self.interval, 0.05, 7 * 86400)
+        if self.public_url and (not self.public_url.isascii() or " " in self.public_url
+                                or not self.public_url.startswith(("http://", "https://")) or len(self.public_url) > 1024):
+            raise ConfigError("snapshots.public_url must be an http(s) URL such as https://aggregator.example", where="snapshots.public_url")
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("notrain-data")
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -129,9 +145,10 @@ class Config:
     crawl: CrawlConfig = field(default_factory=CrawlConfig)
     submissions: SubmissionsConfig = field(default_factory=SubmissionsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
 
     def __post_init__(self) -> None:
-        for section in (self.server, self.storage, self.log, self.crawl, self.submissions, self.accounts):
+        for section in (self.server, self.storage, self.log, self.crawl, self.submissions, self.accounts, self.snapshots):
             section.check()
 
     @property
@@ -141,6 +158,10 @@ class Config:
     @property
     def log_key_path(self) -> Path:
         return Path(self.log.key_file) if self.log.key_file else self.data_dir / "log-key.jwk"
+
+    @property
+    def public_url(self) -> str:
+        return self.snapshots.public_url or f"http://{self.server.host}:{self.server.port}"
 
     def with_overrides(self, **sections: dict) -> "Config":
         """A copy with some keys of some sections replaced (``server={"port": 0}``), checked again."""
@@ -155,6 +176,7 @@ _SECTIONS = {
     "crawl": CrawlConfig,
     "submissions": SubmissionsConfig,
     "accounts": AccountsConfig,
+    "snapshots": SnapshotsConfig,
 }
 MAX_CONFIG_BYTES = 1024 * 1024
 

@@ -13,6 +13,7 @@ from .ingest.crawler import Crawler
 from .ingest.submissions import Submissions
 from .log.sequencer import LogSequencer
 from .query import Query
+from .snapshots import SnapshotBuilder
 from .storage import Storage
 
 
@@ -26,6 +27,7 @@ class Service:
     query: Query  # the index every check is answered from
     crawler: Crawler | None = None  # the origins registry (None only in services built without ingest)
     accounts: AccountProofs | None = None
+    snapshots: SnapshotBuilder | None = None  # None only in services built without it
 
 
 SERVICE = web.AppKey("service", Service)

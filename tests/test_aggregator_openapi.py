@@ -125,4 +125,5 @@ async def test_real_answers_of_every_operation_match_the_document(tmp_path, open
         assert (await call("GET", "/snapshot/{id}/{name}", id=snapshot["id"], name="descriptor"))[0] == 200
         assert (await call("GET", "/snapshot/{id}/{name}", id=snapshot["id"], name="works"))[0] == 200
         assert (await call("GET", "/snapshot/{id}/{name}", id="0" * 64, name="pdq"))[0] == 404
+        assert (await call("GET", "/snapshot/{id}/delta/{previous}", id=snapshot["id"], previous="0" * 64))[0] == 404  # 200: test_aggregator_snapshots.py
     assert {(path, method) for path, method, _ in call.seen} == operations()

@@ -33,6 +33,7 @@ from notrain.core.note import NoteVerifier
 from notrain.core.snapshot import PART_NAMES, load
 from notrain.core.snapshotlog import build_from_log
 from notrain.core.tiles import ENTRIES, decode_bundle, tiles_for
+from notrain.fetch.snapshots import Trust, pull
 
 KEYS = "/.well-known/notrain-keys.json"
 LOG = "aggregator.test/log"
@@ -40,14 +41,14 @@ LOG = "aggregator.test/log"
 
 @asynccontextmanager
 async def aggregator(tmp_path):
-    """The application (to build on demand: the timer is an hour) and a client session for it."""
+    """The application (to build on demand: the timer is an hour), a client session for it and its URL."""
     config = aggregator_config(tmp_path, snapshots={"interval": 3600, "public_url": "http://snapshots.test"})
     app = create_app(config)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         async with aiohttp.ClientSession(base_url=str(server.make_url(""))) as session:
-            yield app, session
+            yield app, session, str(server.make_url(""))
     finally:
         await server.close()
 
@@ -90,7 +91,7 @@ async def rebuild_from_tiles(session, size: int, root: bytes) -> tuple[bytes, di
 async def test_a_snapshot_is_built_from_the_log_logged_served_and_rebuilt_byte_for_byte(tmp_path):
     artist, other = make_key("snapshot artist"), make_key("snapshot other")
     work = hashlib.sha256(b"an illustration").hexdigest()
-    async with aggregator(tmp_path) as (app, session):
+    async with aggregator(tmp_path) as (app, session, url):
         builder = app[SERVICE].snapshots
         assert (await get(session, "/v1/snapshot"))[0] == 404 and (await get(session, "/snapshot/latest"))[0] == 404
         big = [{"sha256": hashlib.sha256(str(i).encode()).hexdigest()} for i in range(1200)]  # a detached body (> 64 KiB)
@@ -152,7 +153,7 @@ def signed(origin: str, sequence: int, keys, **members) -> bytes:
 async def test_after_a_theft_and_a_rotation_the_snapshot_holds_the_publishers_own_manifest(tmp_path, site):
     old, new = make_key("snapshot publisher old"), make_key("snapshot publisher new")
     site.serve(KEYS, dumps(make_keyset(site.origin, [old.public]).to_json()))
-    async with aggregator(tmp_path) as (app, session):
+    async with aggregator(tmp_path) as (app, session, url):
         assert (await submit(session, signed(site.origin, 3, [old])))[0] == 202
         status, thief = await submit(session, signed(site.origin, 2**53 - 1, [old], default={"train-ai": "y"}))
         assert status == 202, thief
@@ -189,3 +190,22 @@ async def test_the_timer_builds_after_the_log_grows(tmp_path):
             assert (await get(session, "/snapshot/latest"))[1] == (await get(session, info["descriptor"]))[1]
     finally:
         await server.close()
+
+
+async def test_the_snapshot_client_pulls_it_checked_then_the_next_one_by_delta(tmp_path):
+    """fetch/snapshots.py (the other side of these routes) against the real aggregator."""
+    async with aggregator(tmp_path) as (app, session, url):
+        builder, vkey = app[SERVICE].snapshots, json.loads((await get(session, "/v1/log"))[1])["vkey"]
+        held = []
+        for name in ("pulled artist", "later artist"):
+            status, body = await submit(session, did_manifest(make_key(name), names=[{"name": name.title()}]))
+            await integrated(session, body["entry"])
+            stored = await builder.build_once()
+            await integrated(session, stored.entry_id)  # a client takes a snapshot once its entry is in a checkpoint
+            pulled = await pull(url, tmp_path / "held", Trust(vkey))
+            assert pulled.evidenced.id == stored.id
+            held.append((stored.id, pulled.delta))
+        assert [delta for _, delta in held] == [False, True]  # the second came by delta from the first
+        status, delta, _ = await get(session, f"/snapshot/{held[1][0]}/delta/{held[0][0]}")
+        assert status == 200 and delta.startswith(b"notrain-snapshot-delta/v1\nfrom " + held[0][0].encode())
+        assert (await get(session, f"/snapshot/{held[0][0]}/delta/{held[1][0]}"))[0] == 404  # only to the latest

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from pathlib import Path
 from ..core.logentry import Source, encode_entry
 from ..core.merkle import leaf_hash
 from ..core.snapshot import PART_NAMES, Built, parse_descriptor
+from ..core.snapshotdelta import make as make_delta
 from ..core.snapshotlog import build_from_log
 from .log.reader import in_thread
 from .storage import NewEntry, Storage
@@ -53,7 +55,7 @@ class Stored:
 
 
 class SnapshotFiles:
-    """``<directory>/<id>/{descriptor,entry,works,origins,statements,pdq}`` and ``<directory>/latest``."""
+    """``<directory>/<id>/{descriptor,entry,works,origins,statements,pdq,delta-<older id>}`` and ``<directory>/latest``."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -78,6 +80,19 @@ class SnapshotFiles:
             return None
         return Stored(snapshot_id, (folder / "descriptor").read_bytes(), int((folder / "entry").read_text("ascii")))
 
+    def delta(self, snapshot_id: str, previous_id: str) -> Path | None:
+        """Blocking: the delta from ``previous_id`` to ``snapshot_id`` (spec/snapshot.md, "Deltas"), made
+        from the two stored snapshots on first request and kept beside the newer one; None unless both
+        are stored."""
+        new, old = self.read(snapshot_id), self.read(previous_id)
+        if new is None or old is None or new.id == old.id:
+            return None
+        path = self.directory / new.id / f"delta-{old.id}"
+        if not path.is_file():
+            statements = [(self.directory / id_ / "statements").read_bytes() for id_ in (old.id, new.id)]
+            _replace_bytes(path, make_delta(old.descriptor, statements[0], new.descriptor, statements[1]))
+        return path
+
     def write(self, built: Built, entry_id: int) -> Stored:
         """Blocking: call from a worker thread."""
         snapshot_id = hashlib.sha256(built.descriptor).hexdigest()
@@ -95,8 +110,13 @@ class SnapshotFiles:
 
 
 def _replace_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(text, "ascii")
+    _replace_bytes(path, text.encode("ascii"))
+
+
+def _replace_bytes(path: Path, data: bytes) -> None:
+    """Written under a temporary name, then renamed: a reader sees the old file or the whole new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_bytes(data)
     os.replace(temporary, path)
 
 

@@ -1,5 +1,5 @@
 """Serving snapshots (spec/snapshot.md): ``/snapshot/latest``, ``/snapshot/<id>/descriptor``,
-``/snapshot/<id>/<part>`` and ``/v1/snapshot``.
+``/snapshot/<id>/<part>``, ``/snapshot/<id>/delta/<older id>`` and ``/v1/snapshot``.
 
 The descriptor and parts are the stored files' exact octets; under an id they never change
 (``immutable``), so any static server or CDN can mirror them.  ``latest`` moves when a new snapshot is
@@ -10,11 +10,13 @@ descriptor's entry, and that entry's log index once integrated (then a client as
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from ...core import b64
 from ...core.snapshot import parse_descriptor
-from ..snapshots import SnapshotBuilder, Stored
+from ..snapshots import SNAPSHOT_ID, SnapshotBuilder, Stored
 from ..state import SERVICE
 from .errors import ApiError
 from .log import IMMUTABLE
@@ -53,6 +55,20 @@ async def part(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": IMMUTABLE, "Content-Type": content_type})
 
 
+async def delta(request: web.Request) -> web.StreamResponse:
+    """The delta from an older stored snapshot to the latest (made once, then kept): a client holding the
+    older one pulls only the publishers that changed."""
+    files = _builder(request).files
+    new, old = request.match_info["id"], request.match_info["previous"]
+    latest = _builder(request).latest
+    if latest is None or new != latest.id or not SNAPSHOT_ID.fullmatch(old):  # to the latest only: at most one delta per snapshot held
+        raise ApiError("not a snapshot id: 64 lowercase hex digits", code="E_NOT_FOUND", where=request.path)
+    path = await asyncio.to_thread(files.delta, new, old)
+    if path is None:
+        raise ApiError("no delta between these snapshots here", code="E_NOT_FOUND", where=request.path)
+    return web.FileResponse(path, headers={"Cache-Control": IMMUTABLE, "Content-Type": DESCRIPTOR_TYPE})
+
+
 async def describe(request: web.Request) -> web.Response:
     stored = _latest(request)
     descriptor = parse_descriptor(stored.descriptor)
@@ -74,4 +90,5 @@ async def describe(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/snapshot/latest", latest)
     app.router.add_get("/snapshot/{id}/{name}", part)
+    app.router.add_get("/snapshot/{id}/delta/{previous}", delta)
     app.router.add_get("/v1/snapshot", describe)

@@ -5,7 +5,9 @@ keygen -> init -> sign -> verify is the whole publishing path; ``keyset`` and
 ``show`` and ``lint`` help authors read what they are about to publish, and
 ``doctor`` shows a site owner what crawlers see for one of their URLs;
 ``export`` says what a site's manifest says in robots.txt, tdmrep.json,
-server headers and meta tags, for crawlers that do not read notrain.
+server headers and meta tags, for crawlers that do not read notrain;
+``snapshot pull`` and ``snapshot verify`` fetch and check an aggregator's
+signed snapshot for offline crawls and dataset filters.
 
 Conventions: results go to stdout (JSON with ``--json``), progress and
 warnings to stderr.  Every document is parsed back with the core's strict

@@ -215,11 +215,12 @@ async def pull(url: str, out: str | os.PathLike, trust: Trust, *, now: datetime 
             raise SourceError("/v1/snapshot names no snapshot id", where="/v1/snapshot")
         if not isinstance(index, int) or index < 0:
             raise SourceError("the latest snapshot is not in the log yet", where="/v1/snapshot")
+        checkpoint = await reader.get("/log/checkpoint", MAX_CHECKPOINT_BYTES)
+        size = trust.open(checkpoint).checkpoint.size
         descriptor = _descriptor(await reader.get(f"/snapshot/{snapshot_id}/descriptor", MAX_DESCRIPTOR_BYTES + 4096), trust)
         if hashlib.sha256(descriptor).hexdigest() != snapshot_id:
             raise SnapshotError("the descriptor served is not the snapshot named", where="descriptor")
-        checkpoint = await reader.get("/log/checkpoint", MAX_CHECKPOINT_BYTES)
-        proof = await reader.proof(index, trust.open(checkpoint).checkpoint.size, parse_descriptor(descriptor).size)
+        proof = await reader.proof(index, size, parse_descriptor(descriptor).size)
         check_place(descriptor, checkpoint, proof, trust, now)  # before a byte of a part is fetched
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:

@@ -3,7 +3,7 @@
 A crawler learns an origin's own manifest by fetching it, but an artist's
 works are reposted on sites that never heard of them, and a person without a
 site has no origin to fetch from.  Those manifests come from a *source*: an
-aggregator or a snapshot (later issues), or, here, a local bundle file.  Every
+aggregator (:mod:`.aggregator`), a snapshot (:mod:`.snapshots`), or, here, a local bundle file.  Every
 source hands over the same thing, a :class:`~notrain.core.catalog.Catalog` of
 manifests it has verified itself, plus a description for the compliance
 report; the signatures are always checked here, never trusted from whoever

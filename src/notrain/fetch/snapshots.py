@@ -107,12 +107,13 @@ class Proof:
     @classmethod
     def from_json(cls, data: bytes) -> Proof:
         doc = ijson.loads(data, max_size=MAX_PROOF_FILE_BYTES, max_depth=4, what="proof")
-        try:
-            return cls(doc["index"], doc["size"], b64.std_decode(doc["entry"], where="entry"),
-                       tuple(b64.std_decode(h, where="inclusion") for h in doc["inclusion"]),
-                       tuple(b64.std_decode(h, where="consistency") for h in doc["consistency"]))
-        except (KeyError, TypeError):
-            raise ProofError("proof.json holds index, size, entry, inclusion and consistency", where=PROOF_FILE) from None
+        shape = {"index": int, "size": int, "entry": str, "inclusion": list, "consistency": list}
+        if not isinstance(doc, dict) or set(doc) != set(shape) or not all(type(doc[k]) is t for k, t in shape.items()) \
+                or not all(isinstance(h, str) for h in doc["inclusion"] + doc["consistency"]):
+            raise ProofError("proof.json holds index, size, entry, inclusion and consistency", where=PROOF_FILE)
+        return cls(doc["index"], doc["size"], b64.std_decode(doc["entry"], where="entry"),
+                   tuple(b64.std_decode(h, where="inclusion") for h in doc["inclusion"]),
+                   tuple(b64.std_decode(h, where="consistency") for h in doc["consistency"]))
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,10 @@ def _replace(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+class _Missing(Exception):
+    """A 404 where one is allowed (an optional route)."""
+
+
 class _Reader:
     """One pull's HTTP side: bounded reads of the aggregator's routes."""
 
@@ -304,16 +309,20 @@ class _Reader:
         self.url, self.session = url, session
 
     async def get(self, path: str, max_bytes: int, *, missing_ok: bool = False, **params: str) -> bytes | None:
+        """The body (at most ``max_bytes``); None for a 404 when ``missing_ok``."""
         body = bytearray()
-        async for chunk in self._stream(path, max_bytes, missing_ok, params):
-            body += chunk
-        return None if missing_ok and self._missing else bytes(body)
+        try:
+            async for chunk in self._stream(path, max_bytes, params, missing_ok=missing_ok):
+                body += chunk
+        except _Missing:
+            return None
+        return bytes(body)
 
     async def part(self, path: str, target: Path, octets: int, digest: bytes) -> None:
         """Stream a part to ``target``: never more than its size, refused unless its SHA-256 is the descriptor's."""
         hasher, written = hashlib.sha256(), 0
         with open(target, "wb") as file:
-            async for chunk in self._stream(path, octets, False, {}, code="E_SNAPSHOT_DIGEST"):
+            async for chunk in self._stream(path, octets, {}, code="E_SNAPSHOT_DIGEST"):
                 hasher.update(chunk)
                 file.write(chunk)
                 written += len(chunk)
@@ -338,13 +347,12 @@ class _Reader:
             raise ProofError(f"{path}: no proof", where=path)
         return tuple(b64.std_decode(h, where=path) for h in hashes)
 
-    async def _stream(self, path: str, max_bytes: int, missing_ok: bool, params: dict, code: str = "E_SOURCE"):
-        url, self._missing, received = self.url + path, False, 0
+    async def _stream(self, path: str, max_bytes: int, params: dict, *, missing_ok: bool = False, code: str = "E_SOURCE"):
+        url, received = self.url + path, 0
         try:
             async with self.session.get(url, params=params, allow_redirects=False) as response:
                 if missing_ok and response.status == 404:
-                    self._missing = True
-                    return
+                    raise _Missing
                 if response.status != 200:
                     raise SourceError(f"{url}: HTTP {response.status}", where=path)
                 async for chunk in response.content.iter_chunked(CHUNK):

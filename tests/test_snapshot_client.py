@@ -19,9 +19,14 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aggregator_helpers import aggregator_config, integrated, submit
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 from conftest import make_key
 from sites import Site
 
+from notrain.aggregator.app import create_app
+from notrain.aggregator.state import SERVICE
 from notrain.core import dsse, parse_payload
 from notrain.core.catalog import ContentHash
 from notrain.core.checkpoint import Checkpoint, cosign, sign_checkpoint
@@ -47,9 +52,10 @@ def artist_envelope(name: str, **members) -> bytes:
 
 
 def logged(index: int, envelope: bytes) -> Logged:
-    """A logged manifest; the key ids (signing, trusted) where this version of Logged carries them."""
+    """A did:key manifest logged at ``index``, signed by and verified with its DID's key."""
     manifest = parse_payload(base64.b64decode(json.loads(envelope)["payload"]))
-    return Logged(index, manifest, *[frozenset({"key"})] * (len(Logged._fields) - 2))
+    keys = frozenset({manifest.publisher})
+    return Logged(index, manifest, keys, keys)
 
 
 class SnapshotLog:
@@ -194,6 +200,11 @@ async def test_offline_verify_catches_any_file_changed_on_disk(log, tmp_path):
         with pytest.raises(NotrainError) as caught:
             verify(copy, log.trust(), now=NOW)
         assert caught.value.code == code, name
+    shutil.copytree(tmp_path / "good", tmp_path / "shape")
+    (tmp_path / "shape" / "proof.json").write_text('{"index":"2"}')
+    with pytest.raises(NotrainError, match="proof.json holds") as caught:
+        verify(tmp_path / "shape", log.trust(), now=NOW)
+    assert caught.value.code == "E_PROOF"
     with open(tmp_path / "good" / "works", "ab") as grown:  # a part far over its size is read no further than that size
         grown.truncate(64 * 1024 * 1024)
     tracemalloc.start()
@@ -264,3 +275,35 @@ async def test_the_cli_pulls_and_verifies_with_typed_errors(log, tmp_path):
     assert broken.stderr.startswith("error: E_SNAPSHOT_DIGEST: ") and len(broken.stderr.splitlines()) == 1
     stale = await asyncio.to_thread(notrain, "pull", log.site.origin, "--log-key", log.vkey, "--out", str(tmp_path / "s2"), "--max-age", "1s")
     assert stale.returncode == 1 and stale.stderr.startswith("error: E_EXPIRED")
+
+
+async def test_pulling_from_a_real_aggregator_and_then_by_delta(tmp_path):
+    """The aggregator builds, logs and serves its snapshots; the client checks them as it would any."""
+    config = aggregator_config(tmp_path / "aggregator", snapshots={"interval": 3600, "public_url": "http://snapshots.test"})
+    app = create_app(config)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession(base_url=str(server.make_url(""))) as session:
+            url, builder = str(server.make_url("")), app[SERVICE].snapshots
+
+            async def publish(envelope: bytes) -> str:
+                status, body = await submit(session, envelope)
+                assert status == 202, body
+                await integrated(session, body["entry"])
+                stored = await builder.build_once()
+                await integrated(session, stored.entry_id)  # the descriptor's entry, in a signed checkpoint
+                return stored.id
+
+            first = await publish(ARTIST)
+            async with session.get("/v1/log") as response:
+                trust = Trust((await response.json())["vkey"], max_age=timedelta(days=1))
+            pulled = await pull(url, tmp_path / "snap", trust)
+            assert pulled.evidenced.id == first and not pulled.delta
+            second = await publish(OTHER)
+            pulled = await pull(url, tmp_path / "snap", trust)
+            assert pulled.evidenced.id == second and pulled.delta
+            catalog = SnapshotSource(tmp_path / "snap").catalog()
+            assert [s.evidence.publisher for s in catalog.text_statements("Tobias Reinholt sketch")] == [make_key("other").public.did_key]
+    finally:
+        await server.close()

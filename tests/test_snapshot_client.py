@@ -53,8 +53,8 @@ def artist_envelope(name: str, **members) -> bytes:
 
 def logged(index: int, envelope: bytes) -> Logged:
     """A did:key manifest logged at ``index``, signed by and verified with its DID's key."""
-    manifest = parse_payload(base64.b64decode(json.loads(envelope)["payload"]))
-    keys = frozenset({manifest.publisher})
+    doc = json.loads(envelope)
+    manifest, keys = parse_payload(base64.b64decode(doc["payload"])), frozenset(s["keyid"] for s in doc["signatures"])
     return Logged(index, manifest, keys, keys)
 
 

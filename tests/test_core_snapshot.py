@@ -9,12 +9,20 @@ import random
 import subprocess
 import sys
 import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from notrain.core import Catalog, ContentHash, NotrainError, parse_payload
+from conftest import make_key
+
+from notrain.core import Catalog, ContentHash, NotrainError, dsse, ijson, parse_payload
+from notrain.core.keyset import make_keyset
+from notrain.core.logentry import Source, encode_entry
+from notrain.core.manifest import MANIFEST_TYPE
+from notrain.core.snapshotlog import build_from_log, current_from_log
+from notrain.core.tiles import ENTRIES, integrate
 from notrain.core.snapshot import Logged, build, load, parse_descriptor, parts_from_statements
 from notrain.core.snapshotdelta import apply as apply_delta, make as make_delta
 from notrain.core.snapshotfilter import FuseFilter, build as build_filter, origin_key, parameters, work_keys
@@ -344,3 +352,66 @@ def test_loading_uses_memory_proportional_to_keys_not_to_statements():
     # the keys and line offsets (16 octets a work) with a probe's temporaries (~64 octets a key, at
     # most 2^20 keys at once) and one line at a time: the parts are never copied
     assert peak < 100 * 20_000 and peak < total * 0.6, (peak, total)
+
+
+# -- building from a log's own bytes (core/snapshotlog.py) --------------------------------------------
+
+
+def log_of(entries: list[bytes]):
+    """(size, root, tiles): a log of ``entries`` made by core.tiles, as a log serves it."""
+    def nothing(tile):
+        raise KeyError(tile)
+    done = integrate(0, entries, nothing)
+    return done.size, done.root, done.tiles
+
+
+def envelope(key, publisher: str, sequence: int = 1, **members) -> bytes:
+    return dsse.sign(payload(publisher, sequence, **members), MANIFEST_TYPE, [key]).to_bytes()
+
+
+OBSERVED = datetime(2026, 11, 15, tzinfo=UTC)
+
+
+def entry(kind: str, body: bytes, url: str = "", when: datetime = OBSERVED) -> bytes:
+    return encode_entry(kind, Source("url", url=url) if url else Source("submission"), when, body)
+
+
+def test_a_builder_verifies_each_manifest_with_what_the_log_held_before_it():
+    site, stranger, artist = make_key("log site"), make_key("log stranger"), make_key("log artist")
+    origin, keys_url = "https://site.example", "https://site.example/.well-known/notrain-keys.json"
+    keyset = ijson.dumps(make_keyset(origin, [site.public]).to_json())
+    entries = [
+        entry("manifest", envelope(site, origin, 9)),  # before any key set of its origin: left out
+        entry("keyset", keyset, keys_url),
+        entry("manifest", envelope(stranger, origin, 8)),  # a key its key set does not hold: left out
+        entry("manifest", envelope(site, origin, 2, works=[{"sha256": "22" * 32}])),
+        entry("manifest", envelope(artist, artist.public.did_key, works=[{"sha256": "33" * 32}])),
+        entry("manifest", envelope(artist, artist.public.did_key, 5), when=datetime(2028, 1, 1, tzinfo=UTC)),  # expired when observed
+        entry("manifest", b"not an envelope"),
+    ]
+    size, root, tiles = log_of(entries)
+    current = {m.manifest.publisher: m for m in current_from_log(size, root, tiles.__getitem__, {}.__getitem__)}
+    assert {p: (m.index, m.manifest.sequence) for p, m in current.items()} == {origin: (3, 2), artist.public.did_key: (4, 1)}
+    assert current[origin].signed_by == current[origin].trusted == {site.public.kid}
+    built = build_from_log(LOG, size, root, tiles.__getitem__, {}.__getitem__)
+    assert load(built.descriptor, built.parts, full=True).confirm_work(bytes.fromhex("22" * 32))
+
+    tampered = dict(tiles)
+    bundle = next(t for t in tiles if t.level == ENTRIES)
+    tampered[bundle] = tiles[bundle].replace(b"observed 2026-11-15", b"observed 2026-11-16", 1)  # still a valid entry
+    assert tampered[bundle] != tiles[bundle]
+    with pytest.raises(NotrainError) as caught:
+        current_from_log(size, root, tampered.__getitem__, {}.__getitem__)
+    assert caught.value.code == "E_TILE"
+
+
+def test_a_detached_body_must_be_the_one_its_entry_commits_to():
+    artist = make_key("log artist")
+    big = envelope(artist, artist.public.did_key, works=[{"sha256": f"{i:064x}"} for i in range(1000)])
+    size, root, tiles = log_of([entry("manifest", big)])
+    digest = hashlib.sha256(big).digest()
+    assert len(current_from_log(size, root, tiles.__getitem__, {digest: big}.__getitem__)) == 1
+    with pytest.raises(NotrainError) as caught:  # a wrong body breaks the log: never silently left out
+        current_from_log(size, root, tiles.__getitem__, {digest: big[:-1] + b" "}.__getitem__)
+    assert caught.value.code == "E_LOG_ENTRY"
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 import _harness as h
 
 from notrain.core.names import NameIndex
-from notrain.core.paths import PathMatcher, PathRule
+from notrain.core.paths import MAX_WILDCARD_REACH, PathMatcher, PathRule
 from notrain.core.vocab import State
 from notrain.signals.html import html_signals
 from notrain.signals.robots import RobotsTxt
@@ -35,11 +35,17 @@ def paths():
     typical = PathMatcher([PathRule(f"/u/{i}/*.png$", (("train-ai", N),), str(i)) for i in range(100)])
     long_pieces = PathMatcher([PathRule("/*" + "a" * k + "b" + "a" * (999 - k), (("train-ai", N),), str(k)) for k in range(999)])
     few = PathMatcher([PathRule("/*" + "x" * 1000, (("train-ai", N),), "0")])
+    # The worst the reach cap admits: 64 near-miss pieces on one path's way, the costliest
+    # search there is (1,000 octets, padded), and an 8 KiB path.
+    capped = PathMatcher([PathRule("/*" + "a" * k + "b" + "a" * (999 - k), (("train-ai", N),), str(k)) for k in range(MAX_WILDCARD_REACH)])
+    assert capped.reach == MAX_WILDCARD_REACH
     return [
         ("paths: '/*XY' + 1,000 '*a' x 100 rules, 603-char path", times(worst.match, "/XY" + "a" * 600, 200),
          times(typical.match, "/u/7/" + "a" * 598, 200)),
         ("paths: 999 rules of 1,000-octet near-miss pieces, 2,001-char path", times(long_pieces.match, "/" + "a" * 2000, 3),
          times(few.match, "/" + "a" * 2000, 3)),
+        ("paths: the cap's worst, 64 near-miss 1,000-octet pieces, 8,192-char path", times(capped.match, "/" + "a" * 8191, 20),
+         times(few.match, "/" + "a" * 8191, 20)),
     ]
 
 
@@ -49,7 +55,7 @@ def robots():
     typical = RobotsTxt.parse(("User-agent: *\n" + "".join(f"Content-Usage: /u/{i}/ train-ai=n\n" for i in range(100))).encode(),
                               "https://e.example/robots.txt")
     url = "https://e.example/XY" + "a" * 600
-    return [("robots.txt: 100 wildcard-chain Content-Usage lines (203 KB) vs 100 plain ones",
+    return [("robots.txt: 100 wildcard-chain Content-Usage lines (203 KB), capped fail-safe, vs 100 plain ones",
              times(lambda u: worst.statements(u, "mybot"), url, 100), times(lambda u: typical.statements(u, "mybot"), url, 100))]
 
 

@@ -16,19 +16,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from notrain.core import State
-from notrain.core import ijson
+from notrain.core import State, ijson
 from notrain.core.errors import NotrainError
 from notrain.core.manifest import parse_payload
 from notrain.core.names import NameIndex, normalise
-from notrain.core.paths import MAX_PATTERN_OCTETS, PathMatcher, PathRule
+from notrain.core.paths import MAX_PATTERN_OCTETS, MAX_WILDCARD_REACH, PathMatcher, PathRule, check_wildcard_reach
 from notrain.signals import html as html_module
 from notrain.signals.aipref import parse_content_signal, parse_content_usage
 from notrain.signals.aitxt import AiTxt
 from notrain.signals.c2pa import c2pa_statements
 from notrain.signals.headers import header_statements, parse_link_header
 from notrain.signals.html import html_signals
-from notrain.signals.robots import MAX_OCTETS as ROBOTS_MAX, RobotsTxt
+from notrain.signals.robots import MAX_OCTETS as ROBOTS_MAX
+from notrain.signals.robots import RobotsTxt
 from notrain.signals.tdmrep import MAX_FILE_BYTES, parse_tdmrep
 from notrain.signals.xmp import xmp_statements
 
@@ -110,7 +110,99 @@ def test_piece_trie_agrees_with_the_definition_on_star_heavy_rules(rules, path):
     matcher = PathMatcher(rules)
     match = matcher.match(path)
     assert {c: s for c, (s, _) in match.by_category.items()} == naive(rules, path)
-    assert match.searches <= matcher.piece_count
+    assert match.searches <= matcher.reach <= matcher.piece_count
+
+
+# --- the wildcard reach cap (spec/paths.md, "Wildcard reach") ------------------------------------
+
+
+def reach_by_definition(rules) -> int:
+    """spec/paths.md word for word: distinct (beginning, p1..pk) under each beginning's prefixes."""
+    prefixes = set()
+    for rule in rules:
+        first, *rest = rule.pattern.removesuffix("$").split("*")
+        pieces = [piece for piece in rest if piece]
+        prefixes |= {(first, tuple(pieces[: k + 1])) for k in range(len(pieces))} if rest else set()
+    beginnings = {first for first, _ in prefixes}
+    return max((sum(1 for b, _ in prefixes if start.startswith(b)) for start in beginnings), default=0)
+
+
+@given(
+    st.lists(st.builds(lambda p, i: PathRule(p, (("train-ai", N),), str(i)), long_patterns, st.integers(0, 9)), max_size=30),
+    st.integers(0, 12),
+    st.text(st.sampled_from("/ab"), max_size=24).map(lambda s: "/" + s),
+)
+@settings(max_examples=300, deadline=None)
+def test_reach_cap_follows_the_spec_definition(rules, limit, path):
+    """The incremental count agrees with the definition; admitted rules stay within the limit,
+    each refused one would have gone over it, and a lookup never searches more than the reach."""
+    matcher = PathMatcher(rules, limit=limit)
+    admitted = [r for r in rules if r not in matcher.dropped]
+    assert matcher.reach == reach_by_definition(admitted) <= limit
+    for index, rule in enumerate(rules):
+        if rule in matcher.dropped:
+            before = [r for r in rules[:index] if r in admitted]
+            assert reach_by_definition([*before, rule]) > limit
+    assert matcher.match(path).searches <= matcher.reach
+
+
+def test_worst_admissible_rules_cost_at_most_64_searches_per_lookup():
+    """64 distinct 1,000-octet pieces that nearly match everywhere, under '/' (the costliest
+    search there is), plus 10,000 scoped wildcard rules: every lookup is at most 64 searches."""
+    root = [PathRule("/*" + "a" * k + "b" + "a" * (999 - k), (("train-ai", N),), f"/paths/{k}") for k in range(62)]
+    scoped = [PathRule(f"/u/{i}/*x*y", (("train-ai", N),), f"/paths/{62 + i}") for i in range(10_000)]
+    checker = check_wildcard_reach(root + scoped)
+    assert checker.reach == MAX_WILDCARD_REACH
+    matcher = PathMatcher(root + scoped)
+    for path in ("/" + "a" * 2000, "/u/7/" + "x" * 3000 + "y", "/u/9999/" + "a" * 8000):
+        assert matcher.match(path).searches <= MAX_WILDCARD_REACH
+    assert peak_bytes(matcher.match, "/" + "a" * 2000) < 256 * 1024
+    with pytest.raises(NotrainError) as refused:
+        check_wildcard_reach(root + scoped + [PathRule("/u/5/*z", (("train-ai", N),), "/paths/10062")])
+    assert (refused.value.code, refused.value.where) == ("E_PATTERN", "/paths/10062/pattern")
+
+
+def test_issue_7_robots_file_is_capped_and_fails_safe():
+    """Issue 7's robots.txt (100 lines of '/*XY' + 1,000 '*a'): the lines go over the cap, so
+    they are dropped with a warning and the path under their beginning says train-ai=n."""
+    line = "Content-Usage: /*XY" + "*a" * 1000 + " train-ai=n\n"
+    robots = RobotsTxt.parse(("User-agent: *\nContent-Usage: /blog/ train-ai=y\n" + line * 100).encode(), "https://e.example/robots.txt")
+    assert any("wildcard" in w and "line 3" in w for w in robots.warnings)
+    for url in ("https://e.example/XY" + "a" * 600, "https://e.example/blog/post"):
+        states = {s.prefs.get("train-ai") for s in robots.statements(url, "mybot")}
+        assert N in states  # never more permissive than the dropped rules
+    selection = robots._select(robots._rules.select("mybot"))
+    assert selection.usage._matcher.reach <= MAX_WILDCARD_REACH
+
+
+def test_robots_file_at_the_size_limit_of_wildcard_rules_stays_within_the_cap():
+    """500 KiB of distinct wildcard Content-Usage and Disallow lines (some 10,000 pieces)."""
+    lines = "".join(f"Content-Usage: /*{i}x*y{i} train-ai=n\nDisallow: /*{i}q*r\n" for i in range(20_000))
+    body = ("User-agent: GPTBot\nUser-agent: *\n" + lines).encode()[: ROBOTS_MAX]
+    robots = RobotsTxt.parse(body, "https://e.example/robots.txt")
+    selection = robots._select(robots._rules.select("mybot"))
+    assert selection.usage._matcher.reach <= MAX_WILDCARD_REACH
+    assert selection.disallows._matcher.reach <= MAX_WILDCARD_REACH
+    states = {s.prefs.get("train-ai") for s in robots.statements("https://e.example/anything", "mybot")}
+    assert N in states and State.ALLOWED not in states
+
+
+def test_ai_txt_over_the_cap_fails_safe_for_disallow_only():
+    body = "User-agent: *\n" + "".join(f"Allow: *.a{i}\n" for i in range(70)) + "Disallow: *.mp3\n"
+    ai = AiTxt.parse(body.encode(), "https://e.example/ai.txt")
+    assert sum("wildcard" in w for w in ai.warnings) == 7  # six Allow lines and the Disallow
+    assert [s.prefs for s in ai.statements("https://e.example/song.mp3", "bot")] == [{"train-ai": N}]
+    assert {s.prefs["train-ai"] for s in ai.statements("https://e.example/pic.a1", "bot")} == {State.ALLOWED, N}
+    assert ai._select(ai._file.select("bot"))[0]._matcher.reach <= MAX_WILDCARD_REACH
+
+
+def test_tdmrep_file_of_wildcard_locations_keeps_64_pieces():
+    rules = [{"location": "/" + "*a" * 30 + f"/{i}", "tdm-reservation": i % 2} for i in range(200)]
+    data = json.dumps(rules).encode()[:MAX_FILE_BYTES]
+    data = json.dumps(json.loads(data[: data.rfind(b"},") + 1] + b"]")).encode()
+    parsed = parse_tdmrep(data, "https://e.example/.well-known/tdmrep.json")
+    assert sum(p.pattern.count("*") for p in (r for r in parsed.rules)) <= MAX_WILDCARD_REACH
+    assert any(r.pattern == "/" and r.values.reservation == 1 for r in parsed.rules)  # a reservation stands in, fail-safe
 
 
 # --- names -------------------------------------------------------------------------------------

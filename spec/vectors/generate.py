@@ -326,6 +326,13 @@ def envelope_cases() -> list[dict]:
         ("too-long", "/" + "a" * 2048),
     ):
         schema(f"schema-pattern-{suffix}", f"path pattern {pattern[:20]!r}", payload(paths=[{"pattern": pattern, "prefs": {"train-ai": "n"}}]), "E_PATTERN")
+    # Wildcard reach (paths.md, "Wildcard reach"): at most 64 distinct pieces on one path's way.
+    reach_64 = [{"pattern": "/" + "*a" * 62, "prefs": {"train-ai": "n"}}, *({"pattern": f"/{i}/*x*y", "prefs": {"train-ai": "n"}} for i in range(40))]
+    add("schema-wildcard-reach-64", "62 wildcard pieces under '/', 2 more under each of 40 branches: 64 on any one path",
+        sign_doc(payload(paths=reach_64)), ok(payload(paths=reach_64)))
+    schema("schema-wildcard-reach-65", "one rule with 65 wildcard pieces", payload(paths=[{"pattern": "/" + "*a" * 65, "prefs": {"train-ai": "n"}}]), "E_PATTERN")
+    schema("schema-wildcard-reach-nested", "60 pieces under '/' and 5 more under '/a/': a path under /a/ reaches 65",
+           payload(paths=[{"pattern": "/" + "*b" * 60, "prefs": {"train-ai": "n"}}, {"pattern": "/a/*c*d*e*f*g", "prefs": {"search": "n"}}]), "E_PATTERN")
     schema("schema-pattern-not-string", "path pattern 5", payload(paths=[{"pattern": 5, "prefs": {"train-ai": "n"}}]), "E_FIELD_TYPE")
     schema("schema-path-no-prefs", "a path rule without prefs", payload(paths=[{"pattern": "/a"}]), "E_FIELD_MISSING")
     schema("schema-paths-for-did-key", "a did:key publisher with path rules", payload(publisher=DID, paths=[{"pattern": "/", "prefs": {"train-ai": "n"}}]), "E_FIELD_VALUE", publisher=DID, keys=(PERSON,))
@@ -707,9 +714,10 @@ def part_cases() -> list[dict]:
 
 def part_gap_cases() -> list[dict]:
     """Parts: reloading, did:key publishers, and the checks in the order of manifest.md, "Parts"."""
-    def case(id_, description, part_doc, expect, *, publisher=ORIGIN, pdq=True, repeat=1):
+    def case(id_, description, part_doc, expect, *, publisher=ORIGIN, pdq=True, repeat=1, paths=()):
         part = part_doc if isinstance(part_doc, bytes) else jdump(part_doc)
-        manifest = payload(publisher=publisher, parts=[{"sha256": digest(part), "size": len(part)}], **({"pdq": {"hasher": "x"}} if pdq else {}))
+        manifest = payload(publisher=publisher, parts=[{"sha256": digest(part), "size": len(part)}], **({"pdq": {"hasher": "x"}} if pdq else {}),
+                           **({"paths": list(paths)} if paths else {}))
         extra = {"repeat": repeat} if repeat != 1 else {}
         return {"id": id_, "description": description, "manifest": jdump(manifest).decode(), "part_index": 0, **extra,
                 **encode_input("part", part), "expect": expect}
@@ -740,6 +748,9 @@ def part_gap_cases() -> list[dict]:
         case("part-array", "a part that is an array", [head], bad("E_FIELD_TYPE")),
         case("part-depth-17", "a part nested 17 deep", {**head, "x": json.loads("[" * 16 + "]" * 16)}, bad("E_JSON_DEPTH")),
         case("part-bad-pattern", "a bad path pattern in a part", {**head, "paths": [{"pattern": "a", "prefs": {"train-ai": "n"}}]}, bad("E_PATTERN")),
+        case("part-wildcard-reach", "40 wildcard pieces in the index and 25 more in a part, both at the root: 65 together",
+             {**head, "paths": [{"pattern": "/" + "*p" * 25, "prefs": {"train-ai": "n"}}]}, bad("E_PATTERN"),
+             paths=[{"pattern": "/" + "*i" * 40, "prefs": {"train-ai": "n"}}]),
         case("part-works-before-paths", "a bad work and a bad pattern: works are checked first",
              {**head, "paths": [{"pattern": "a", "prefs": {}}], "works": [{"sha256": "x"}]}, bad("E_HASH")),
         case("part-ignored-members", "default, pdq, parts and critical in a part are ignored",

@@ -24,7 +24,7 @@ from . import ijson
 from .dsse import MAX_PAYLOAD_BYTES
 from .errors import PayloadError
 from .keys import PublicKey
-from .paths import PathRule, check_pattern
+from .paths import PathMatcher, PathRule, check_pattern, check_wildcard_reach
 from .urls import split_url
 from .vocab import State, parse_prefs
 
@@ -114,6 +114,9 @@ class Manifest:
     digest: str = ""
     raw: bytes = field(default=b"", repr=False)
     parts_loaded: tuple[str, ...] = ()  # digests of the parts merged in
+    # The wildcard rules so far and how many it held for this manifest, so each part is checked
+    # against the manifest and earlier parts (spec/paths.md, "Cost of matching") without redoing them.
+    _wildcards: tuple[PathMatcher, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_did_key(self) -> bool:
@@ -447,13 +450,15 @@ def parse_payload(data: bytes) -> Manifest:
     pdq = _parse_pdq(doc["pdq"], "/pdq") if "pdq" in doc else None
     if pdq is None and any(w.pdq for w in works):
         raise PayloadError("works carry PDQ hashes, so 'pdq' must name the hasher", code="E_FIELD_MISSING", where="/pdq")
+    default = parse_prefs(doc["default"], "/default") if "default" in doc else {}
+    paths = _parse_paths(doc.get("paths", []), "/paths", publisher)
     return Manifest(
         publisher=publisher,
         sequence=sequence,
         issued=issued,
         expires=expires,
-        default=parse_prefs(doc["default"], "/default") if "default" in doc else {},
-        paths=_parse_paths(doc.get("paths", []), "/paths", publisher),
+        default=default,
+        paths=paths,
         works=works,
         pdq=pdq,
         names=_parse_names(doc.get("names", []), "/names"),
@@ -461,7 +466,13 @@ def parse_payload(data: bytes) -> Manifest:
         parts=_parse_parts(doc.get("parts", []), "/parts"),
         digest=hashlib.sha256(data).hexdigest(),
         raw=bytes(data),
+        _wildcards=_wildcards(paths),  # last: every member is checked before the rules' reach
     )
+
+
+def _wildcards(paths: tuple[PathRule, ...]) -> tuple[PathMatcher, int]:
+    checker = check_wildcard_reach(paths)
+    return checker, checker.rule_count
 
 
 def merge_part(manifest: Manifest, part_index: int, data: bytes) -> Manifest:
@@ -487,9 +498,15 @@ def merge_part(manifest: Manifest, part_index: int, data: bytes) -> Manifest:
     works = _parse_works(doc.get("works", []), f"{prefix}/works")
     if manifest.pdq is None and any(w.pdq for w in works):
         raise PayloadError("part works carry PDQ hashes but the manifest names no hasher", code="E_FIELD_MISSING", where="/pdq")
+    paths = _parse_paths(doc.get("paths", []), f"{prefix}/paths", manifest.publisher)
+    checker, held = manifest._wildcards or (None, -1)
+    if checker is None or checker.rule_count != held:  # built elsewhere, or another part went on from it
+        checker = check_wildcard_reach(manifest.paths)
+    check_wildcard_reach(paths, checker)
     return dataclasses.replace(
         manifest,
-        paths=manifest.paths + _parse_paths(doc.get("paths", []), f"{prefix}/paths", manifest.publisher),
+        paths=manifest.paths + paths,
+        _wildcards=(checker, checker.rule_count),
         works=manifest.works + works,
         names=manifest.names + _parse_names(doc.get("names", []), f"{prefix}/names"),
         parts_loaded=manifest.parts_loaded + (ref.sha256,),

@@ -17,6 +17,7 @@ path, with regular expressions that backtrack.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult
 
@@ -25,6 +26,9 @@ from .urls import split_url
 from .vocab import State
 
 MAX_PATTERN_OCTETS = 2048
+# Distinct wildcard pieces one path can reach (spec/paths.md, "Cost of matching"): each is at most
+# one substring search per lookup, ~4-14 µs for a path up to 8 KiB, so a lookup stays under ~1 ms.
+MAX_WILDCARD_REACH = 64
 _MISSING = object()
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _NEEDS_ENCODING = re.compile(r"[\x00-\x20\x7f]")
@@ -91,8 +95,13 @@ def pattern_matches(pattern: str, path: str) -> bool:
         return False
     position = len(first)
     last = pieces.pop() if anchored and pieces else None
+    padded = ""
     for piece in pieces:
-        position = path.find(piece, position)
+        if len(piece) > 5 and len(piece) * len(path) > _QUADRATIC_BUDGET:
+            padded = padded or _pad(path)
+            position = padded.find(piece, position)
+        else:
+            position = path.find(piece, position)
         if position < 0:
             return False
         position += len(piece)
@@ -118,7 +127,7 @@ def _restrictive(a: State, b: State) -> State:
     return State.DISALLOWED if State.DISALLOWED in (a, b) else a
 
 
-def _attach(slot: "_Slot | None", rule: PathRule) -> "_Slot":
+def _attach(slot: _Slot | None, rule: PathRule) -> _Slot:
     """Merge a rule into the rules ending at the same place (same pattern, so same length)."""
     if slot is None:
         return (len(rule.pattern), dict(rule.prefs), (rule,))
@@ -128,7 +137,7 @@ def _attach(slot: "_Slot | None", rule: PathRule) -> "_Slot":
     return (slot[0], merged, slot[2] + (rule,))
 
 
-def _attach_by_length(slots: "tuple[_Slot, ...]", rule: PathRule) -> "tuple[_Slot, ...]":
+def _attach_by_length(slots: tuple[_Slot, ...], rule: PathRule) -> tuple[_Slot, ...]:
     """Merge a rule into the slot of its length: after a '*', patterns of different
     lengths can end at the same place ('/a*' and '/a**')."""
     length = len(rule.pattern)
@@ -139,7 +148,7 @@ def _attach_by_length(slots: "tuple[_Slot, ...]", rule: PathRule) -> "tuple[_Slo
 class _Piece:
     """One literal piece after a ``*``: rules ending with it, and what follows it."""
 
-    __slots__ = ("prefix", "anchored", "after")
+    __slots__ = ("after", "anchored", "prefix")
 
     def __init__(self) -> None:
         self.prefix: tuple[_Slot, ...] = ()  # rules ending '*piece': the piece occurs somewhere later
@@ -160,13 +169,15 @@ class _Star:
 class _Node:
     """A node of the trie of literal beginnings (the text before each rule's first ``*``)."""
 
-    __slots__ = ("children", "prefix", "anchored", "star")
+    __slots__ = ("anchored", "children", "deepest", "own", "prefix", "star")
 
     def __init__(self) -> None:
         self.children: dict[str, _Node] = {}
         self.prefix: _Slot | None = None
         self.anchored: _Slot | None = None
         self.star: _Star | None = None  # rules whose first '*' follows this node's text
+        self.own = 0  # pieces under ``star``
+        self.deepest = 0  # own + the largest ``deepest`` of the children: the reach below here
 
 
 @dataclass(frozen=True)
@@ -192,44 +203,68 @@ class PathMatcher:
     ``str.find`` from where the previous one ended, and rules sharing their
     beginning share those searches (a trie of pieces).  Consecutive ``*`` are
     one.  Nothing is built per path, so memory is O(total pattern octets) and a
-    lookup does at most one search per distinct piece of the rules
-    (spec/paths.md, "Cost of matching").  A lazy DFA over sets of trie nodes,
+    lookup does at most one search per distinct piece the path can reach
+    (:attr:`reach`, spec/paths.md, "Wildcard reach"); with ``limit``, a rule that
+    would take the reach over it is refused and listed in ``dropped``, so
+    legacy files can be capped fail-safe and manifests refused.  A lazy DFA over sets of trie nodes,
     used before, needed time and memory exponential in the number of ``*``.
     """
 
-    def __init__(self, rules: list[PathRule] | tuple[PathRule, ...]) -> None:
+    def __init__(self, rules: list[PathRule] | tuple[PathRule, ...] = (), *, limit: int | None = None) -> None:
         self._root = _Node()
-        self.rule_count = len(rules)
-        self.piece_count = 0  # distinct (beginning, pieces so far) pairs: the bound on searches per lookup
+        self.limit = limit  # most wildcard pieces one path may reach; None: no limit
+        self.rule_count = 0
+        self.piece_count = 0  # distinct (beginning, pieces so far) pairs in the whole trie
+        self.dropped: list[PathRule] = []  # rules refused by ``limit``, in order
         for rule in rules:
-            self._add(rule)
+            if not self.add(rule):
+                self.dropped.append(rule)
 
-    def _add(self, rule: PathRule) -> None:
+    @property
+    def reach(self) -> int:
+        """The most distinct wildcard pieces one path can reach: the bound on searches per lookup."""
+        return self._root.deepest
+
+    def add(self, rule: PathRule) -> bool:
+        """Add a rule; False (and nothing added) if it would take some path's reach over ``limit``."""
         anchored = rule.pattern.endswith("$")
         first, *rest = (rule.pattern[:-1] if anchored else rule.pattern).split("*")
-        node = self._root
+        nodes = [self._root]
         for char in first:
-            node = node.children.get(char) or node.children.setdefault(char, _Node())
+            node = nodes[-1]
+            nodes.append(node.children.get(char) or node.children.setdefault(char, _Node()))
+        node = nodes[-1]
         if not rest:
             if anchored:
                 node.anchored = _attach(node.anchored, rule)
             else:
                 node.prefix = _attach(node.prefix, rule)
-            return
+            self.rule_count += 1
+            return True
         pieces = [piece for piece in rest if piece]  # '**' is '*'
+        new = _new_pieces(node.star, pieces)
+        if new and self.limit is not None and sum(n.own for n in nodes[:-1]) + node.deepest + new > self.limit:
+            return False
+        self.rule_count += 1
         star = node.star = node.star or _Star()
         if not rest[-1]:  # ends with '*' or '*$': matches wherever the text before it does
             for piece in pieces:
                 star = self._after(star, piece)
             star.anywhere = _attach_by_length(star.anywhere, rule)
-            return
-        for piece in pieces[:-1]:
-            star = self._after(star, piece)
-        last = self._piece(star, pieces[-1])
-        if anchored:
-            last.anchored = _attach_by_length(last.anchored, rule)
         else:
-            last.prefix = _attach_by_length(last.prefix, rule)
+            for piece in pieces[:-1]:
+                star = self._after(star, piece)
+            last = self._piece(star, pieces[-1])
+            if anchored:
+                last.anchored = _attach_by_length(last.anchored, rule)
+            else:
+                last.prefix = _attach_by_length(last.prefix, rule)
+        if new:
+            node.own += new
+            node.deepest += new
+            for parent, child in zip(reversed(nodes[:-1]), reversed(nodes[1:])):
+                parent.deepest = max(parent.deepest, parent.own + child.deepest)
+        return True
 
     def _after(self, star: _Star, text: str) -> _Star:
         piece = self._piece(star, text)
@@ -295,6 +330,41 @@ class PathMatcher:
         return searches
 
 
+def _new_pieces(star: _Star | None, pieces: list[str]) -> int:
+    """How many of a rule's pieces (after its beginning's ``*``) the trie does not hold yet."""
+    for index, text in enumerate(pieces):
+        piece = star.pieces.get(text) if star is not None else None
+        if piece is None:
+            return len(pieces) - index
+        star = piece.after
+    return 0
+
+
+def wildcard_beginning(pattern: str) -> str:
+    """The text before a pattern's first ``*``: every path the pattern matches starts with it."""
+    return pattern.split("*", 1)[0]
+
+
+def wildcard_pieces(pattern: str) -> int:
+    """How many pieces (non-empty texts after a ``*``) a normalised pattern searches for."""
+    return sum(1 for piece in pattern.removesuffix("$").split("*")[1:] if piece)
+
+
+def check_wildcard_reach(rules: Iterable[PathRule], checker: PathMatcher | None = None) -> PathMatcher:
+    """Refuse (``E_PATTERN``) a document whose wildcard rules let one path reach more than
+    MAX_WILDCARD_REACH distinct pieces; return the checker, which holds the wildcard rules
+    only, so parts can be checked against it as they are merged."""
+    checker = checker or PathMatcher(limit=MAX_WILDCARD_REACH)
+    for rule in rules:
+        if "*" in rule.pattern and not checker.add(rule):
+            raise PayloadError(
+                f"path rules may let one URL path reach at most {MAX_WILDCARD_REACH} distinct wildcard pieces",
+                code="E_PATTERN",
+                where=f"{rule.ref}/pattern",
+            )
+    return checker
+
+
 # CPython's str.find is linear (Two-Way) only for a haystack of 30,000+
 # characters, or 2,500+ and 4 needle lengths; below that a needle of m octets
 # costs up to m comparisons per position.  When that could exceed
@@ -308,7 +378,7 @@ def _pad(path: str) -> str:
     return path + "\0" * (_LINEAR_FROM - len(path)) if len(path) < _LINEAR_FROM else path
 
 
-def _collect(slot: "_Slot | None", best: dict) -> None:
+def _collect(slot: _Slot | None, best: dict) -> None:
     if slot is None:
         return
     length, prefs, rules = slot

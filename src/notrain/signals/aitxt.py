@@ -26,9 +26,21 @@ from __future__ import annotations
 
 from ..core.decision import Statement
 from ..core.errors import PayloadError
+from ..core.paths import wildcard_beginning
 from ..core.vocab import TRAIN_AI, State
 from .base import AI_TXT, make_statement
-from .robots import ALLOW, DISALLOW, Group, Line, LongestMatch, normal_pattern, read_rules_file, split_url
+from .robots import (
+    ALLOW,
+    DISALLOW,
+    Group,
+    Line,
+    LongestMatch,
+    dropped_rule_warning,
+    normal_pattern,
+    read_rules_file,
+    split_url,
+    wildcard_cap,
+)
 
 __all__ = ["HONOURED_BY_FEW", "AiTxt"]
 
@@ -52,8 +64,9 @@ class AiTxt:
                     self._read_pattern(line)
         for line in self._file.preamble.lines:
             self._file.warnings.add(f"ai.txt line {line.number} stands before any User-agent line and is ignored")
+        self._cap_wildcards()
         self.warnings = self._file.warnings.final()
-        self._selections: dict[tuple[int, ...], LongestMatch[_Rule]] = {}
+        self._selections: dict[tuple[int, ...], tuple[LongestMatch[_Rule], LongestMatch[_Rule]]] = {}
 
     @classmethod
     def parse(cls, body: bytes, url_of_ai_txt: str) -> AiTxt:
@@ -72,21 +85,38 @@ class AiTxt:
         except PayloadError as why:
             self._file.warnings.add(f"ai.txt line {line.number}: pattern {pattern[:80]!r} is ignored: {why.message}")
 
-    def _select(self, groups: tuple[int, ...]) -> LongestMatch[_Rule]:
-        matcher = self._selections.get(groups)
-        if matcher is None:
-            entries = []
+    def _cap_wildcards(self) -> None:
+        """Leave out the wildcard rules over the reach cap (spec/paths.md, "Legacy files"); a
+        dropped Disallow stands in, fail-safe, as its beginning (``*.mp3``: every path)."""
+        lines = {line.number: line for group in self._file.groups for line in group.lines}
+        self._stand_ins: dict[int, str] = {}
+        for number in wildcard_cap(sorted(self._patterns.items())):
+            pattern = self._patterns.pop(number)
+            disallows = lines[number].key == DISALLOW
+            self._file.warnings.add(dropped_rule_warning("ai.txt", number, pattern, [TRAIN_AI] if disallows else []))
+            if disallows:
+                self._stand_ins[number] = wildcard_beginning(pattern)
+
+    def _select(self, groups: tuple[int, ...]) -> tuple[LongestMatch[_Rule], LongestMatch[_Rule]]:
+        """The selected rules, and the stand-ins of their dropped Disallow lines."""
+        matchers = self._selections.get(groups)
+        if matchers is None:
+            entries, stand_ins = [], []
             for group in (self._file.groups[i] for i in groups):
                 for line in group.lines:
                     if line.number in self._patterns:
                         state = State.ALLOWED if line.key == ALLOW else State.DISALLOWED
                         entries.append((self._patterns[line.number], (group, line, state)))
-            matcher = self._selections[groups] = LongestMatch(entries)
-        return matcher
+                    elif line.number in self._stand_ins:
+                        stand_ins.append((self._stand_ins[line.number], (group, line, State.DISALLOWED)))
+            matchers = self._selections[groups] = (LongestMatch(entries), LongestMatch(stand_ins))
+        return matchers
 
     def statements(self, url: str, token: str) -> list[Statement]:
         """What ai.txt says about training on ``url``, for the crawler with this product token."""
         path = split_url(url)
+        rules, stand_ins = self._select(self._file.select(token))
+        dropped = stand_ins(path)[:1]  # literal beginnings, all disallowing: one statement says it
         return [
             make_statement(
                 {TRAIN_AI: state},
@@ -97,5 +127,16 @@ class AiTxt:
                 warnings=(HONOURED_BY_FEW,),
                 detail=f"line {line.number}",
             )
-            for group, line, state in self._select(self._file.select(token))(path)
+            for group, line, state in rules(path)
+        ] + [
+            make_statement(
+                {TRAIN_AI: State.DISALLOWED},
+                AI_TXT,
+                self.source,
+                raw=line.raw.strip(),
+                rule=f"{group.label} | {self._stand_ins[line.number] or 'every path'} (fail-safe)",
+                warnings=(HONOURED_BY_FEW, dropped_rule_warning("ai.txt", line.number, line.value, [TRAIN_AI])),
+                detail=f"line {line.number}",
+            )
+            for group, line, state in dropped
         ]

@@ -74,7 +74,7 @@ that cannot be split into parts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Generic, TypeVar
@@ -83,7 +83,7 @@ from protego import Protego
 
 from ..core.decision import Statement, fail_closed
 from ..core.errors import PayloadError
-from ..core.paths import PathMatcher, PathRule, check_pattern, url_path
+from ..core.paths import MAX_WILDCARD_REACH, PathMatcher, PathRule, check_pattern, url_path, wildcard_beginning
 from ..core.vocab import TRAIN_AI, State
 from .aipref import parse_content_signal, parse_content_usage
 from .base import ROBOTS_AI_TOKEN, ROBOTS_CONTENT_SIGNAL, ROBOTS_CONTENT_USAGE, SignalError, literal_specials, make_statement
@@ -303,13 +303,16 @@ class LongestMatch(Generic[T]):
     """Which of some path patterns match a path most specifically, by the core PathMatcher.
 
     Every pattern gets one marker category, so the matcher's answer for it is
-    the set of longest matching patterns (all of them when lengths tie).
+    the set of longest matching patterns (all of them when lengths tie).  With
+    a ``limit``, patterns that would take the wildcard reach over it are left
+    out, in order; ``dropped`` holds their payloads.
     """
 
-    def __init__(self, entries: Sequence[tuple[str, T]]) -> None:
+    def __init__(self, entries: Sequence[tuple[str, T]], *, limit: int | None = None) -> None:
         self._payloads = [payload for _, payload in entries]
         rules = [PathRule(pattern, ((_MATCHED, State.ALLOWED),), str(i)) for i, (pattern, _) in enumerate(entries)]
-        self._matcher = PathMatcher(rules)
+        self._matcher = PathMatcher(rules, limit=limit)
+        self.dropped = [self._payloads[int(rule.ref)] for rule in self._matcher.dropped]
 
     def __call__(self, path: str) -> list[T]:
         hit = self._matcher.match(path).by_category.get(_MATCHED)
@@ -344,12 +347,56 @@ def _protego_value(value: str) -> str:
     return _UNSAFE_FOR_PROTEGO.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), value)
 
 
+def failsafe_matcher(dropped: Sequence[tuple[str, Statement]]) -> Callable[[str], list[Statement]]:
+    """Path -> the fail-safe statements of dropped wildcard rules whose beginning the path starts with.
+
+    Each statement only disallows, so all that apply are returned (one rule per
+    category, the longest: any one disallowing is enough), never just the
+    longest overall.  The beginnings are literal, so this costs one trie walk.
+    """
+    if not dropped:
+        return lambda path: []
+    rules = [PathRule(beginning, tuple((c, State.DISALLOWED) for c in statement.prefs), str(i)) for i, (beginning, statement) in enumerate(dropped)]
+    matcher = PathMatcher(rules)
+
+    def hits(path: str) -> list[Statement]:
+        refs = dict.fromkeys(rule.ref for _, winners in matcher.match(path).by_category.values() for rule in winners)
+        return [dropped[int(ref)][1] for ref in refs]
+
+    return hits
+
+
+def wildcard_cap(entries: Sequence[tuple[int, str]]) -> list[int]:
+    """The line numbers of the wildcard rules (``(line number, pattern)``, in file order) left
+    out so that no path reaches more than MAX_WILDCARD_REACH pieces (spec/paths.md, "Legacy files")."""
+    admitted = PathMatcher(limit=MAX_WILDCARD_REACH)
+    return [number for number, pattern in entries if "*" in pattern and not admitted.add(PathRule(pattern, (), str(number)))]
+
+
+def _paths_under(beginning: str) -> str:
+    return f"every path starting with {beginning[:80]!r} is" if beginning else "every path is"
+
+
+def dropped_rule_warning(name: str, number: int, pattern: str, disallowed: Sequence[str]) -> str:
+    cover = (
+        f"{_paths_under(wildcard_beginning(pattern))} treated as disallowing {', '.join(disallowed)} instead"
+        if disallowed else "it allowed only, so leaving it out cannot make the file more permissive"
+    )
+    return (
+        f"{name} line {number}: the wildcard rule {pattern[:80]!r} is not used: with it, one path could reach more "
+        f"than {MAX_WILDCARD_REACH} wildcard pieces (spec/paths.md); {cover}"
+    )
+
+
 class _Selection:
     """What one set of groups says: statements built at parse time, matchers built on first use."""
 
-    def __init__(self, crawl_rules: list[Line], usage: list[tuple[str, Statement]], signals: list[Statement]) -> None:
+    def __init__(
+        self, crawl_rules: list[Line], usage: list[tuple[str, Statement]], signals: list[Statement], dropped: list[tuple[str, Statement]]
+    ) -> None:
         self._crawl_rules = crawl_rules
         self.usage = LongestMatch(usage)  # path -> the winning Content-Usage statements
+        self.dropped = failsafe_matcher(dropped)  # path -> what stands in for Content-Usage rules over the cap
         self.signals = signals
 
     @cached_property
@@ -372,7 +419,8 @@ class _Selection:
                     entries.append((normal_pattern(line.value), line))
                 except PayloadError:
                     continue  # Protego may still read it; a statement then cites only the group
-        return LongestMatch(entries)
+        # Evidence only: a line over the wildcard cap is not cited, the statement then cites the group.
+        return LongestMatch(entries, limit=MAX_WILDCARD_REACH)
 
 
 class RobotsTxt:
@@ -385,9 +433,13 @@ class RobotsTxt:
         self._reason = reason
         self._usage: dict[int, tuple[str, Statement]] = {}
         self._signals: dict[int, Statement] = {}
+        self._dropped: dict[int, tuple[str, Statement]] = {}  # fail-safe stand-ins for capped wildcard rules
+        groups_of: dict[int, Group] = {}
         for group in [rules.preamble, *rules.groups]:
             for line in group.lines:
                 self._read_line(group, line)
+                groups_of[line.number] = group
+        self._cap_wildcards(groups_of)
         self.warnings = rules.warnings.final()
         self._selections: dict[tuple[int, ...], _Selection] = {}
         self._crawler_statements: dict[tuple[str, int | None], Statement] = {}
@@ -453,6 +505,34 @@ class RobotsTxt:
                 ),
             )
 
+    def _cap_wildcards(self, groups_of: dict[int, Group]) -> None:
+        """Drop the Content-Usage wildcard rules over the reach cap, fail-safe (spec/paths.md, "Legacy files"):
+        one stand-in per group and beginning, disallowing what any of its dropped rules disallowed."""
+        stand_ins: dict[tuple[int, str], tuple[int, dict[str, State], list[int]]] = {}
+        self._usage_raw: dict[int, str] = {}
+        for number in wildcard_cap([(n, self._usage[n][0]) for n in sorted(self._usage)]):
+            pattern, statement = self._usage.pop(number)
+            self._usage_raw[number] = statement.evidence.raw or ""
+            disallowed = [c for c, s in statement.prefs.items() if s is State.DISALLOWED]
+            self._rules.warnings.add(dropped_rule_warning("robots.txt", number, pattern, disallowed))
+            if disallowed:
+                first, prefs, lines = stand_ins.setdefault((id(groups_of[number]), wildcard_beginning(pattern)), (number, {}, []))
+                prefs.update(dict.fromkeys(disallowed, State.DISALLOWED))
+                lines.append(number)
+        for (_, beginning), (first, prefs, lines) in stand_ins.items():
+            note = (
+                f"Content-Usage wildcard rules on lines {', '.join(map(str, lines[:5]))}{', ...' if len(lines) > 5 else ''} were "
+                f"over the wildcard cap of {MAX_WILDCARD_REACH} pieces (spec/paths.md) and are read fail-safe: "
+                f"{_paths_under(beginning)} disallowed for what they disallowed"
+            )
+            self._dropped[first] = (
+                beginning,
+                make_statement(
+                    prefs, ROBOTS_CONTENT_USAGE, self.source, raw=self._usage_raw[first],
+                    rule=f"{groups_of[first].label} | {beginning or 'every path'} (fail-safe)", warnings=(note,), detail=f"line {first}",
+                ),
+            )
+
     def _select(self, groups: tuple[int, ...]) -> _Selection:
         selection = self._selections.get(groups)
         if selection is None:
@@ -462,6 +542,7 @@ class RobotsTxt:
                 [line for g, line in lines if line.key in (ALLOW, DISALLOW) and g.agents],
                 [self._usage[line.number] for _, line in lines if line.number in self._usage],
                 [self._signals[line.number] for _, line in lines if line.number in self._signals],
+                [self._dropped[line.number] for _, line in lines if line.number in self._dropped],
             )
         return selection
 
@@ -479,7 +560,7 @@ class RobotsTxt:
             return [fail_closed(self.source, f"robots.txt unreachable: {self._reason}")]
         selection = self._select(self._rules.select(token))
         literal = literal_specials(path)
-        found = selection.usage(literal) + selection.signals if selection.can_fetch(path) else []
+        found = selection.usage(literal) + selection.dropped(literal) + selection.signals if selection.can_fetch(path) else []
         for groups, crawlers in self._training.items():
             blocked = self._select(groups)
             if not blocked.can_fetch(path):

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 
 from ..core.decision import Statement
 from ..core.errors import PayloadError
-from ..core.paths import check_pattern, pattern_matches, url_path
+from ..core.paths import MAX_WILDCARD_REACH, check_pattern, pattern_matches, url_path, wildcard_beginning, wildcard_pieces
 from ..core.vocab import AI_USE, TRAIN_AI, State
 from .base import TDMREP_FILE, check_size, literal_specials, make_statement
 
@@ -133,11 +133,32 @@ def parse_tdmrep(data: bytes, source: str) -> TdmRules:
     if not isinstance(doc, list):
         return TdmRules(source, warnings=("tdmrep.json must be an array of rules; no rule applies",))
     rules = []
+    pieces = 0  # of all rules together: each location is tested on its own, nothing is shared
     for index, item in enumerate(doc):
         rule = _rule(item, index, source, warnings)
+        if rule is None:
+            continue
+        count = wildcard_pieces(rule.pattern)
+        if pieces + count > MAX_WILDCARD_REACH:
+            rule = _stand_in(rule, index, warnings)
+            count = 0
+        pieces += count
         if rule is not None:
             rules.append(rule)
     return TdmRules(source, tuple(rules), tuple(warnings))
+
+
+def _stand_in(rule: _Rule, index: int, warnings: list[str]) -> _Rule | None:
+    """A rule over the wildcard cap (spec/paths.md, "Legacy files"): a reservation stands, fail-safe,
+    as its location cut at the first ``*``, in its place; anything else is dropped."""
+    note = f"tdmrep.json rule {index}: location {rule.pattern[:80]!r} is over the cap of {MAX_WILDCARD_REACH} wildcard pieces per file"
+    if rule.values.reservation != 1:
+        warnings.append(f"{note}; it reserves nothing, so it is left out")
+        return None
+    beginning = wildcard_beginning(rule.pattern)
+    note = f"{note}; read fail-safe as {beginning!r}: every path under it is reserved"
+    warnings.append(note)
+    return _Rule(beginning, replace(rule.values, rule=beginning, warnings=rule.values.warnings + (note,)))
 
 
 def _rule(item: object, index: int, source: str, warnings: list[str]) -> _Rule | None:

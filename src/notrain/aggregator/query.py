@@ -158,7 +158,8 @@ class Query:
         stored, manifest = accepted.appended.manifest, accepted.verified.manifest
         if stored is None or accepted.equivocation:
             return
-        latest = await self.storage.latest_manifest(stored.publisher)
+        # The append says whether it set the floor; a storage read answers only for one that did not say.
+        latest = stored if accepted.appended.latest else await self.storage.latest_manifest(stored.publisher)
         if latest is None or latest.id != stored.id:
             return
         found = [(manifest, latest)]

@@ -143,6 +143,7 @@ class Appended:
     entry: Entry
     manifest: Manifest | None
     created: bool  # False: the idempotency key was known, nothing was written
+    latest: bool = False  # the manifest set its publisher's floor in this append: it is now the latest
 
 
 @dataclass(frozen=True)

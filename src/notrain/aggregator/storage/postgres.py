@@ -100,10 +100,10 @@ class PostgresStorage:
                     "INSERT INTO bodies (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING", hashlib.sha256(body).digest(), body
                 )
             manifest_id = None if manifest is None else await _add_manifest(conn, manifest, inserted[0])
-            if floor is not None:
-                await _update_floor(conn, floor, manifest_id)
+            outcome = None if floor is None else await _update_floor(conn, floor, manifest_id)
             record = None if manifest_id is None else await conn.fetchrow(f"SELECT {rows.MANIFEST} WHERE m.id = $1", manifest_id)
-            return Appended(rows.entry(inserted), record and rows.manifest(record), created=True)
+            latest = record is not None and outcome is FloorOutcome.REPLACE
+            return Appended(rows.entry(inserted), record and rows.manifest(record), created=True, latest=latest)
 
     async def floor(self, publisher: str) -> Floor | None:
         found = await self._fetch(f"SELECT {rows.FLOOR} FROM floors WHERE publisher = $1", publisher)
@@ -333,7 +333,7 @@ async def _add_manifest(conn: asyncpg.Connection, m: NewManifest, entry_id: int)
     )
 
 
-async def _update_floor(conn: asyncpg.Connection, update: FloorUpdate, manifest_id: int | None) -> None:
+async def _update_floor(conn: asyncpg.Connection, update: FloorUpdate, manifest_id: int | None) -> FloorOutcome:
     """Apply the spec's rule (:func:`.base.floor_outcome`) under the publisher's transaction lock, so that
     concurrent appends of one publisher decide one after the other."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PUBLISHER_LOCKS, update.publisher)
@@ -351,6 +351,7 @@ async def _update_floor(conn: asyncpg.Connection, update: FloorUpdate, manifest_
             *rows.floor_values(update.floor),
             manifest_id,
         )
+    return outcome
 
 
 async def _store_immutable(

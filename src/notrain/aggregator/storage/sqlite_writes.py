@@ -139,13 +139,12 @@ def _append_one(
         manifest_id = conn.execute(
             "SELECT id FROM manifests WHERE publisher = ? AND sequence = ? AND payload_sha256 = ?", (m.publisher, m.sequence, m.payload_sha256)
         ).fetchone()[0]
-    if floor is not None:
-        _update_floor(conn, floor, manifest_id)
+    outcome = None if floor is None else _update_floor(conn, floor, manifest_id)
     record = None if manifest_id is None else rows.manifest(conn.execute(f"SELECT {rows.MANIFEST} WHERE m.id = ?", (manifest_id,)).fetchone())
-    return Appended(stored, record, created=True)
+    return Appended(stored, record, created=True, latest=record is not None and outcome is FloorOutcome.REPLACE)
 
 
-def _update_floor(conn: sqlite3.Connection, update: FloorUpdate, manifest_id: int | None) -> None:
+def _update_floor(conn: sqlite3.Connection, update: FloorUpdate, manifest_id: int | None) -> FloorOutcome:
     """Apply the spec's rule (:func:`.base.floor_outcome`) inside the writer's transaction, which serialises it."""
     found = conn.execute(f"SELECT {rows.FLOOR}, manifest_id FROM floors WHERE publisher = ?", (update.publisher,)).fetchone()
     outcome = floor_outcome(rows.floor(found) if found else None, update)
@@ -159,6 +158,7 @@ def _update_floor(conn: sqlite3.Connection, update: FloorUpdate, manifest_id: in
             " manifest_id = excluded.manifest_id",
             (update.publisher, *rows.floor_values(update.floor), manifest_id),
         )
+    return outcome
 
 
 def integrate(

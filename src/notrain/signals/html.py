@@ -53,7 +53,8 @@ MAX_TAG_CHARS = 4096  # one element that could carry a signal; a robots meta is 
 # All of them together: BeautifulSoup spends ~2.5 µs per attribute, so this bounds its work to ~10 ms.
 MAX_READ_CHARS = 16384
 _ELEMENTS = SoupStrainer(["meta", "link", "base"])
-_INERT = re.compile(r"<!--.*?(?:-->|\Z)|<(script|style|textarea)\b.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+# '<' factored out of both alternatives (the same matches) gives the engine a literal to skip ahead to.
+_INERT = re.compile(r"<(?:!--.*?(?:-->|\Z)|(script|style|textarea)\b.*?(?:</\1\s*>|\Z))", re.IGNORECASE | re.DOTALL)
 # A start tag, its quoted attribute values allowed to contain '>'.  Linear: the
 # alternatives never overlap and none can fail (an unclosed quote or tag runs to
 # the end of the text), so no match is ever abandoned and the text rescanned from
@@ -143,8 +144,10 @@ def _relevant_tags(text: str, tokens: Iterable[str], warnings: list[str]) -> str
     kept: list[str] = []
     budget = MAX_READ_CHARS
     for match in _TAG.finditer(_INERT.sub(" ", text)):
+        if match.group("end") is None:
+            continue
         tag = match.group().lower()
-        if match.group("end") and (tag.startswith("<base") or any(n in tag for n in needles)):
+        if tag.startswith("<base") or any(n in tag for n in needles):
             if len(tag) > MAX_TAG_CHARS:
                 warnings.append(f"an element of {len(tag)} characters ({match.group()[:60]!r}...) is over {MAX_TAG_CHARS}; not read")
                 continue
@@ -161,7 +164,8 @@ def _text(body: bytes | str) -> str:
         return body
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return body.decode("utf-16", errors="replace")
-    return body.decode("utf-8-sig", errors="replace")
+    # What the "utf-8-sig" codec does, without its Python-level wrapper (~10 µs a page).
+    return body[3:].decode("utf-8", "replace") if body.startswith(codecs.BOM_UTF8) else body.decode("utf-8", "replace")
 
 
 def _attr(tag: Tag, name: str) -> str:

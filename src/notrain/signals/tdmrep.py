@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from ..core.decision import Statement
 from ..core.errors import PayloadError
@@ -197,13 +198,21 @@ def tdmrep_statement(
     when sources said only invalid things (it carries their warnings).  A
     broken file's warnings always ride along: it may hide a reservation for ``url``.
     """
-    sources = [v for v in (file_rules.match(url) if file_rules else None, header_values, html_values) if v is not None]
-    warnings = [*(file_rules.warnings if file_rules else ()), *(w for v in sources for w in v.warnings)]
-    if not sources and not warnings:
+    sources = tuple(v for v in (file_rules.match(url) if file_rules else None, header_values, html_values) if v is not None)
+    file_warnings = file_rules.warnings if file_rules else ()
+    if not sources and not file_warnings:
         return None
+    return _statement(sources, file_warnings, file_rules.source if file_rules else url)
+
+
+@lru_cache(maxsize=1024)
+def _statement(sources: tuple[TdmValues, ...], file_warnings: tuple[str, ...], fallback_source: str) -> Statement:
+    """The statement for these sources; kept, since most pages of a site end at the same file rule
+    and say nothing else (this was most of a crawl's TDMRep time)."""
+    warnings = [*file_warnings, *(w for v in sources for w in v.warnings)]
     decisive = next((v for v in reversed(sources) if v.reservation is not None), None)
     if decisive is None:
-        last = sources[-1] if sources else TdmValues(TDMREP_FILE, file_rules.source if file_rules else url)
+        last = sources[-1] if sources else TdmValues(TDMREP_FILE, fallback_source)
         return make_statement({}, last.mechanism, last.source, raw=last.raw, warnings=warnings)
     policy = next((v.policy for v in reversed(sources) if v.policy is not None), None)
     overridden = [f"{v.mechanism} ({v.reservation})" for v in sources if v.reservation not in (None, decisive.reservation)]

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiohttp
+import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, submit
 from aiohttp.test_utils import TestServer
 from conftest import make_key
@@ -40,9 +41,9 @@ LOG = "aggregator.test/log"
 
 
 @asynccontextmanager
-async def aggregator(tmp_path):
+async def aggregator(tmp_path, storage_url: str = ""):
     """The application (to build on demand: the timer is an hour), a client session for it and its URL."""
-    config = aggregator_config(tmp_path, snapshots={"interval": 3600, "public_url": "http://snapshots.test"})
+    config = aggregator_config(tmp_path, storage_url, snapshots={"interval": 3600, "public_url": "http://snapshots.test"})
     app = create_app(config)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
@@ -88,10 +89,12 @@ async def rebuild_from_tiles(session, size: int, root: bytes) -> tuple[bytes, di
     return built.descriptor, built.parts
 
 
-async def test_a_snapshot_is_built_from_the_log_logged_served_and_rebuilt_byte_for_byte(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_snapshot_is_built_from_the_log_logged_served_and_rebuilt_byte_for_byte(tmp_path, request, backend):
     artist, other = make_key("snapshot artist"), make_key("snapshot other")
     work = hashlib.sha256(b"an illustration").hexdigest()
-    async with aggregator(tmp_path) as (app, session, url):
+    storage_url = "" if backend == "sqlite" else await request.getfixturevalue("postgres_cluster").new_database()
+    async with aggregator(tmp_path, storage_url) as (app, session, url):
         builder = app[SERVICE].snapshots
         assert (await get(session, "/v1/snapshot"))[0] == 404 and (await get(session, "/snapshot/latest"))[0] == 404
         big = [{"sha256": hashlib.sha256(str(i).encode()).hexdigest()} for i in range(1200)]  # a detached body (> 64 KiB)

@@ -39,6 +39,8 @@ from notrain.core.snapshot import Logged, build
 from notrain.core.snapshotdelta import make as make_delta
 from notrain.core.tiles import TreeReader, integrate
 from notrain.fetch.snapshots import SnapshotSource, Trust, parse_source, pull, verify
+from notrain.scrapy.options import SettingsError
+from notrain.scrapy.sources import _source, load_sources
 
 LOG = "log.test/snapshots"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -254,6 +256,19 @@ async def test_a_snapshot_source_matches_works_and_names_and_cites_the_snapshot(
     wrong = SnapshotSource(tmp_path / "snap", log_key=NoteSigner(LOG, make_key("x")).verifier.to_vkey())
     with pytest.raises(NotrainError):
         wrong.catalog()
+
+
+async def test_notrain_sources_spells_a_snapshot_as_a_string_or_a_dict(log, tmp_path):
+    log.publish(ARTIST, observed=datetime.now(UTC) - timedelta(hours=2))
+    await pull(log.site.origin, tmp_path / "snap", log.trust())
+    keyed = _source(f"snapshot:{tmp_path / 'snap'}#{log.vkey}", None)
+    assert isinstance(keyed, SnapshotSource) and keyed.log_key == log.vkey and keyed.catalog()
+    assert load_sources([{"snapshot": str(tmp_path / "snap"), "max_age": 3 * 3600}], None).snapshots()[0]["inclusion"]["index"] == 1
+    with pytest.raises(SettingsError, match="E_EXPIRED"):  # an older snapshot stops the crawl before it starts
+        load_sources([{"snapshot": str(tmp_path / "snap"), "log_key": log.vkey, "max_age": 3600}], None)
+    for wrong in ({"snapshot": "x", "max_age": "7d"}, {"snapshot": "x", "key": log.vkey}, "snapshot:"):
+        with pytest.raises(SettingsError, match="NOTRAIN_SOURCES"):
+            _source(wrong, None)
 
 
 async def test_the_cli_pulls_and_verifies_with_typed_errors(log, tmp_path):

@@ -12,7 +12,8 @@ through *sources*: each entry of ``NOTRAIN_SOURCES`` is one
   verified here; with the key, each must also be proven included in the log's
   signed checkpoint, which the compliance report then cites;
 * ``snapshot:DIR`` (optionally ``#`` and the log's verifier key), or a dict
-  ``{"snapshot": DIR, "log_key": VKEY}``: a snapshot directory written by
+  ``{"snapshot": DIR, "log_key": VKEY, "max_age": SECONDS}`` (both optional
+  but ``snapshot``; an older snapshot stops the crawl): a snapshot directory written by
   ``notrain snapshot pull``, :class:`~notrain.fetch.snapshots.SnapshotSource`,
   checked again offline (checkpoint, inclusion, every part) when the crawl
   starts; without a key, the one the pull was given (saved in the directory);
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 
 from scrapy.crawler import Crawler
@@ -103,9 +105,11 @@ def _source(entry: object, crawler: Crawler) -> ManifestSource:
         if isinstance(entry, str) and entry.startswith(SNAPSHOT_PREFIX):
             return parse_snapshot_source(entry)
         if isinstance(entry, dict) and "snapshot" in entry:
-            if set(entry) - {"snapshot", "log_key"}:
-                raise SettingsError(f"NOTRAIN_SOURCES: a snapshot source has 'snapshot' and 'log_key' only, not {sorted(entry)}")
-            return SnapshotSource(Path(entry["snapshot"]), log_key=entry.get("log_key"))
+            max_age = entry.get("max_age")
+            if set(entry) - {"snapshot", "log_key", "max_age"} or not (max_age is None or (type(max_age) is int and max_age > 0)):
+                raise SettingsError(f"NOTRAIN_SOURCES: a snapshot source has 'snapshot', 'log_key' and 'max_age' (seconds) only, not {entry!r}"[:300])
+            return SnapshotSource(Path(entry["snapshot"]), log_key=entry.get("log_key"),
+                                  max_age=None if max_age is None else timedelta(seconds=max_age))
     except NotrainError as error:
         raise SettingsError(f"NOTRAIN_SOURCES: {error}") from None
     if isinstance(entry, os.PathLike) or (isinstance(entry, str) and (entry.endswith(".json") or "/" in entry)):

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from notrain.core.snapshot import Logged, build
 from notrain.core.snapshotdelta import make as make_delta
 from notrain.core.tiles import TreeReader, integrate
 from notrain.fetch.snapshots import SnapshotSource, Trust, parse_source, pull, verify
+from notrain.imaging import HASHER
 from notrain.scrapy.options import SettingsError
 from notrain.scrapy.sources import _source, load_sources
 
@@ -123,7 +125,9 @@ async def log():
     await site.stop()
 
 
-ARTIST = artist_envelope("artist", names=[{"name": "Mira Okonkwo"}], works=[{"sha256": hashlib.sha256(b"sunset").hexdigest()}])
+PDQ = hashlib.sha256(b"a perceptual hash").hexdigest()
+ARTIST = artist_envelope("artist", names=[{"name": "Mira Okonkwo"}], pdq={"hasher": HASHER},
+                         works=[{"sha256": hashlib.sha256(b"sunset").hexdigest(), "pdq": PDQ}])
 OTHER = artist_envelope("other", names=[{"name": "Tobias Reinholt"}])
 
 
@@ -207,8 +211,7 @@ async def test_offline_verify_catches_any_file_changed_on_disk(log, tmp_path):
     with pytest.raises(NotrainError, match="proof.json holds") as caught:
         verify(tmp_path / "shape", log.trust(), now=NOW)
     assert caught.value.code == "E_PROOF"
-    with open(tmp_path / "good" / "works", "ab") as grown:  # a part far over its size is read no further than that size
-        grown.truncate(64 * 1024 * 1024)
+    os.truncate(tmp_path / "good" / "works", 64 * 1024 * 1024)  # a part far over its size is read no further than that size
     tracemalloc.start()
     with pytest.raises(NotrainError) as caught:
         verify(tmp_path / "good", log.trust(), now=NOW)
@@ -251,6 +254,11 @@ async def test_a_snapshot_source_matches_works_and_names_and_cites_the_snapshot(
     assert by_name.evidence.source == f"snapshot {snapshot_id}" and by_name.prefs["train-ai"].value == "disallowed"
     assert catalog.content_statements(ContentHash(sha256=hashlib.sha256(b"other").digest())) == []
     assert catalog.text_statements("Long Gone") == []  # its manifest expired: left out
+    pdq = bytes.fromhex(PDQ)
+    (both,) = catalog.content_statements(ContentHash(sha256=hashlib.sha256(b"sunset").digest(), pdq=pdq))  # one work, one statement
+    (near,) = catalog.content_statements(ContentHash(pdq=bytes([pdq[0] ^ 0b111]) + pdq[1:]))
+    assert both.evidence.detail == "sha256 match" and near.evidence.detail == "pdq distance 3 <= 31"
+    assert catalog.content_statements(ContentHash(pdq=bytes(32))) == []
     described = source.describe()
     assert described["kind"] == "snapshot" and described["id"] == snapshot_id and described["publishers"] == 1
     wrong = SnapshotSource(tmp_path / "snap", log_key=NoteSigner(LOG, make_key("x")).verifier.to_vkey())
@@ -276,7 +284,7 @@ async def test_the_cli_pulls_and_verifies_with_typed_errors(log, tmp_path):
     witnesses = [arg for w in log.trust().witnesses for arg in ("--witness", w)]
 
     def notrain(*args):
-        return subprocess.run([sys.executable, "-m", "notrain.cli", "snapshot", *args], capture_output=True, text=True, timeout=60)
+        return subprocess.run([sys.executable, "-m", "notrain.cli", "snapshot", *args], check=False, capture_output=True, text=True, timeout=60)
 
     pulled = await asyncio.to_thread(notrain, "pull", log.site.origin, "--log-key", log.vkey, "--out", str(tmp_path / "snap"),
                                      "--max-age", "3650d", *witnesses, "--min-witnesses", "2", "--json")

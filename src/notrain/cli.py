@@ -784,11 +784,13 @@ async def _diagnose(url: str, token: str, timeout: float):
 # -- snapshot ---------------------------------------------------------------------------
 
 
+_AGE_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
 class _Age(click.ParamType):
     """A maximum age: a number and a unit, ``7d``, ``12h``, ``30m`` or ``90s``."""
 
     name = "AGE"
-    _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
     def convert(self, value, param, ctx):
         if isinstance(value, timedelta):
@@ -796,7 +798,7 @@ class _Age(click.ParamType):
         match = re.fullmatch(r"([0-9]{1,6})([dhms])", value)
         if match is None:
             self.fail(f"{value!r} is not an age such as 7d, 12h, 30m or 90s", param, ctx)
-        return timedelta(**{self._UNITS[match[2]]: int(match[1])})
+        return timedelta(**{_AGE_UNITS[match[2]]: int(match[1])})
 
 
 _log_key_option = click.option("--log-key", required=True, type=_Text(), help="The log's verifier key (a signed-note vkey).")

@@ -44,7 +44,7 @@ from ..core.manifest import parse_timestamp
 from ..core.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from ..core.names import NameIndex
 from ..core.note import NoteVerifier, open_note
-from ..core.snapshot import MAX_DESCRIPTOR_BYTES, PART_NAMES, Snapshot, load, parse_descriptor, parts_from_statements
+from ..core.snapshot import MAX_DESCRIPTOR_BYTES, Snapshot, load, parse_descriptor, parts_from_statements
 from ..core.snapshotdelta import apply as apply_delta
 from ..core.snapshoterrors import SnapshotError
 from ..core.tiles import ENTRIES, MAX_BUNDLE_BYTES, TILE_WIDTH, TileId, decode_bundle, tile_width
@@ -321,11 +321,14 @@ class _Reader:
     async def part(self, path: str, target: Path, octets: int, digest: bytes) -> None:
         """Stream a part to ``target``: never more than its size, refused unless its SHA-256 is the descriptor's."""
         hasher, written = hashlib.sha256(), 0
-        with open(target, "wb") as file:
+        file = await asyncio.to_thread(open, target, "wb")  # disk writes off the event loop
+        try:
             async for chunk in self._stream(path, octets, {}, code="E_SNAPSHOT_DIGEST"):
                 hasher.update(chunk)
-                file.write(chunk)
+                await asyncio.to_thread(file.write, chunk)
                 written += len(chunk)
+        finally:
+            await asyncio.to_thread(file.close)
         if written != octets or hasher.digest() != digest:
             raise SnapshotError(f"part {target.name} is not the one the descriptor names", code="E_SNAPSHOT_DIGEST", where=path)
 
@@ -405,48 +408,59 @@ class SnapshotSource:
 class SnapshotCatalog:
     """A snapshot's ``work`` and ``name`` records, matched as a catalog matches manifests: each hit is
     a statement citing its publisher record (sequence, digest) and the snapshot's id.  Publishers
-    whose manifest has expired are left out (spec/snapshot.md)."""
+    whose manifest has expired are left out (spec/snapshot.md).
+
+    A SHA-256 is probed in the ``works`` filter and confirmed by the snapshot's own sorted keys (16
+    octets a work, already held), so no per-work index is built for it; PDQ hashes and names, which
+    filters cannot answer, are indexed here."""
 
     def __init__(self, snapshot: Snapshot, *, now: datetime) -> None:
-        self.snapshot_id = snapshot.id
-        self._works: WorkIndex[int] = WorkIndex()
+        self.snapshot = snapshot
+        self._live: dict[str, dict] = {}  # publisher -> its publisher record, if not expired
+        self._pdq: WorkIndex[int] = WorkIndex()
         self._names: NameIndex[int] = NameIndex()
-        self._records: list[tuple[dict, dict]] = []  # (record, its publisher record)
-        self.publishers = 0
-        publisher: dict | None = None
+        self._records: list[dict] = []  # the PDQ work records and name records, by owner number
         for record in snapshot.records():
             if record["kind"] == "publisher":
-                live = parse_timestamp(record["expires"], "expires") > now
-                publisher = record if live else None
-                self.publishers += live
-            elif publisher is not None and record["kind"] in ("work", "name"):
+                if parse_timestamp(record["expires"], "expires") > now:
+                    self._live[record["publisher"]] = record
+            elif record["publisher"] in self._live and (record["kind"] == "name" or "pdq" in record):
                 owner = len(self._records)
-                self._records.append((record, publisher))
+                self._records.append(record)
                 if record["kind"] == "name":
                     self._names.add(owner, 0, record["name"])
                 else:
-                    sha256, pdq = record.get("sha256"), record.get("pdq")
-                    self._works.add(owner, 0, sha256=bytes.fromhex(sha256) if sha256 else None,
-                                    pdq=bytes.fromhex(pdq) if pdq else None, threshold=record.get("threshold", 0))
+                    self._pdq.add(owner, 0, sha256=None, pdq=bytes.fromhex(record["pdq"]), threshold=record["threshold"])
+
+    @property
+    def publishers(self) -> int:
+        return len(self._live)
 
     def __len__(self) -> int:
         return self.publishers
 
     def content_statements(self, content) -> list[Statement]:
         found, seen = [], set()
-        for hit in self._works.match(sha256=content.sha256, pdq=content.pdq, quality=content.pdq_quality):
-            if hit.owner not in seen:
-                seen.add(hit.owner)
-                detail = "sha256 match" if hit.by == "sha256" else f"pdq distance {hit.distance}"
-                found.append(self._statement(hit.owner, detail))
+        if content.sha256 is not None and self.snapshot.works_may_match(content.sha256)[0]:
+            for record in self.snapshot.confirm_work(content.sha256):
+                if record["publisher"] in self._live:
+                    seen.add((record["publisher"], record["sha256"], record.get("pdq")))
+                    found.append(self._statement(record, "sha256 match"))
+        if content.pdq is not None:
+            for hit in self._pdq.match(pdq=content.pdq, quality=content.pdq_quality):
+                record = self._records[hit.owner]
+                key = (record["publisher"], record.get("sha256"), record["pdq"])
+                if key not in seen:  # a work found by both its hashes is one statement
+                    seen.add(key)
+                    found.append(self._statement(record, f"pdq distance {hit.distance} <= {record['threshold']}"))
         return found
 
     def text_statements(self, text: str) -> list[Statement]:
-        return [self._statement(hit.owner, f"name {hit.name!r}") for hit in self._names.match(text)]
+        return [self._statement(self._records[hit.owner], f"name {hit.name!r}") for hit in self._names.match(text)]
 
-    def _statement(self, owner: int, detail: str) -> Statement:
-        record, publisher = self._records[owner]
+    def _statement(self, record: dict, detail: str) -> Statement:
+        publisher = self._live[record["publisher"]]
         prefs = {category: State.from_token(value) for category, value in record["prefs"].items()}
-        evidence = Evidence("notrain", f"snapshot {self.snapshot_id}", publisher["publisher"], f"snapshot {record['kind']}",
+        evidence = Evidence("notrain", f"snapshot {self.snapshot.id}", publisher["publisher"], f"snapshot {record['kind']}",
                             publisher["digest"], publisher["sequence"], detail)
         return Statement(prefs, evidence)

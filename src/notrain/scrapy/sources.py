@@ -50,7 +50,9 @@ from ..core.catalog import Catalog, ContentHash
 from ..core.decision import Statement
 from ..core.errors import NotrainError
 from ..fetch.aggregator import SCHEME_PREFIX, AggregatorSource, parse_source
-from ..fetch.snapshots import SCHEME_PREFIX as SNAPSHOT_PREFIX, SnapshotSource, parse_source as parse_snapshot_source
+from ..fetch.snapshots import SCHEME_PREFIX as SNAPSHOT_PREFIX
+from ..fetch.snapshots import SnapshotSource
+from ..fetch.snapshots import parse_source as parse_snapshot_source
 from ..fetch.sources import LocalSource, ManifestSource
 from .options import SettingsError
 

@@ -90,3 +90,5 @@ async def test_a_batch_is_encoded_as_json_dumps_would():
     results.insert(2, {"error": {"code": "E_REQUEST", "message": "an item is an object", "where": "/items/2/item"}})
     assert len({id(r) for r in results}) < 10  # shared answers: what makes encoding them once worth it
     assert encode_results(purposes, results) == json.dumps({"purposes": list(purposes), "results": results})
+    distinct = [{"decision": {"train-ai": {"state": "unknown", "n": i}}} for i in range(10)] + results[:3]  # encoded in one call
+    assert encode_results(purposes, distinct) == json.dumps({"purposes": list(purposes), "results": distinct})

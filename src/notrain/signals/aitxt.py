@@ -12,7 +12,10 @@ statements, so a tie combines most-restrictively.  Spawning's patterns do
 not start with ``/``: a leading ``*`` is kept as written (``*.jpg`` matches any
 path containing ``.jpg``, ``$`` being absent), and any other pattern is read
 as if it started with ``/``, with a warning.  The generator's stray ``/``
-lines have no ``:`` and are skipped.
+lines have no ``:`` and are skipped.  Rules beyond the wildcard reach
+cap (spec/paths.md, "Legacy files") are dropped with a warning; a dropped
+Disallow stands in as its beginning, so the file is never read as more
+permissive.
 
 Few crawlers honour ai.txt, so every statement carries a warning telling the
 publisher to say the same in robots.txt.  An unreachable ai.txt is no

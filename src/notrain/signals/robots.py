@@ -66,7 +66,10 @@ preferences) and :meth:`RobotsTxt.unreachable` for 5xx and network errors
 
 **Limits and errors.**  The first 500 KiB are read (RFC 9309's minimum), minus
 a line cut in half at the limit, with a warning; bytes that are not UTF-8
-become U+FFFD, with a warning.  Parsing never raises.  ``can_fetch`` and
+become U+FFFD, with a warning.  Content-Usage wildcard rules beyond the
+wildcard reach cap (64 pieces one path can reach, spec/paths.md) are dropped
+with a warning and stand in fail-safe: paths under the dropped rule's
+beginning get a statement disallowing what it disallowed.  Parsing never raises.  ``can_fetch`` and
 ``statements`` raise :class:`~notrain.signals.base.SignalError` only for a URL
 that cannot be split into parts.
 """

@@ -30,7 +30,9 @@ query; ``%24`` and ``%2A`` match a literal ``$`` and ``*``, as TDMRep's own
 example ``/path/foo-%24`` for ``https://www.example.com/path/foo-$`` shows),
 but the *first* matching rule in array order wins, not the longest.  A
 longer rule further down that disagrees is reported as a warning, since
-robots.txt-minded publishers expect it to win.  A file beyond 64 KiB raises
+robots.txt-minded publishers expect it to win.  The locations' wildcard
+pieces are capped at 64 per file (spec/paths.md, "Legacy files"): a
+reservation beyond it stands in as its location cut at the first ``*``.  A file beyond 64 KiB raises
 :class:`SignalError`; a malformed one yields no rules and a warning, because a
 publisher's typo must not stop a crawl (the other signals still apply).
 """

@@ -34,6 +34,16 @@ def test_fast_split_equals_the_full_split(scheme, separator, host, tail):
     assert plain is None or plain == full(url), url
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(["http://art.example:8080/a/b?q=1#f", "https://art.example/p?x#y", "http://a/"]), st.integers(0, 40),
+       st.sampled_from(TRICKY))
+def test_one_tricky_character_in_a_plain_url(url, at, char):
+    """The boundary: a plain URL with one character inserted that may make it non-plain."""
+    url = url[: at % (len(url) + 1)] + char + url[at % (len(url) + 1) :]
+    plain = split_plain(url)
+    assert plain is None or plain == full(url), url
+
+
 @given(st.sampled_from(["http", "https"]), st.from_regex(r"[a-z0-9-]{1,12}(\.[a-z0-9-]{1,12}){0,3}(:[0-9]{1,5})?", fullmatch=True),
        st.from_regex(r"(/[a-zA-Z0-9._~%!$&'()*+,;=:@-]{0,10}){0,4}(\?[a-z=&%?/]{0,10})?(#[a-z?#/]{0,6})?", fullmatch=True))
 @settings(max_examples=500, deadline=None)

@@ -13,7 +13,9 @@ from aiohttp.test_utils import TestServer
 from notrain.aggregator.app import create_app
 from notrain.aggregator.config import Config, from_dict
 from notrain.core import dsse
+from notrain.core.ijson import dumps
 from notrain.core.keys import PrivateKey
+from notrain.core.keyset import make_keyset
 from notrain.core.manifest import MANIFEST_TYPE
 
 ENVELOPE_TYPE = "application/vnd.notrain.manifest+json"
@@ -42,6 +44,17 @@ async def running(config: Config):
             yield session
     finally:
         await server.close()
+
+
+def origin_manifest(site, key: PrivateKey, **members) -> bytes:
+    """A signed envelope of ``site``'s own manifest, its key set served by the site (a tests/sites.py Site)."""
+    site.serve("/.well-known/notrain-keys.json", dumps(make_keyset(site.origin, [key.public]).to_json()))
+    doc = {
+        "notrain": 1, "publisher": site.origin, "sequence": 1, "issued": "2026-11-01T00:00:00Z",
+        "expires": "2027-11-01T00:00:00Z", "default": {"train-ai": "n"},
+    }
+    doc.update(members)
+    return dsse.sign(json.dumps(doc).encode(), MANIFEST_TYPE, [key]).to_bytes()
 
 
 def did_manifest(key: PrivateKey, **members) -> bytes:

@@ -10,7 +10,7 @@ import threading
 import tracemalloc
 
 import pytest
-from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
+from aggregator_helpers import aggregator_config, did_manifest, integrated, origin_manifest, running, submit
 from conftest import make_key
 from PIL import Image
 from postgres import PostgresCluster
@@ -19,9 +19,7 @@ from notrain import imaging
 from notrain.aggregator import query as query_module
 from notrain.aggregator.query import CheckError, CheckItem, Query
 from notrain.core import dsse
-from notrain.core.ijson import dumps
-from notrain.core.keyset import make_keyset
-from notrain.core.manifest import MANIFEST_TYPE, parse_payload
+from notrain.core.manifest import parse_payload
 
 
 def painting() -> bytes:
@@ -116,13 +114,9 @@ async def test_a_low_quality_pdq_hash_is_refused_with_its_code(api):
 
 
 async def test_url_rules_apply_to_their_own_origin_only(api, site):
-    key = make_key("site")
-    site.serve("/.well-known/notrain-keys.json", dumps(make_keyset(site.origin, [key.public]).to_json()))
-    payload = json.dumps({
-        "notrain": 1, "publisher": site.origin, "sequence": 1, "issued": "2026-11-01T00:00:00Z", "expires": "2027-11-01T00:00:00Z",
-        "default": {"train-ai": "y"}, "paths": [{"pattern": "/private/", "prefs": {"train-ai": "n"}}],
-    }).encode()
-    status, body = await submit(api, dsse.sign(payload, MANIFEST_TYPE, [key]).to_bytes())
+    envelope = origin_manifest(site, make_key("site"), default={"train-ai": "y"},
+                               paths=[{"pattern": "/private/", "prefs": {"train-ai": "n"}}])
+    status, body = await submit(api, envelope)
     assert status == 202, body
     _, answer = await check(api, url=f"{site.origin}/private/a.png", purpose="train-ai")
     assert answer["decision"]["train-ai"]["state"] == "disallowed"

@@ -6,7 +6,6 @@ arrives as text, and the only elements and attributes are the page's own.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
+from aggregator_helpers import aggregator_config, did_manifest, integrated, origin_manifest, running, submit
 from conftest import make_key
 from pictures import encode, picture, png_claiming_size
 from PIL import Image
@@ -22,10 +21,6 @@ from PIL import Image
 from notrain import imaging
 from notrain.aggregator.web import upload
 from notrain.aggregator.web.pages import CSP
-from notrain.core import dsse
-from notrain.core.ijson import dumps
-from notrain.core.keyset import make_keyset
-from notrain.core.manifest import MANIFEST_TYPE
 
 # Markup and script in every shape a title or name could carry, and Unicode that is valid but unusual:
 # a right-to-left override, combining marks, a zero-width joiner, a BOM, astral letters, a control
@@ -194,13 +189,9 @@ async def test_log_page_shows_the_signed_checkpoint_and_entries(web):
 
 
 async def test_check_url_answers_from_the_query_with_its_evidence(web, site):
-    key = make_key("site")
-    site.serve("/.well-known/notrain-keys.json", dumps(make_keyset(site.origin, [key.public]).to_json()))
-    payload = json.dumps({
-        "notrain": 1, "publisher": site.origin, "sequence": 1, "issued": "2026-11-01T00:00:00Z", "expires": "2027-11-01T00:00:00Z",
-        "default": {"train-ai": "y"}, "paths": [{"pattern": "/private/", "prefs": {"train-ai": "n"}}],
-    }).encode()
-    status, body = await submit(web, dsse.sign(payload, MANIFEST_TYPE, [key]).to_bytes())
+    envelope = origin_manifest(site, make_key("site"), default={"train-ai": "y"},
+                               paths=[{"pattern": "/private/", "prefs": {"train-ai": "n"}}])
+    status, body = await submit(web, envelope)
     assert status == 202, body
     page = await get_page(web, "/check", url=f"{site.origin}/private/a.png")
     assert "disallowed for train-ai" in page.text and "no statement for ai-use" in page.text

@@ -84,6 +84,14 @@ class ReadTooLarge(StorageError, ValueError):
     """A read asked for more than :data:`MAX_READ` rows, or for a negative range."""
 
 
+def check_growth(expected: Checkpoint | None, entry_ids: Sequence[int], checkpoint: Checkpoint) -> int:
+    """The old size, after checking that ``checkpoint`` is exactly ``entry_ids`` larger (a sequencer's bug otherwise)."""
+    old_size = expected.size if expected else 0
+    if checkpoint.size != old_size + len(entry_ids):
+        raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
+    return old_size
+
+
 def check_count(count: int, most: int = MAX_READ) -> int:
     if not 0 <= count <= most:
         raise ReadTooLarge(f"at most {most} rows per read, not {count}")

@@ -43,6 +43,7 @@ from .base import (
     Validators,
     check_count,
     check_floor_of,
+    check_growth,
     floor_outcome,
     to_ms,
 )
@@ -276,9 +277,7 @@ class PostgresSequencer:
         bundles: Mapping[tuple[int, int], bytes],
         checkpoint: Checkpoint,
     ) -> None:
-        old_size = expected.size if expected else 0
-        if checkpoint.size != old_size + len(entry_ids):
-            raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
+        old_size = check_growth(expected, entry_ids, checkpoint)
         conn = self._conn
         async with conn.transaction():
             stored = await conn.fetchrow("SELECT size, root FROM checkpoint FOR UPDATE")

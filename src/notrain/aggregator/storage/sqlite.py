@@ -46,6 +46,7 @@ from .base import (
     SequencerBusy,
     Validators,
     check_count,
+    check_growth,
     to_ms,
 )
 
@@ -311,7 +312,5 @@ class SQLiteSequencer:
         bundles: Mapping[tuple[int, int], bytes],
         checkpoint: Checkpoint,
     ) -> None:
-        old_size = expected.size if expected else 0
-        if checkpoint.size != old_size + len(entry_ids):
-            raise ValueError(f"checkpoint size {checkpoint.size} is not {old_size} + {len(entry_ids)} entries")
+        check_growth(expected, entry_ids, checkpoint)
         await self._storage._write(writes.transaction(writes.integrate), expected, entry_ids, tiles, bundles, checkpoint)

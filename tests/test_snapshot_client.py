@@ -39,7 +39,8 @@ from notrain.core.note import COSIGNATURE_V1, NoteSigner
 from notrain.core.snapshot import Logged, build
 from notrain.core.snapshotdelta import make as make_delta
 from notrain.core.tiles import TreeReader, integrate
-from notrain.fetch.snapshots import SnapshotSource, Trust, parse_source, pull, verify
+from notrain.fetch.snapshot_source import SnapshotSource, parse_source
+from notrain.fetch.snapshots import Trust, pull, verify
 from notrain.imaging import HASHER
 from notrain.scrapy.options import SettingsError
 from notrain.scrapy.sources import _source, load_sources

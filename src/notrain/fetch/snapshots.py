@@ -1,4 +1,5 @@
-"""Snapshot clients: pull a snapshot from an aggregator, re-check one on disk, and read one as a source.
+"""Snapshot clients: pull a snapshot from an aggregator and re-check one on disk (reading one as a
+crawler's source is :mod:`.snapshot_source`).
 
 A snapshot is only worth citing if it is the one the log committed to (spec/snapshot.md, "Descriptor").
 So a pull checks, before trusting a byte of it: the log's signed checkpoint (the configured log key and,
@@ -27,7 +28,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,20 +37,15 @@ import aiohttp
 
 from ..core import b64, ijson
 from ..core.checkpoint import SignedCheckpoint, open_checkpoint
-from ..core.decision import Evidence, Statement
 from ..core.errors import NotrainError
 from ..core.logentry import LogEntry, parse_entry
 from ..core.logerrors import LogEntryError, NoteError, ProofError
-from ..core.manifest import parse_timestamp
 from ..core.merkle import leaf_hash, root, verify_consistency, verify_inclusion
-from ..core.names import NameIndex
 from ..core.note import NoteVerifier, open_note
 from ..core.snapshot import MAX_DESCRIPTOR_BYTES, Snapshot, load, parse_descriptor, parts_from_statements
 from ..core.snapshotdelta import apply as apply_delta
 from ..core.snapshoterrors import SnapshotError
 from ..core.tiles import ENTRIES, MAX_BUNDLE_BYTES, TILE_WIDTH, TileId, decode_bundle, tile_width
-from ..core.vocab import State
-from ..core.works import WorkIndex
 from .sources import SourceError
 
 SCHEME_PREFIX = "snapshot:"  # NOTRAIN_SOURCES spelling: snapshot:DIR[#VKEY]
@@ -169,15 +165,15 @@ def check_place(descriptor_bytes: bytes, checkpoint: bytes, proof: Proof, trust:
 def verify(directory: str | os.PathLike, trust: Trust, *, now: datetime | None = None) -> Evidenced:
     """Re-check a snapshot directory offline: its place in the log, then every part (filters rebuilt)."""
     path = Path(directory)
-    descriptor = _read(path / "descriptor", MAX_DESCRIPTOR_BYTES)
-    proof = Proof.from_json(_read(path / PROOF_FILE, MAX_PROOF_FILE_BYTES))
-    signed, entry = check_place(descriptor, _read(path / CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES), proof, trust, now or datetime.now(UTC))
-    parts = {name: _read(path / name, octets, code="E_SNAPSHOT_DIGEST") for name, octets, _ in parse_descriptor(descriptor).parts}
+    descriptor = read_file(path / "descriptor", MAX_DESCRIPTOR_BYTES)
+    proof = Proof.from_json(read_file(path / PROOF_FILE, MAX_PROOF_FILE_BYTES))
+    signed, entry = check_place(descriptor, read_file(path / CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES), proof, trust, now or datetime.now(UTC))
+    parts = {name: read_file(path / name, octets, code="E_SNAPSHOT_DIGEST") for name, octets, _ in parse_descriptor(descriptor).parts}
     snapshot = load(descriptor, parts, log=signed.checkpoint.origin, full=True)
     return Evidenced(snapshot, signed, proof, entry)
 
 
-def _read(path: Path, limit: int, *, code: str = "E_SNAPSHOT") -> bytes:
+def read_file(path: Path, limit: int, *, code: str = "E_SNAPSHOT") -> bytes:
     """A file of the directory, never more than ``limit`` octets read (a part: the size its descriptor gives)."""
     try:
         with open(path, "rb") as file:
@@ -260,7 +256,7 @@ async def _statements_by_delta(reader: _Reader, held: Path, staging: Path, descr
         if delta is None:
             return False
         old = previous.snapshot
-        statements = await asyncio.to_thread(apply_delta, _read(held / "descriptor", MAX_DESCRIPTOR_BYTES), old.parts["statements"], delta, descriptor)
+        statements = await asyncio.to_thread(apply_delta, read_file(held / "descriptor", MAX_DESCRIPTOR_BYTES), old.parts["statements"], delta, descriptor)
         parts = await asyncio.to_thread(parts_from_statements, statements, size=parse_descriptor(descriptor).size)
     except NotrainError:
         return False  # a wrong delta is refused: the parts are fetched whole
@@ -365,102 +361,3 @@ class _Reader:
                     yield chunk
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise SourceError(f"{url}: {type(error).__name__}: {error}"[:300], where=path) from None
-
-
-# -- a snapshot as a crawler's source ---------------------------------------------------------------
-
-
-def parse_source(spec: str) -> SnapshotSource:
-    """``snapshot:DIR`` (checked with the log key the pull saved there) or ``snapshot:DIR#VKEY``."""
-    if not spec.startswith(SCHEME_PREFIX) or len(spec) == len(SCHEME_PREFIX):
-        raise SourceError(f"a snapshot source is spelled {SCHEME_PREFIX}DIR[#VKEY]", where=spec[:100])
-    path, _, vkey = spec[len(SCHEME_PREFIX):].partition("#")
-    return SnapshotSource(Path(path), log_key=vkey or None)
-
-
-@dataclass
-class SnapshotSource:
-    """The works and names of a snapshot on disk, re-verified when loaded (no network at all).
-
-    Without ``log_key``, the key saved by the pull (``log.vkey``) is used: it is the one the operator
-    gave ``notrain snapshot pull``, and the checkpoint, inclusion and digests are all checked again."""
-
-    path: Path
-    log_key: str | None = None
-    max_age: timedelta | None = None
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    _catalog: SnapshotCatalog | None = None
-    _evidenced: Evidenced | None = None
-
-    def catalog(self) -> SnapshotCatalog:
-        if self._catalog is None:
-            key = self.log_key or _read(self.path / LOG_KEY_FILE, MAX_JSON_BYTES).decode("ascii", "replace").strip()
-            self._evidenced = verify(self.path, Trust(key, max_age=self.max_age), now=self.now)
-            self._catalog = SnapshotCatalog(self._evidenced.snapshot, now=self.now)
-        return self._catalog
-
-    def describe(self) -> dict:
-        catalog = self.catalog()
-        return {"kind": "snapshot", "path": str(self.path), **self._evidenced.describe(),  # type: ignore[union-attr]
-                "publishers": catalog.publishers}
-
-
-class SnapshotCatalog:
-    """A snapshot's ``work`` and ``name`` records, matched as a catalog matches manifests: each hit is
-    a statement citing its publisher record (sequence, digest) and the snapshot's id.  Publishers
-    whose manifest has expired are left out (spec/snapshot.md).
-
-    A SHA-256 is probed in the ``works`` filter and confirmed by the snapshot's own sorted keys (16
-    octets a work, already held), so no per-work index is built for it; PDQ hashes and names, which
-    filters cannot answer, are indexed here."""
-
-    def __init__(self, snapshot: Snapshot, *, now: datetime) -> None:
-        self.snapshot = snapshot
-        self._live: dict[str, dict] = {}  # publisher -> its publisher record, if not expired
-        self._pdq: WorkIndex[int] = WorkIndex()
-        self._names: NameIndex[int] = NameIndex()
-        self._records: list[dict] = []  # the PDQ work records and name records, by owner number
-        for record in snapshot.records():
-            if record["kind"] == "publisher":
-                if parse_timestamp(record["expires"], "expires") > now:
-                    self._live[record["publisher"]] = record
-            elif record["publisher"] in self._live and (record["kind"] == "name" or "pdq" in record):
-                owner = len(self._records)
-                self._records.append(record)
-                if record["kind"] == "name":
-                    self._names.add(owner, 0, record["name"])
-                else:
-                    self._pdq.add(owner, 0, sha256=None, pdq=bytes.fromhex(record["pdq"]), threshold=record["threshold"])
-
-    @property
-    def publishers(self) -> int:
-        return len(self._live)
-
-    def __len__(self) -> int:
-        return self.publishers
-
-    def content_statements(self, content) -> list[Statement]:
-        found, seen = [], set()
-        if content.sha256 is not None and self.snapshot.works_may_match(content.sha256)[0]:
-            for record in self.snapshot.confirm_work(content.sha256):
-                if record["publisher"] in self._live:
-                    seen.add((record["publisher"], record["sha256"], record.get("pdq")))
-                    found.append(self._statement(record, "sha256 match"))
-        if content.pdq is not None:
-            for hit in self._pdq.match(pdq=content.pdq, quality=content.pdq_quality):
-                record = self._records[hit.owner]
-                key = (record["publisher"], record.get("sha256"), record["pdq"])
-                if key not in seen:  # a work found by both its hashes is one statement
-                    seen.add(key)
-                    found.append(self._statement(record, f"pdq distance {hit.distance} <= {record['threshold']}"))
-        return found
-
-    def text_statements(self, text: str) -> list[Statement]:
-        return [self._statement(self._records[hit.owner], f"name {hit.name!r}") for hit in self._names.match(text)]
-
-    def _statement(self, record: dict, detail: str) -> Statement:
-        publisher = self._live[record["publisher"]]
-        prefs = {category: State.from_token(value) for category, value in record["prefs"].items()}
-        evidence = Evidence("notrain", f"snapshot {self.snapshot.id}", publisher["publisher"], f"snapshot {record['kind']}",
-                            publisher["digest"], publisher["sequence"], detail)
-        return Statement(prefs, evidence)

@@ -14,7 +14,7 @@ through *sources*: each entry of ``NOTRAIN_SOURCES`` is one
 * ``snapshot:DIR`` (optionally ``#`` and the log's verifier key), or a dict
   ``{"snapshot": DIR, "log_key": VKEY, "max_age": SECONDS}`` (both optional
   but ``snapshot``; an older snapshot stops the crawl): a snapshot directory written by
-  ``notrain snapshot pull``, :class:`~notrain.fetch.snapshots.SnapshotSource`,
+  ``notrain snapshot pull``, :class:`~notrain.fetch.snapshot_source.SnapshotSource`,
   checked again offline (checkpoint, inclusion, every part) when the crawl
   starts; without a key, the one the pull was given (saved in the directory);
 * a path (a :class:`pathlib.Path`, or a string ending in ``.json`` or
@@ -50,9 +50,9 @@ from ..core.catalog import Catalog, ContentHash
 from ..core.decision import Statement
 from ..core.errors import NotrainError
 from ..fetch.aggregator import SCHEME_PREFIX, AggregatorSource, parse_source
+from ..fetch.snapshot_source import SnapshotSource
+from ..fetch.snapshot_source import parse_source as parse_snapshot_source
 from ..fetch.snapshots import SCHEME_PREFIX as SNAPSHOT_PREFIX
-from ..fetch.snapshots import SnapshotSource
-from ..fetch.snapshots import parse_source as parse_snapshot_source
 from ..fetch.sources import LocalSource, ManifestSource
 from .options import SettingsError
 

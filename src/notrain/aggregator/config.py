@@ -12,7 +12,7 @@ never a surprise an hour into a crawl.  The file looks like::
     max_body_bytes = 2_097_152        # a signed manifest is at most 1 MiB of payload, base64 grows it by 4/3
 
     [storage]
-    url = "sqlite:///var/lib/notrain/aggregator.sqlite"   # or "postgresql://user@host/db"
+    url = "sqlite:////var/lib/notrain/aggregator.sqlite"  # four slashes: an absolute path; or "postgresql://user@host/db"
 
     [log]
     origin = "aggregator.example/notrain-log"   # the checkpoint's first line, names this log forever

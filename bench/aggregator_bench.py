@@ -70,6 +70,7 @@ def manifest(publisher: str, key: PrivateKey, **members) -> bytes:
 async def fill(data_dir: Path) -> None:
     """Submit the index's manifests through ingest, in process (setup, not measured); each origin's key set
     is handed over rather than fetched (the origins are not real)."""
+    from notrain.aggregator.ingest.origins import ObservedKeyset
     from notrain.aggregator.ingest.submissions import Submissions
     from notrain.aggregator.storage import open_storage
     from notrain.core.keyset import make_keyset, parse_keyset
@@ -80,7 +81,7 @@ async def fill(data_dir: Path) -> None:
 
     async def keyset(origin: str):
         data = json.dumps(make_keyset(origin, [site_key.public]).to_json()).encode()
-        return data, parse_keyset(data, origin)
+        return ObservedKeyset(data, parse_keyset(data, origin), origin + "/.well-known/notrain-keys.json")
 
     storage = await open_storage(f"sqlite:///{data_dir}/aggregator.sqlite")
     ingest = Submissions(storage, NoteSigner("bench.example/log", PrivateKey.generate()), max_merge_delay=60, fetch_keyset=keyset)

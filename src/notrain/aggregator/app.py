@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 
@@ -20,10 +21,12 @@ from aiohttp import web
 
 from ..fetch.addresses import AddressPolicy
 from ..fetch.http import HttpClient
-from .api import check, errors, log as log_api, snapshots as snapshots_api, v1
+from .api import check, errors, v1
+from .api import log as log_api
+from .api import snapshots as snapshots_api
 from .config import Config
 from .ingest.accounts import AccountProofs
-from .ingest.origins import Origins
+from .ingest.origins import fetch_keyset
 from .ingest.submissions import Accepted, Submissions
 from .limits import WRITE_GUARD, Pushback, TokenBuckets, WriteGuard, guard_writes
 from .log.signer import load_log_signer
@@ -92,7 +95,7 @@ async def _service(app: web.Application):
             await accounts.listed(manifest)
 
         submissions = Submissions(
-            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=Origins(client).keyset, on_accept=accepted
+            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=functools.partial(fetch_keyset, client), on_accept=accepted
         )
         crawler = MeasuredCrawler(
             storage, client, submissions, interval=config.crawl.interval, addresses=client.addresses, metrics=app[METRICS]

@@ -163,7 +163,7 @@ class Config:
     def public_url(self) -> str:
         return self.snapshots.public_url or f"http://{self.server.host}:{self.server.port}"
 
-    def with_overrides(self, **sections: dict) -> "Config":
+    def with_overrides(self, **sections: dict) -> Config:
         """A copy with some keys of some sections replaced (``server={"port": 0}``), checked again."""
         changes = {name: replace(getattr(self, name), **values) for name, values in sections.items()}
         return replace(self, **changes)

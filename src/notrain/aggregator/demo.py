@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -27,7 +27,7 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 def demo_envelopes(portfolio: Path | None = PORTFOLIO, now: datetime | None = None) -> list[bytes]:
     """Signed envelopes to load: the example artist's manifest."""
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     key = PrivateKey.generate()
     works = []
     for title, data in _pictures(portfolio):

@@ -29,17 +29,17 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from ...core import dsse
-from ...core.errors import KeyMaterialError, NotrainError
-from ...core.keyset import MAX_KEYSET_BYTES, parse_keyset
+from ...core.errors import NotrainError
 from ...core.logentry import Source
 from ...core.manifest import canonical_origin
 from ...core.verify import accept_bare, is_envelope, verify_manifest
 from ...fetch.addresses import AddressPolicy, BlockedAddress, GuardedResolver
 from ...fetch.http import Fetched, Transport
-from ...fetch.manifests import KEYSET_PATH, MANIFEST_PATH
+from ...fetch.manifests import MANIFEST_PATH
 from ..storage import Origin, Storage, Validators
+from .origins import fetch_keyset
 from .rounds import every
-from .submissions import Accepted, ObservedKeyset, Submissions, origin_keys
+from .submissions import Accepted, Submissions, origin_keys
 
 log = logging.getLogger("notrain.aggregator.crawler")
 
@@ -177,14 +177,8 @@ class Crawler:
             known_to_sign = bool(await self.storage.pins(publisher)) or await self.storage.floor(publisher) is not None
             await asyncio.to_thread(accept_bare, fetched.body, fetched_from=fetched.final_url, now=now, pinned=known_to_sign)
             return Crawled(origin, "bare", fetched.status)
-        keys_url = publisher + KEYSET_PATH
-        keys_fetched = await self.client.get(keys_url, max_bytes=MAX_KEYSET_BYTES)
-        if not keys_fetched.ok:
-            reason = keys_fetched.failure or f"HTTP {keys_fetched.status}"
-            raise KeyMaterialError(f"key set unavailable: {reason}", code="E_KEYSET", where=keys_url)
-        keyset = await asyncio.to_thread(parse_keyset, keys_fetched.body, publisher)
-        keys = await origin_keys(self.storage, publisher, keyset)
+        observed = await fetch_keyset(self.client, publisher)
+        keys = await origin_keys(self.storage, publisher, observed.parsed)
         verified = await asyncio.to_thread(verify_manifest, fetched.body, publisher=publisher, keys=keys, now=now)
-        observed = ObservedKeyset(keys_fetched.body, keyset, keys_fetched.final_url)
         accepted = await self.submissions.accept(fetched.body, verified, source, now, keys=keys, keyset=observed)
         return Crawled(origin, "accepted", fetched.status, accepted=accepted)

@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ...core import dsse
 from ...core.errors import KeyMaterialError, PolicyError
@@ -33,11 +33,11 @@ from ...core.merkle import leaf_hash
 from ...core.note import NoteSigner
 from ...core.receipt import make_receipt
 from ...core.verify import Floor, Verified, binding, check_sequence, peek_publisher, trusted_keys, verify_manifest
-from ...fetch.manifests import KEYSET_PATH
 from ..storage import Appended, FloorUpdate, NewEntry, NewManifest, Storage
+from .origins import ObservedKeyset
 
-KeysetFetcher = Callable[[str], Awaitable[tuple[bytes, KeySet]]]
-"""Fetch and parse an origin's key set from the origin itself: (exact bytes, parsed)."""
+KeysetFetcher = Callable[[str], Awaitable[ObservedKeyset]]
+"""Fetch and parse an origin's key set from the origin itself (:func:`.origins.fetch_keyset`)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Accepted:
 
 class Submissions:
     def __init__(self, storage: Storage, signer: NoteSigner, *, max_merge_delay: float, fetch_keyset: KeysetFetcher,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_accept: Callable[[Accepted], Awaitable[None]] | None = None):
         """``on_accept`` is awaited after each new manifest is stored (the query index follows the log)."""
         self.storage, self.signer, self.fetch_keyset, self.clock = storage, signer, fetch_keyset, clock
@@ -71,9 +71,8 @@ class Submissions:
         publisher, verified, keys = await asyncio.to_thread(_verify_self_certified, data, now)
         keyset: ObservedKeyset | None = None
         if verified is None:  # an origin publisher: its keys come from the origin itself
-            keyset_bytes, parsed = await self.fetch_keyset(publisher)
-            keyset = ObservedKeyset(keyset_bytes, parsed, f"{publisher}{KEYSET_PATH}")
-            keys = await origin_keys(self.storage, publisher, parsed)
+            keyset = await self.fetch_keyset(publisher)
+            keys = await origin_keys(self.storage, publisher, keyset.parsed)
             verified = await asyncio.to_thread(verify_manifest, data, publisher=publisher, keys=keys, now=now)
         return await self.accept(data, verified, Source("submission"), now, keys=keys, keyset=keyset)
 
@@ -136,15 +135,6 @@ def _verify_self_certified(data: bytes, now: datetime) -> tuple[str, Verified | 
         return publisher, None, {}
     keys = trusted_keys(publisher)
     return publisher, verify_manifest(data, publisher=publisher, keys=keys, now=now), keys
-
-
-@dataclass(frozen=True)
-class ObservedKeyset:
-    """An origin's key set as fetched from it: exact bytes, parsed, and the URL they came from."""
-
-    data: bytes
-    parsed: KeySet
-    url: str
 
 
 async def origin_keys(storage: Storage, origin: str, keyset: KeySet) -> dict[str, PublicKey]:

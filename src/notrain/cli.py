@@ -104,7 +104,7 @@ def _echo(message: str, *, err: bool = False) -> None:
     click.echo(_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", scalar_string(message)), err=err)
 
 
-# C0 controls but tab and newline, DEL and C1: written as \uXXXX, which is also how JSON escapes them.
+# C0 controls but tab and newline, DEL and C1: written as a \u escape (ESC as \u001b), which is also how JSON escapes them.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

@@ -30,7 +30,7 @@ class NotrainError(Exception):
 
 def scalar_string(text: str) -> str:
     """``text`` as Unicode scalar values only: each lone surrogate becomes the six
-    characters ``\\udXXX``, so the result always encodes as UTF-8."""
+    characters of its escape (``\\ud800`` for U+D800), so the result always encodes as UTF-8."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -111,7 +111,7 @@ async def _service(app: web.Application):
             await crawler.add(origin, "config", check_address=False)
         snapshots = SnapshotBuilder(
             storage, signer.name, config.data_dir / "snapshots", public_url=config.public_url, interval=config.snapshots.interval,
-            max_merge_delay=config.log.max_merge_delay, may_build=lambda: sequencer.stats.holding,
+            max_merge_delay=config.log.max_merge_delay, may_build=lambda: sequencer.holding,
         )
         app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts, snapshots)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
@@ -141,7 +141,7 @@ async def _health(request: web.Request) -> web.Response:
         "log": service.signer.name,
         "size": checkpoint.size if checkpoint else 0,
         "pending": await service.storage.pending_count(),
-        "sequencing": service.sequencer.stats.holding,
+        "sequencing": service.sequencer.holding,
     }
     return web.json_response(body)
 

@@ -139,7 +139,7 @@ async def metrics_page(request: web.Request) -> web.Response:
     checkpoint = await service.storage.checkpoint()
     metrics.log_size.set(checkpoint.size if checkpoint else 0)
     metrics.pending.set(await service.storage.pending_count())
-    metrics.holding.set(1 if service.sequencer.stats.holding else 0)
+    metrics.holding.set(1 if service.sequencer.holding else 0)
     metrics.rate_limited_clients.set(len(request.app[WRITE_GUARD].buckets))
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from ...core.checkpoint import Checkpoint as CheckpointBody
 from ...core.checkpoint import sign_checkpoint
@@ -29,34 +28,27 @@ from .reader import in_thread
 log = logging.getLogger("notrain.aggregator.log")
 
 
-@dataclass
-class SequencerStats:
-    integrations: int = 0
-    entries: int = 0
-    conflicts: int = 0
-    holding: bool = False
-
-
 class LogSequencer:
     def __init__(self, storage: Storage, signer: NoteSigner, *, interval: float, batch_max: int, standby_interval: float = 5.0):
         self.storage, self.signer = storage, signer
         self.interval, self.batch_max, self.standby_interval = interval, batch_max, standby_interval
-        self.stats = SequencerStats()
-        self.integrated = asyncio.Condition()  # notified after every integration, for waiters in this process
+        self.holding = False  # whether this process holds the sequencer lock now (health, metrics, snapshots)
 
     async def run(self) -> None:
         """Sequence forever (until cancelled), or stand by while another process holds the lock."""
         while True:
             try:
                 async with self.storage.sequencer() as sequencer:
-                    self.stats.holding = True
+                    self.holding = True
                     log.info("sequencing the log as %s", self.signer.name)
                     await self._hold(sequencer)
             except SequencerBusy:
-                self.stats.holding = False
-                await asyncio.sleep(self.standby_interval)
+                pass  # another process sequences: stand by
+            except Exception:  # a storage fault (a dropped connection...) must not end sequencing for good
+                log.exception("the sequencer failed; retrying")
             finally:
-                self.stats.holding = False
+                self.holding = False
+            await asyncio.sleep(self.standby_interval)
 
     async def _hold(self, sequencer: Sequencer) -> None:
         while True:
@@ -65,7 +57,6 @@ class LogSequencer:
                     pass  # a full batch: more may be waiting, don't sleep
             except CheckpointConflict:
                 # Someone else wrote the checkpoint: never overwrite it; re-read on the next tick.
-                self.stats.conflicts += 1
                 log.error("the stored checkpoint changed under the sequencer; re-reading")
             await asyncio.sleep(self.interval)
 
@@ -83,10 +74,6 @@ class LogSequencer:
         tiles = {(t.level, t.index, t.width): data for t, data in done.tiles.items() if t.level != ENTRIES}
         bundles = {(t.index, t.width): data for t, data in done.tiles.items() if t.level == ENTRIES}
         await sequencer.integrate(expected, [entry.id for entry in pending], tiles, bundles, Checkpoint(done.size, done.root, note))
-        self.stats.integrations += 1
-        self.stats.entries += len(pending)
-        async with self.integrated:
-            self.integrated.notify_all()
         return len(pending)
 
     async def _start(self, sequencer: Sequencer) -> Checkpoint:

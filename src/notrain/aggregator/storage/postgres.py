@@ -6,7 +6,8 @@ taken on a dedicated connection outside the pool and held for as long as the seq
 integration transactions run on that same connection, so if the holder dies its connection drops, the
 server releases the lock and rolls back whatever was half done, and another process can take over.
 The floor rule (and with it equivocation flagging) is serialised per publisher by a transaction-scoped
-advisory lock on the publisher, so it cannot miss a race.  Migrations run under their own advisory lock.
+advisory lock on the publisher, taken before the entry is inserted: it cannot miss a race, and one
+publisher's entry ids come in the order its floor moved.  Migrations run under their own advisory lock.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class PostgresStorage:
     ) -> Appended:
         check_floor_of(manifest, floor)
         async with self._pool.acquire() as conn, conn.transaction():
+            if floor is not None:  # before the insert, so one publisher's entry ids follow the order its floor moved in
+                await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PUBLISHER_LOCKS, floor.publisher)
             inserted = await conn.fetchrow(
                 "INSERT INTO entries (idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline)"
                 f" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING RETURNING {rows.ENTRY}",
@@ -333,9 +336,8 @@ async def _add_manifest(conn: asyncpg.Connection, m: NewManifest, entry_id: int)
 
 
 async def _update_floor(conn: asyncpg.Connection, update: FloorUpdate, manifest_id: int | None) -> FloorOutcome:
-    """Apply the spec's rule (:func:`.base.floor_outcome`) under the publisher's transaction lock, so that
-    concurrent appends of one publisher decide one after the other."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", PUBLISHER_LOCKS, update.publisher)
+    """Apply the spec's rule (:func:`.base.floor_outcome`); the caller holds the publisher's transaction lock,
+    so concurrent appends of one publisher decide one after the other."""
     found = await conn.fetchrow(f"SELECT {rows.FLOOR}, manifest_id FROM floors WHERE publisher = $1", update.publisher)
     outcome = floor_outcome(rows.floor(found) if found else None, update)
     if outcome is FloorOutcome.EQUIVOCATION:

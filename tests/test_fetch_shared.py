@@ -37,7 +37,7 @@ WORKER = textwrap.dedent(
     from notrain.fetch.shared import SharedTransport
 
     async def main(redis_url, origin):
-        async with HttpClient(timeout=5) as client:
+        async with HttpClient(timeout=30) as client:  # generous: a loaded CI machine must not turn into a fetch failure
             redis = Redis.from_url(redis_url)
             fetcher = ManifestFetcher(SharedTransport(client, redis), now=lambda: datetime(2026, 12, 1, tzinfo=timezone.utc))
             state = await fetcher.state(origin)

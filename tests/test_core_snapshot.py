@@ -120,6 +120,14 @@ def test_vector_bytes_are_rebuilt_from_the_logged_manifests(case):
     assert built.descriptor.decode() == case["descriptor"] and built.parts == case_parts(case)
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if "log" in c], ids=[c["id"] for c in CASES if "log" in c])
+def test_vector_bytes_are_rebuilt_from_the_logged_entries(case):
+    entries = [entry.encode() for entry in case["log"]["entries"]]
+    size, root, tiles = log_of(entries)
+    built = build_from_log(case["log"]["origin"], size, root, tiles.__getitem__, {}.__getitem__)
+    assert built.descriptor.decode() == case["descriptor"] and built.parts == case_parts(case)
+
+
 # -- determinism ----------------------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ from notrain.core import PrivateKey
 from notrain.core.checkpoint import Checkpoint, cosign, sign_checkpoint
 from notrain.core.logentry import Source, encode_entry
 from notrain.core.merkle import leaf_hash, root
-from notrain.core.note import COSIGNATURE_V1, NoteSigner, sign_note
+from notrain.core.merkle import consistency_proof, perfect_root
+from notrain.core.note import COSIGNATURE_V1, NoteSigner, cosigned_message, sign_note
 from notrain.core.receipt import make_receipt
 from notrain.core.tiles import integrate
 
@@ -266,6 +267,11 @@ def entry_cases() -> list[dict]:
           encode_entry("keyset", Source("peer", origin="log.other.example", index=41), T0, b"{}"),
           ok(kind="keyset", source="peer log.other.example 41", observed="2026-12-01T00:00:00Z", sha256=hashlib.sha256(b"{}").hexdigest(),
              size=2, detached=False))
+    part = b'{"notrain-part":1,"publisher":"https://art.example","sequence":7,"works":[{"sha256":"' + b"ab" * 32 + b'"}]}\n'
+    entry("log-entry-part", "a part document fetched from the URL its manifest's reference resolves to",
+          encode_entry("part", Source("url", url="https://art.example/.well-known/notrain-part-1.json"), T0, part),
+          ok(kind="part", source="url https://art.example/.well-known/notrain-part-1.json", observed="2026-12-01T00:00:00Z",
+             sha256=hashlib.sha256(part).hexdigest(), size=len(part), detached=False))
     large = b"x" * 70000
     entry("log-entry-detached", "a 70,000-byte submission: detached, bound by digest and size",
           encode_entry("manifest", Source("submission"), T0, large),
@@ -320,8 +326,102 @@ def receipt_cases() -> list[dict]:
     return cases
 
 
+def witness_cases() -> list[dict]:
+    """A witness's add-checkpoint decisions (tlog-witness) and clients' k-of-n cosignature policies."""
+    cases = []
+    leaves = [leaf_hash(bytes.fromhex(e)) for e in TD_LEAVES]
+    node = lambda level, index: perfect_root(leaves[index << level : (index + 1) << level])
+    roots = [bytes.fromhex(r) for r in TD_ROOTS]
+    checkpoint = lambda size, root_=None, by=LOG: sign_checkpoint(Checkpoint(ORIGIN, size, root_ or roots[size]), by)
+    proof = lambda old, new: [B64(h) for h in consistency_proof(old, new, node)]
+    body = lambda old, hashes, note: (f"old {old}\n" + "".join(h + "\n" for h in hashes) + "\n").encode() + note
+
+    def add(id_, description, data: bytes, latest, expect, logs=(LOG,)):
+        case = {"id": id_, "type": "add-checkpoint", "description": description, "log_vkeys": [log.verifier.to_vkey() for log in logs],
+                "latest": None if latest is None else {"size": latest, "root": B64(roots[latest])}, "expect": expect}
+        try:
+            case["body"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            case["body_base64"] = B64(data)
+        cases.append(case)
+
+    def refused(code, status, known=None):
+        return {**bad(code), "status": status, **({} if known is None else {"known_size": known})}
+
+    seven = checkpoint(7)
+    add("witness-first", "a log's first checkpoint: old size 0, no proof", body(0, [], seven), None, ok(origin=ORIGIN, old=0, size=7))
+    add("witness-grow", "from size 4 to 7 with the consistency proof", body(4, proof(4, 7), seven), 4, ok(origin=ORIGIN, old=4, size=7))
+    add("witness-grow-power", "from size 3 to 8 (the tlog-witness example's shape: several proof lines)", body(3, proof(3, 8), checkpoint(8)), 3,
+        ok(origin=ORIGIN, old=3, size=8))
+    add("witness-again", "the checkpoint cosigned last, again: cosigned afresh", body(7, [], seven), 7, ok(origin=ORIGIN, old=7, size=7))
+    add("witness-stale-old", "an old size other than the one cosigned last: 409 with the witness's size", body(3, proof(3, 7), seven), 4,
+        refused("E_WITNESS_REQUEST", 409, 4))
+    add("witness-old-zero", "old size 0 to a witness that cosigned size 4", body(0, [], seven), 4, refused("E_WITNESS_REQUEST", 409, 4))
+    add("witness-rollback", "a checkpoint smaller than the one cosigned, claiming its own size as old: 409", body(4, [], checkpoint(4)), 7,
+        refused("E_WITNESS_REQUEST", 409, 7))
+    add("witness-rollback-old", "a checkpoint smaller than the one cosigned, with the cosigned size as old: 400", body(7, [], checkpoint(4)), 7,
+        refused("E_WITNESS_REQUEST", 400))
+    tampered = proof(4, 7)
+    tampered[0] = B64(bytes(32))
+    add("witness-bad-proof", "a consistency proof that does not lead to the new root: 422", body(4, tampered, seven), 4, refused("E_PROOF", 422))
+    add("witness-short-proof", "a proof with a hash missing: 422", body(4, proof(4, 7)[:-1], seven), 4, refused("E_PROOF", 422))
+    add("witness-proof-from-zero", "a proof from old size 0: 422", body(0, proof(4, 7), seven), None, refused("E_PROOF", 422))
+    add("witness-fork", "the cosigned size with another root: 409", body(7, [], checkpoint(7, roots[6])), 7, refused("E_PROOF", 409, 7))
+    add("witness-empty-root", "an empty tree with a root other than SHA-256 of nothing: 422", body(0, [], checkpoint(0, roots[1])), None,
+        refused("E_PROOF", 422))
+    add("witness-unknown-log", "a checkpoint of a log this witness does not witness: 404", body(0, [], seven), None,
+        refused("E_CHECKPOINT", 404), logs=(OTHER,))
+    add("witness-other-key", "signed under the log's name by another key: 403", body(0, [], checkpoint(7, by=signer(ORIGIN, key_name="impostor"))),
+        None, refused("E_NOTE_UNKNOWN_KEY", 403))
+    sig_at = seven.index(b"\xe2\x80\x94 ") + len(("\u2014 " + ORIGIN + " ").encode())
+    forged = seven[:sig_at + 8] + (b"A" if seven[sig_at + 8:sig_at + 9] != b"A" else b"B") + seven[sig_at + 9:]
+    add("witness-bad-signature", "the log's key id with a signature that does not verify: 403", body(0, [], forged), None,
+        refused("E_NOTE_SIGNATURE", 403))
+    for id_, description, data in (
+        ("old-zero-led", "an old size with a leading zero", body(7, [], seven).replace(b"old 7", b"old 07")),
+        ("old-missing", "no old size line", seven),
+        ("old-word", "'old' misspelt", body(0, [], seven).replace(b"old", b"Old")),
+        ("proof-short-hash", "a proof line of 31 octets", body(4, [B64(bytes(31))], seven)),
+        ("proof-base64", "a proof line that is not canonical base64", body(4, [B64(bytes(32)).rstrip("=")], seven)),
+        ("proof-64", "64 proof lines", body(4, [B64(bytes(32))] * 64, seven)),
+        ("crlf", "CRLF line ends before the checkpoint", body(0, [], seven).replace(b"old 0\n", b"old 0\r\n")),
+        ("too-large", "a body over the limit", body(0, [], b"x" * 140000 + seven)),
+    ):
+        add(f"witness-request-{id_}", description, data, None, refused("E_WITNESS_REQUEST", 400))
+    add("witness-note", "a checkpoint that is not a signed note: 400", body(0, [], seven.replace("\u2014".encode(), b"-")), None, refused("E_NOTE", 400))
+    add("witness-old-above", "an old size above the checkpoint's: 400", body(8, [], seven), 8, refused("E_WITNESS_REQUEST", 400))
+
+    w1, w2, w3 = signer("witness.example/w1", COSIGNATURE_V1), signer("witness.example/w2", COSIGNATURE_V1), signer("witness.example/w3", COSIGNATURE_V1)
+    both = cosign(cosign(seven, w1, 1764547200), w2, 1764547260)
+
+    def policy(id_, description, note, witnesses, minimum, expect):
+        cases.append({"id": id_, "type": "cosignature-policy", "description": description, "note": note.decode(), "origin": ORIGIN,
+                      "log_vkey": LOG.verifier.to_vkey(), "witness_vkeys": [w.verifier.to_vkey() if isinstance(w, NoteSigner) else w for w in witnesses],
+                      "min_cosignatures": minimum, "expect": expect})
+
+    times = lambda *pairs: ok(cosigners=[{"name": n.name, "time": t} for n, t in pairs])
+    policy("witness-policy-2-of-2", "cosigned by both witnesses required", both, [w1, w2], 2, times((w1, 1764547200), (w2, 1764547260)))
+    policy("witness-policy-1-of-2", "one of two required, one cosigned", cosign(seven, w1, 1764547200), [w1, w2], 1, times((w1, 1764547200)))
+    policy("witness-policy-2-of-2-short", "two required, one cosigned", cosign(seven, w1, 1764547200), [w1, w2], 2, bad(E_NOTE_UNKNOWN))
+    policy("witness-policy-0", "no cosignature required: the log's signature suffices", seven, [w1], 0, times())
+    policy("witness-policy-untrusted", "a cosignature by a witness not in the policy does not count", cosign(seven, w3, 1), [w1], 1, bad(E_NOTE_UNKNOWN))
+    policy("witness-policy-twice", "one witness listed twice counts once: 2 of 1 is no policy", both, [w1, w1], 2, bad(E_NOTE))
+    policy("witness-policy-log-key", "a note key (type 0x01) given as a witness", both, [LOG.verifier.to_vkey()], 1, bad(E_NOTE))
+    text = seven[: seven.index(b"\n\n") + 1]
+    late = (2**63).to_bytes(8, "big") + PrivateKey.from_seed(hashlib.sha256(b"notrain log vector key witness.example/w1").digest()).sign(
+        cosigned_message(text, 2**63))
+    policy("witness-policy-time", "a cosignature whose timestamp is 2^63: out of range", seven + f"\u2014 {w1.name} {B64(w1.verifier.key_id + late)}\n".encode(),
+           [w1], 1, bad(E_NOTE_SIG))
+    policy("witness-policy-max-time", "a cosignature at the largest timestamp, 2^63 - 1", cosign(seven, w1, 2**63 - 1), [w1], 1, times((w1, 2**63 - 1)))
+    forged = cosign(seven, w2, 5)
+    forged = forged[:-6] + (b"A" if forged[-6:-5] != b"A" else b"B") + forged[-5:]
+    policy("witness-policy-bad-cosignature", "a trusted witness's cosignature that does not verify rejects the note", forged, [w1, w2], 0,
+           bad(E_NOTE_SIG))
+    return cases
+
+
 def cases() -> list[dict]:
-    return merkle_cases() + tile_cases() + note_cases() + checkpoint_cases() + entry_cases() + receipt_cases()
+    return merkle_cases() + tile_cases() + note_cases() + checkpoint_cases() + entry_cases() + receipt_cases() + witness_cases()
 
 
 def main(argv: list[str]) -> int:

@@ -18,10 +18,14 @@ import json
 import sys
 from pathlib import Path
 
-from notrain.core import PrivateKey, parse_payload
+from notrain.core import PrivateKey, dsse, parse_payload
+from notrain.core.logentry import Source, encode_entry
+from notrain.core.manifest import MANIFEST_TYPE, parse_timestamp
 from notrain.core.snapshot import PART_NAMES, Descriptor, Logged, build, parse_descriptor
 from notrain.core.snapshotdelta import make as make_delta
 from notrain.core.snapshotfilter import build as build_filter
+from notrain.core.snapshotlog import build_from_log
+from notrain.core.tiles import TileId, integrate
 
 HERE = Path(__file__).resolve().parent
 LOG = "log.art.example/2026"
@@ -187,6 +191,49 @@ def theft_case() -> dict:
                          current=[{"publisher": "https://art.example", "index": 9, "sequence": 1}])}
 
 
+# A log with parts (spec/log.md, "Parts in the log"): a manifest's parts are the `part` entries logged before it.
+PART_AUTHOR = PrivateKey.from_seed(hashlib.sha256(b"notrain snapshot vector parts artist").digest())
+PART_LATE = PrivateKey.from_seed(hashlib.sha256(b"notrain snapshot vector parts late").digest())
+PARTS_OBSERVED = "2026-11-20T00:00:00Z"
+
+
+def part_document(key: PrivateKey, sequence: int, work: str) -> bytes:
+    return payload_bytes({"notrain-part": 1, "publisher": key.public.did_key, "sequence": sequence, "works": [{"sha256": sha(work)}]})
+
+
+def manifest_with_parts(key: PrivateKey, sequence: int, parts: list[bytes]) -> bytes:
+    doc = {"notrain": 1, "publisher": key.public.did_key, "sequence": sequence, "issued": "2026-11-01T00:00:00Z",
+           "expires": "2027-11-01T00:00:00Z", "default": {"train-ai": "n"}, "works": [{"sha256": sha(f"index {sequence}.png")}],
+           "parts": [{"sha256": hashlib.sha256(part).hexdigest(), "size": len(part)} for part in parts]}
+    return dsse.sign(payload_bytes(doc), MANIFEST_TYPE, [key]).to_bytes()
+
+
+def no_tile(tile: TileId) -> bytes:
+    raise KeyError(tile)  # a log built from nothing reads no tile
+
+
+def parts_case() -> dict:
+    when = parse_timestamp(PARTS_OBSERVED, "observed")
+    first, second, late = part_document(PART_AUTHOR, 1, "part 1.png"), part_document(PART_AUTHOR, 2, "part 2.png"), part_document(PART_LATE, 1, "late.png")
+    observed = [("part", first), ("manifest", manifest_with_parts(PART_AUTHOR, 1, [first])),
+                ("manifest", manifest_with_parts(PART_LATE, 1, [late])), ("part", late),
+                ("manifest", manifest_with_parts(PART_AUTHOR, 2, [second])), ("part", second)]
+    entries = [encode_entry(kind, Source("submission"), when, body) for kind, body in observed]
+    done = integrate(0, entries, no_tile)
+    built = build_from_log(LOG, done.size, done.root, done.tiles.__getitem__, {}.__getitem__)
+    return {"id": "parts",
+            "description": ("A log of six entries with parts: the artist's sequence 1 after its part (taken, merged); another "
+                            "publisher's manifest before its part (left out: its part is not logged before it); the artist's "
+                            "sequence 2 before its part (left out, so sequence 1 stays current). Rebuild from `log` and load"),
+            "log": {"origin": LOG, "entries": [data.decode("utf-8") for data in entries]},
+            **encode_case(built.descriptor, built.parts),
+            "probes": {"works": [{"sha256": sha("part 1.png"), "maybe": True}, {"sha256": sha("index 1.png"), "maybe": True},
+                                 {"sha256": sha("late.png"), "maybe": False}, {"sha256": sha("part 2.png"), "maybe": False},
+                                 {"sha256": sha("index 2.png"), "maybe": False}], "origins": []},
+            "expect": ok(id=hashlib.sha256(built.descriptor).hexdigest(), publishers=[PART_AUTHOR.public.did_key], pdq_rows=0,
+                         statements=3, current=[{"publisher": PART_AUTHOR.public.did_key, "index": 1, "sequence": 1}])}
+
+
 def vectors() -> list[dict]:
     descriptor, parts = small()
     valid = {
@@ -209,7 +256,7 @@ def vectors() -> list[dict]:
             {"id": "empty", "description": "The snapshot of an empty log: empty filters (probes always answer no), no statements",
              **encode_case(empty.descriptor, empty.parts), "probes": {"works": [{"sha256": sha("cat.png"), "maybe": False}], "origins": []},
              "expect": ok(id=hashlib.sha256(empty.descriptor).hexdigest(), publishers=[], pdq_rows=0, statements=0)},
-            theft_case(),
+            theft_case(), parts_case(),
             *invalid_cases(descriptor, parts), *delta_cases(descriptor, parts)]
 
 

@@ -33,7 +33,7 @@ from .merkle import MAX_TREE_SIZE
 from .tiles import MAX_ENTRY_BYTES
 
 MAGIC = "notrain-log-entry/v1"
-KINDS = ("manifest", "keyset", "rotation", "account-proof", "snapshot", "filtering-receipt")
+KINDS = ("manifest", "part", "keyset", "rotation", "account-proof", "snapshot", "filtering-receipt")
 MAX_HEADER_BYTES = 4096
 MAX_URL_CHARS = 2048
 MAX_BODY_BYTES = 8 * 1024 * 1024  # the largest document notrain defines (a part)

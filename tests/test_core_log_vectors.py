@@ -24,6 +24,7 @@ from notrain.core.merkle import leaf_hash, node_hash, root, verify_consistency, 
 from notrain.core.note import NoteVerifier, open_note
 from notrain.core.receipt import open_receipt
 from notrain.core.tiles import ENTRIES, decode_bundle, parse_tile_path, tiles_for, verify_tiles
+from notrain.core.witnessing import Witnessed, WitnessPolicy, WitnessRefused, check_consistency, open_request
 
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 CASES = json.loads((VECTORS / "log.json").read_text(encoding="utf-8"))["vectors"]
@@ -93,6 +94,15 @@ def run(case: dict) -> dict:
         receipt = open_receipt(exact(case, "receipt"), case["origin"], NoteVerifier.from_vkey(case["log_vkey"]))
         receipt.check_entry(exact(case, "entry"))
         return {"time": format_timestamp(receipt.time), "integrate_by": format_timestamp(receipt.integrate_by)}
+    if kind == "add-checkpoint":
+        latest = case["latest"] and Witnessed(case["latest"]["size"], b64(case["latest"]["root"]))
+        request, signed = open_request(exact(case, "body"), {v.name: v for v in map(NoteVerifier.from_vkey, case["log_vkeys"])})
+        check_consistency(request, signed, latest)
+        return {"origin": signed.checkpoint.origin, "old": request.old_size, "size": signed.checkpoint.size}
+    if kind == "cosignature-policy":
+        policy = WitnessPolicy.from_vkeys(case["witness_vkeys"], case["min_cosignatures"])
+        signed = policy.open(exact(case, "note"), case["origin"], NoteVerifier.from_vkey(case["log_vkey"]))
+        return {"cosigners": [{"name": c.name, "time": c.timestamp} for c in signed.cosignatures]}
     raise AssertionError(f"unknown case type {kind}")
 
 
@@ -100,6 +110,10 @@ def run(case: dict) -> dict:
 def test_vector(case):
     try:
         got = {"valid": True, **run(case)}
+    except WitnessRefused as refused:  # a witness's answer is its code and the HTTP status tlog-witness gives
+        got = {"valid": False, "error": refused.code, "status": refused.status}
+        if refused.known_size is not None:
+            got["known_size"] = refused.known_size
     except NotrainError as error:
         got = {"valid": False, "error": error.code}
     assert got == case["expect"]
@@ -116,5 +130,5 @@ def test_every_log_error_code_is_listed_and_expected_by_a_vector():
     listed = set(re.findall(r"^\| `(E_[A-Z_]+)`", section, re.MULTILINE))
     expected = {c["expect"]["error"] for c in CASES if not c["expect"]["valid"]}
     assert listed == expected
-    assert len(listed) == 8
+    assert len(listed) == 9
     assert len({c["id"] for c in CASES}) == len(CASES)

@@ -21,8 +21,7 @@ from pathlib import Path
 from notrain.core import PrivateKey
 from notrain.core.checkpoint import Checkpoint, cosign, sign_checkpoint
 from notrain.core.logentry import Source, encode_entry
-from notrain.core.merkle import leaf_hash, root
-from notrain.core.merkle import consistency_proof, perfect_root
+from notrain.core.merkle import consistency_proof, leaf_hash, perfect_root, root
 from notrain.core.note import COSIGNATURE_V1, NoteSigner, cosigned_message, sign_note
 from notrain.core.receipt import make_receipt
 from notrain.core.tiles import integrate

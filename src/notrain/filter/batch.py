@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,13 @@ class BatchFilter:
 
     # -- the column pass ------------------------------------------------------------
 
-    def apply(self, batch: pa.RecordBatch, columns: Columns = Columns()) -> pa.RecordBatch:
-        """Decision columns for ``batch``: keep (bool), reason and evidence (JSON), null where kept."""
+    def apply(self, batch: pa.RecordBatch, columns: Columns = Columns(),
+              extra: Sequence[Sequence[tuple[str, Statement]]] | None = None) -> pa.RecordBatch:
+        """Decision columns for ``batch``: keep (bool), reason and evidence (JSON), null where kept.
+
+        ``extra`` gives, per row, statements found outside the batch's columns with the part they
+        come from (``"work"`` or ``"embedded"``): filter-shards passes what a downloaded image says.
+        """
         urls = _column(batch, columns.url, string=True)
         captions = _column(batch, columns.caption, string=True) if columns.caption else None
         sha256 = _column(batch, columns.sha256, string=False) if columns.sha256 else None
@@ -81,7 +87,8 @@ class BatchFilter:
         url_rows = rows_needing_rules(urls, self._with_rules)
         name_rows = self._names.candidates(captions) if captions is not None else np.zeros(len(batch), bool)
         work_rows = self._work_rows(sha256, pdq, len(batch))
-        rows = np.flatnonzero(url_rows | name_rows | work_rows)
+        extra_rows = np.fromiter(map(bool, extra), bool, len(batch)) if extra is not None else np.zeros(len(batch), bool)
+        rows = np.flatnonzero(url_rows | name_rows | work_rows | extra_rows)
         keep = np.full(len(batch), self._nothing[0])
         reasons: list[str | None] = [self._nothing[1]] * len(batch)
         evidence: list[str | None] = [self._nothing[2]] * len(batch)
@@ -93,7 +100,7 @@ class BatchFilter:
                 url_list[k] if url_rows[i] else None,
                 ContentHash(sha256=_hash_bytes(sha_list[k]), pdq=_hash_bytes(pdq_list[k])) if work_rows[i] else None,
                 caption_list[k] if name_rows[i] else None,
-            )
+            ) + (list(extra[i]) if extra_rows[i] else [])
             verdict = self._verdict(found)
             if not verdict[0] and self.names == "strip" and verdict[1] == "name":
                 verdict, stripped[i] = self._strip(found, caption_list[k])
@@ -139,7 +146,7 @@ class BatchFilter:
         else:
             because = decision.disallowed_by(self.purpose)
             kinds = {id(s): kind for kind, s in found}
-            reason = "+".join(k for k in ("url", "work", "name") if any(kinds[id(s)] == k for s in because)) or "unknown"
+            reason = "+".join(k for k in ("url", "work", "embedded", "name") if any(kinds[id(s)] == k for s in because)) or "unknown"
             verdict = (False, reason, json.dumps([s.to_json() for s in because], ensure_ascii=False))
         if all(kind == "url" for kind, _ in found):
             if len(self._memo) >= MAX_MEMOISED:

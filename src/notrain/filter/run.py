@@ -59,7 +59,7 @@ def filter_file(core: BatchFilter, shard: Path, out: Path, rejected: Path, optio
     reader = Reader(shard, text, options.batch_size)
     partial_out, partial_rejected = out.with_name(out.name + ".partial"), rejected.with_name(rejected.name + ".partial")
     kept_writer, rejected_writer = Writer(partial_out, reader.kind), Writer(partial_rejected, reader.kind)
-    counts = {"rows": 0, "kept": 0, "rejected": 0, "stripped": 0, "by_reason": Counter(), "by_mechanism": Counter(), "by_publisher": Counter()}
+    counts = new_counts()
     schema, seen = None, 0
     try:
         for batch, position in reader.batches():
@@ -78,7 +78,7 @@ def filter_file(core: BatchFilter, shard: Path, out: Path, rejected: Path, optio
             ).filter(pc.invert(keep))
             kept_writer.write(kept)
             rejected_writer.write(refused)
-            _count(counts, batch.num_rows, kept.num_rows, refused)
+            count_rows(counts, batch.num_rows, kept.num_rows, refused)
             if progress is not None:
                 progress.update(position - seen)
                 seen = position
@@ -96,7 +96,12 @@ def filter_file(core: BatchFilter, shard: Path, out: Path, rejected: Path, optio
     return counts
 
 
-def _count(counts: dict, rows: int, kept: int, refused: pa.RecordBatch) -> None:
+def new_counts() -> dict:
+    """A file's counts before its first batch (:func:`count_rows` adds to them)."""
+    return {"rows": 0, "kept": 0, "rejected": 0, "stripped": 0, "by_reason": Counter(), "by_mechanism": Counter(), "by_publisher": Counter()}
+
+
+def count_rows(counts: dict, rows: int, kept: int, refused: pa.RecordBatch) -> None:
     """Counts per reason (vectorised) and per mechanism and publisher (once per distinct evidence)."""
     counts["rows"] += rows
     counts["kept"] += kept
@@ -134,7 +139,7 @@ def run(source: ManifestSource, core: BatchFilter, input_path: Path, out: Path, 
                 raise NotrainError(f"{path} exists (use --force to overwrite)", code="E_EXISTS", where=str(path))
     total = sum(s.stat().st_size for s in shards)
     files, skipped = [], 0
-    with (progress_factory(total) if progress_factory else _NoProgress()) as progress:
+    with (progress_factory(total) if progress_factory else NoProgress()) as progress:
         for shard, shard_out, shard_rejected in targets:
             done = shard_out.with_name(shard_out.name + DONE)
             if directory and done.exists() and shard_out.exists() and shard_rejected.exists():
@@ -147,15 +152,19 @@ def run(source: ManifestSource, core: BatchFilter, input_path: Path, out: Path, 
                 if directory:
                     done.write_text(json.dumps(counts))
             files.append({"input": str(shard), "output": str(shard_out), "rejected": str(shard_rejected), **counts})
-    doc = _report(source, core, files, skipped)
-    partial = report.with_name(report.name + ".partial")
+    return write_report(report, report_of(source, core, files, skipped))
+
+
+def write_report(path: Path, doc: dict) -> dict:
+    """Write ``doc`` to ``path`` whole or not at all; the doc, with its path under ``report``."""
+    partial = path.with_name(path.name + ".partial")
     partial.write_bytes(ijson.dumps(doc) + b"\n")
-    os.replace(partial, report)
-    doc["report"] = str(report)
+    os.replace(partial, path)
+    doc["report"] = str(path)
     return doc
 
 
-def _report(source: ManifestSource, core: BatchFilter, files: list[dict], skipped: int) -> dict:
+def report_of(source: ManifestSource, core: BatchFilter, files: list[dict], skipped: int) -> dict:
     totals: dict = {"rows": 0, "kept": 0, "rejected": 0, "stripped": 0}
     sums: dict[str, Counter] = {"by_reason": Counter(), "by_mechanism": Counter(), "by_publisher": Counter()}
     for file in files:
@@ -180,7 +189,7 @@ def _report(source: ManifestSource, core: BatchFilter, files: list[dict], skippe
     }
 
 
-class _NoProgress:
+class NoProgress:
     def __enter__(self):
         return self
 

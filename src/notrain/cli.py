@@ -781,6 +781,38 @@ async def _diagnose(url: str, token: str, timeout: float):
         return await diagnose(url, client, token=token)
 
 
+# -- filter-shards ----------------------------------------------------------------------
+
+
+@main.command("filter-shards")
+@click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--bundle", "bundle_path", type=_FILE, required=True, help="A bundle of signed manifests (each verified on load).")
+@click.option("--sha256-col", default="sha256", show_default=True, help="The index column of each file's SHA-256 as downloaded (img2dataset's --compute_hash).")
+@click.option("--purpose", type=click.Choice(["train-ai", "ai-use", "search"]), default="train-ai", show_default=True)
+@click.option("--unknown", type=click.Choice(["allowed", "disallowed"]), default="allowed", show_default=True, help="What a sample nothing speaks about is.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), help="Rejected samples, markers and the report (default: DIR/notrain).")
+@json_option
+def filter_shards(directory, bundle_path, sha256_col, purpose, unknown, work_dir, as_json) -> None:
+    """Remove opted-out samples from img2dataset's webdataset shards in DIR, checking the images themselves."""
+    from .fetch.sources import LocalSource  # pyarrow loads only here
+    from .filter import BatchFilter
+    from .filter import shards
+
+    source = LocalSource(bundle_path)
+    core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown))
+
+    def progress(total: int):
+        return click.progressbar(length=total, label="checking shards", file=sys.stderr, show_percent=True)
+
+    report = shards.run(source, core, directory, work=work_dir, options=shards.ShardOptions(sha256_col=sha256_col), progress_factory=progress)
+    if as_json:
+        _emit(report)
+    else:
+        _echo(f"kept {report['kept']} of {report['rows']} samples and index rows ({report['rejected']} refused, "
+              f"{report['samples_removed']} samples removed, {report['shards_skipped']} shard{'s' * (report['shards_skipped'] != 1)} skipped); "
+              f"report: {report['report']}")
+
+
 # -- snapshot ---------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ..fetch.addresses import AddressPolicy
 from ..fetch.http import HttpClient
+from ..fetch.manifests import fetch_parts
 from .api import check, errors, v1
 from .api import log as log_api
 from .api import snapshots as snapshots_api
@@ -95,7 +96,8 @@ async def _service(app: web.Application):
             await accounts.listed(manifest)
 
         submissions = Submissions(
-            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=functools.partial(fetch_keyset, client), on_accept=accepted
+            storage, signer, max_merge_delay=config.log.max_merge_delay, fetch_keyset=functools.partial(fetch_keyset, client), on_accept=accepted,
+            fetch_parts=functools.partial(fetch_parts, client),
         )
         crawler = MeasuredCrawler(
             storage, client, submissions, interval=config.crawl.interval, addresses=client.addresses, metrics=app[METRICS]

@@ -13,8 +13,13 @@ in a worker thread; so do catalog updates (a manifest of 100,000 works, then the
 lock keeps them apart.  A small batch of URLs and captions (microseconds each) is answered on the event
 loop when the lock is free, which saves the thread hop that would dominate a single check.
 
-Evidence cites each manifest's publisher, sequence, payload digest, log entry and log index; the index is
-null until the sequencer integrates the entry, and is looked up again once the log has grown.
+A manifest with parts is indexed with every part merged (ingest accepts it only whole; at startup the
+parts are read back from their ``part`` entries, and one whose parts are not all there is left out, as a
+snapshot leaves it out).
+
+Evidence cites each manifest's publisher, sequence, payload digest, log entry and log index, and, for a
+statement from a part, that part's entry and log index too; an index is null until the sequencer
+integrates the entry, and is looked up again once the log has grown.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from ..core.manifest import MANIFEST_TYPE, Manifest, parse_payload
 from ..core.names import MAX_CAPTION_CHARS
 from ..core.pdqindex import MIN_QUERY_QUALITY, PDQ_BYTES
 from ..core.vocab import CATEGORIES, State
+from .ingest.parts import merged_from_log
 from .ingest.submissions import Accepted
-from .storage import MAX_READ, Storage
+from .storage import MAX_READ, Entry, Storage
 from .storage import Manifest as StoredManifest
 
 log = logging.getLogger("notrain.aggregator.query")
@@ -95,13 +101,28 @@ class CheckItem:
 
 
 @dataclass(frozen=True)
+class CitedPart:
+    """Where one part of a manifest the index holds is in the log."""
+
+    sha256: str
+    entry: int
+    log_index: int | None
+
+
+@dataclass(frozen=True)
 class Cited:
-    """Where a manifest the index holds is in the log."""
+    """Where a manifest the index holds, and each of its parts, is in the log."""
 
     sequence: int
     digest: str
     entry: int
     log_index: int | None
+    parts: tuple[CitedPart, ...] = ()
+
+    def integrated(self, entry: Entry) -> Cited:
+        """This citation once ``entry`` (the manifest's or a part's) has its log index."""
+        parts = tuple(CitedPart(p.sha256, p.entry, entry.log_index if p.entry == entry.id else p.log_index) for p in self.parts)
+        return Cited(self.sequence, self.digest, self.entry, entry.log_index if self.entry == entry.id else self.log_index, parts)
 
 
 def check_purposes(purposes: Iterable[str]) -> tuple[str, ...]:
@@ -121,7 +142,7 @@ class Query:
         self.catalog = Catalog()
         self._lock = threading.Lock()  # the catalog is touched by one thread at a time
         self._cited: dict[str, Cited] = {}
-        self._pending: dict[int, str] = {}  # entry id -> publisher, for cited entries with no log index yet
+        self._pending: dict[int, str] = {}  # entry id -> publisher, for cited entries (manifests, parts) with no log index yet
         self._seen_size = 0  # the log entries below this size have been looked at for pending ones
         # Answers by the statements they were decided from: a manifest's URL statements are built once per
         # rule (core.catalog.OriginRules), so the URLs under one rule share one answer, decided once.
@@ -133,7 +154,16 @@ class Query:
         self._seen_size = checkpoint.size if checkpoint else 0
         after = ""
         while page := await self.storage.latest_manifests(after, LOAD_PAGE):
-            await asyncio.to_thread(self._install_all, [(None, m) for m in page])
+            parsed = await asyncio.to_thread(lambda page=page: [(_parse(stored), stored) for stored in page])
+            found = []
+            for manifest, stored in parsed:
+                complete = await merged_from_log(self.storage, manifest) if manifest is not None else None
+                if complete is None:
+                    if manifest is not None:
+                        log.warning("manifest %d of %s left out of the query index: a part is not in the log", stored.id, stored.publisher)
+                    continue
+                found.append((complete[0], stored, complete[1]))
+            await asyncio.to_thread(self._install_all, found)
             after = page[-1].publisher
         for manifest in [m for m in self.catalog.manifests() if m.accounts]:
             proofs = await self.storage.account_proofs(manifest.publisher)
@@ -162,7 +192,7 @@ class Query:
         latest = stored if accepted.appended.latest else await self.storage.latest_manifest(stored.publisher)
         if latest is None or latest.id != stored.id:
             return
-        found = [(manifest, latest)]
+        found = [(manifest, latest, accepted.parts)]
         if len(manifest.works) + len(manifest.names) <= INLINE_ITEMS and self._lock.acquire(blocking=False):
             try:  # cheap enough for the event loop, and nobody is matching right now
                 self._install(found)
@@ -171,33 +201,33 @@ class Query:
         else:
             await asyncio.to_thread(self._install_all, found)
 
-    def _install_all(self, found: list[tuple[Manifest | None, StoredManifest]]) -> None:
+    def _install_all(self, found: list[tuple[Manifest, StoredManifest, tuple[Entry, ...]]]) -> None:
         with self._lock:
             self._install(found)
 
-    def _install(self, found: list[tuple[Manifest | None, StoredManifest]]) -> None:
-        """Index each (manifest, stored) pair, the lock held; a manifest of None is parsed from the stored bytes."""
-        for manifest, stored in found:
+    def _install(self, found: list[tuple[Manifest, StoredManifest, tuple[Entry, ...]]]) -> None:
+        """Index each (manifest with its parts merged, stored, part entries), the lock held."""
+        for manifest, stored, parts in found:
             cited = self._cited.get(stored.publisher)
             if cited is not None and cited.entry > stored.entry_id:
                 continue  # one appended later was installed while this one waited for the lock
-            manifest = manifest or _parse(stored)
-            if manifest is None:
-                continue
             current = self.catalog.get(manifest.publisher)
             if current is None or current.digest != manifest.digest:
                 self.catalog.remove(manifest.publisher)
                 self.catalog.add(manifest)
-            self._cite(stored)
+            self._cite(stored, manifest, parts)
         self._memo.clear()
 
-    def _cite(self, stored: StoredManifest) -> None:
+    def _cite(self, stored: StoredManifest, manifest: Manifest, parts: tuple[Entry, ...]) -> None:
         replaced = self._cited.get(stored.publisher)
         if replaced is not None:
-            self._pending.pop(replaced.entry, None)
-        self._cited[stored.publisher] = Cited(stored.sequence, stored.payload_sha256.hex(), stored.entry_id, stored.log_index)
-        if stored.log_index is None:
-            self._pending[stored.entry_id] = stored.publisher
+            for entry in (replaced.entry, *(part.entry for part in replaced.parts)):
+                self._pending.pop(entry, None)
+        cited_parts = tuple(CitedPart(reference.sha256, entry.id, entry.log_index) for reference, entry in zip(manifest.parts, parts))
+        self._cited[stored.publisher] = Cited(stored.sequence, stored.payload_sha256.hex(), stored.entry_id, stored.log_index, cited_parts)
+        for entry, log_index in ((stored.entry_id, stored.log_index), *((part.entry, part.log_index) for part in cited_parts)):
+            if log_index is None:
+                self._pending[entry] = stored.publisher
 
     def _warm(self) -> None:
         """Build the PDQ index now rather than in the first PDQ query.  After a change the next PDQ query
@@ -270,7 +300,7 @@ class Query:
         evidence = statement.evidence
         cited = self._cited.get(evidence.publisher or "")
         current = cited is not None and cited.digest == evidence.manifest_digest
-        return {
+        answer = {
             "publisher": evidence.publisher,
             "sequence": evidence.sequence,
             "payload_sha256": evidence.manifest_digest,
@@ -280,6 +310,11 @@ class Query:
             "detail": evidence.detail,
             "prefs": {c: s.value for c, s in statement.prefs.items()},
         }
+        if cited is not None and current and evidence.rule.startswith("/parts/"):  # a statement of part i: cite its entry too
+            number = int(evidence.rule.split("/", 3)[2])
+            part = cited.parts[number]
+            answer["part"] = {"index": number, "sha256": part.sha256, "entry": part.entry, "log_index": part.log_index}
+        return answer
 
     async def _refresh_pending(self) -> None:
         """Learn the log index of cited entries the sequencer has integrated since the last look: the new
@@ -292,9 +327,9 @@ class Query:
             stop = min(size, self._seen_size + MAX_READ)
             for entry in await self.storage.entries(self._seen_size, stop):
                 publisher = self._pending.pop(entry.id, None)
-                cited = self._cited.get(publisher or "")
-                if cited is not None and cited.entry == entry.id:
-                    self._cited[publisher] = Cited(cited.sequence, cited.digest, cited.entry, entry.log_index)
+                cited = self._cited.get(publisher) if publisher is not None else None
+                if publisher is not None and cited is not None:
+                    self._cited[publisher] = cited.integrated(entry)
             self._seen_size = stop
             self._memo.clear()
 

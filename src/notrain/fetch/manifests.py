@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from collections import OrderedDict
-from typing import Callable, Hashable, TypeVar
+from typing import Callable, Hashable, Iterable, TypeVar
 from urllib.parse import urljoin
 
 from ..core import dsse
@@ -165,7 +165,7 @@ class ManifestFetcher:
                 return await self._fetch_and_verify(origin, source)
         except TimeoutError:
             return self._failed(origin, source, f"deadline: manifest not loaded in full within {self.policy.manifest_deadline:g} s")
-        except (NotrainError, _Unreachable) as error:
+        except (NotrainError, Unreachable) as error:
             return self._failed(origin, source, _describe(error))
 
     async def _fetch_and_verify(self, origin: str, source: str) -> tuple[ManifestState, float]:
@@ -181,7 +181,7 @@ class ManifestFetcher:
             if fetched.status in (404, 410) or (400 <= fetched.status < 500 and fetched.status != 429):
                 return ManifestState(origin, Status.ABSENT, source), self.policy.manifest_ttl
         if not fetched.ok:
-            raise _Unreachable(fetched.failure or f"HTTP {fetched.status}")
+            raise Unreachable(fetched.failure or f"HTTP {fetched.status}")
         verified = await self._verify(origin, fetched)
         return self._verified_state(origin, source, verified, fetched.header("ETag"))
 
@@ -208,7 +208,7 @@ class ManifestFetcher:
         else:
             keys_fetched = await self.client.get(publisher + KEYSET_PATH, max_bytes=MAX_KEYSET_BYTES)
             if not keys_fetched.ok:
-                raise _Unreachable(f"key set unavailable: {keys_fetched.failure or f'HTTP {keys_fetched.status}'}")
+                raise Unreachable(f"key set unavailable: {keys_fetched.failure or f'HTTP {keys_fetched.status}'}")
             keyset = parse_keyset(keys_fetched.body, publisher)
             keys = trusted_keys(publisher, keyset, self._pins.get(publisher))
             verified = verify_manifest(fetched.body, publisher=publisher, keys=keys, now=self._now(), previous=previous)
@@ -220,33 +220,38 @@ class ManifestFetcher:
         return verified
 
     async def _load_parts(self, verified: Verified, manifest_url: str) -> Verified:
-        """Fetch every part from the manifest's origin, ``PART_CONCURRENCY`` at a
-        time, then merge them in index order (spec/fetching.md, "Parts")."""
+        """Fetch every part from the manifest's origin, then merge them in index order."""
         manifest = verified.manifest
-        if not manifest.parts:
-            return verified
-        if sum(part.size for part in manifest.parts) > MAX_CATALOGUE_BYTES:
-            raise _Unreachable("parts exceed the catalogue limit")
-        urls = [part_url(manifest_url, part.url, index) for index, part in enumerate(manifest.parts)]
-        slots = asyncio.Semaphore(PART_CONCURRENCY)
-
-        async def load(index: int) -> bytes:
-            async with slots:
-                fetched = await self.client.get(urls[index], max_bytes=min(manifest.parts[index].size, MAX_PART_BYTES))
-            if not fetched.ok:
-                raise _Unreachable(f"part {index}: {fetched.failure or f'HTTP {fetched.status}'}")
-            return fetched.body
-
-        tasks = [asyncio.ensure_future(load(index)) for index in range(len(urls))]
-        try:
-            bodies = await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:  # the first failure (or the deadline) ends the others
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for index, body in enumerate(bodies):
-            manifest = merge_part(manifest, index, body)
+        for index, fetched in sorted((await fetch_parts(self.client, manifest, manifest_url)).items()):
+            manifest = merge_part(manifest, index, fetched.body)
         return Verified(manifest, verified.signed_by, verified.envelope_digest)
+
+
+async def fetch_parts(client: Transport, manifest: Manifest, manifest_url: str, indices: Iterable[int] | None = None) -> dict[int, Fetched]:
+    """Fetch parts ``indices`` (all by default) of ``manifest``, read from ``manifest_url``, from that URL's
+    origin only, ``PART_CONCURRENCY`` at a time, each read no further than its declared size (spec/fetching.md,
+    "Parts").  The first failure ends the others and raises :class:`Unreachable`; the caller's deadline bounds
+    them all.  The bytes are not checked here: :func:`~notrain.core.manifest.merge_part` does that."""
+    if sum(part.size for part in manifest.parts) > MAX_CATALOGUE_BYTES:
+        raise Unreachable("parts exceed the catalogue limit")
+    wanted = range(len(manifest.parts)) if indices is None else list(indices)
+    urls = {index: part_url(manifest_url, manifest.parts[index].url, index) for index in wanted}
+    slots = asyncio.Semaphore(PART_CONCURRENCY)
+
+    async def load(index: int) -> Fetched:
+        async with slots:
+            fetched = await client.get(urls[index], max_bytes=min(manifest.parts[index].size, MAX_PART_BYTES))
+        if not fetched.ok:
+            raise Unreachable(f"part {index}: {fetched.failure or f'HTTP {fetched.status}'}")
+        return fetched
+
+    tasks = {index: asyncio.ensure_future(load(index)) for index in urls}
+    try:
+        return dict(zip(tasks, await asyncio.gather(*tasks.values())))
+    finally:
+        for task in tasks.values():  # the first failure (or the deadline) ends the others
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 class BoundedDict(OrderedDict[K, V]):
@@ -263,8 +268,8 @@ class BoundedDict(OrderedDict[K, V]):
             self.popitem(last=False)
 
 
-class _Unreachable(Exception):
-    """A fetch that did not produce a usable document (fail closed)."""
+class Unreachable(Exception):
+    """A fetch that did not produce a usable document (fail closed); the message says why."""
 
 
 def part_url(manifest_url: str, reference: str | None, index: int) -> str:
@@ -272,10 +277,10 @@ def part_url(manifest_url: str, reference: str | None, index: int) -> str:
     the manifest's URL, and only on the manifest's own origin, so that a signed
     manifest cannot send verifiers anywhere else (spec/discovery.md, "Parts")."""
     if reference is None:
-        raise _Unreachable(f"part {index} has no url")
+        raise Unreachable(f"part {index} has no url")
     target = urljoin(manifest_url, reference)
     if canonical_origin(target, of_url=True) != canonical_origin(manifest_url, of_url=True):
-        raise _Unreachable(f"part {index}: {target} is not on the manifest's origin")
+        raise Unreachable(f"part {index}: {target} is not on the manifest's origin")
     return target
 
 

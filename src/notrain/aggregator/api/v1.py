@@ -20,6 +20,7 @@ from ..log.reader import in_thread
 from ..state import SERVICE
 from ..storage import Entry, Manifest, Storage
 from .errors import ApiError
+from .submission_form import FORM_MEDIA_TYPE, read_submission_form
 
 MANIFEST_MEDIA_TYPES = ("application/vnd.notrain.manifest+json", "application/json")
 MAX_ORIGIN_REQUEST = 4096
@@ -27,10 +28,16 @@ OPENAPI = resources.files(__package__).joinpath("openapi.json").read_bytes()
 
 
 async def submit_manifest(request: web.Request) -> web.Response:
-    if request.content_type not in MANIFEST_MEDIA_TYPES:
-        raise ApiError(f"send the envelope as {MANIFEST_MEDIA_TYPES[0]}", code="E_MEDIA_TYPE", where="Content-Type")
+    """The envelope alone (its parts, if any, from this log or its origin), or a form with its parts."""
+    if request.content_type == FORM_MEDIA_TYPE:
+        envelope, parts = await read_submission_form(request)
+    elif request.content_type in MANIFEST_MEDIA_TYPES:
+        envelope, parts = await request.read(), None
+    else:
+        raise ApiError(f"send the envelope as {MANIFEST_MEDIA_TYPES[0]}, or with its parts as {FORM_MEDIA_TYPE}", code="E_MEDIA_TYPE",
+                       where="Content-Type")
     service = request.app[SERVICE]
-    accepted = await service.submissions.submit(await request.read())
+    accepted = await service.submissions.submit(envelope, parts=parts)
     entry, manifest = accepted.appended.entry, accepted.verified.manifest
     body = {
         "entry": entry.id,
@@ -42,6 +49,7 @@ async def submit_manifest(request: web.Request) -> web.Response:
         "integrate_by": format_timestamp(entry.deadline),
         "receipt": accepted.receipt.decode("utf-8"),
         "status_url": f"/v1/entries/{entry.id}",
+        "parts": [part.id for part in accepted.parts],
     }
     return web.json_response(body, status=202 if accepted.created else 200)
 

@@ -6,12 +6,15 @@ submissions of origin publishers.  A background task crawls the ones that are du
 ETag stored from the last verified crawl; a 304 logs nothing), then the key set, verified by core with
 the pins and floor kept in storage.  What verifies is stored by :meth:`Submissions.accept`, the very step
 a submission takes, so both obey one anti-rollback and equivocation rule, and new bytes only are logged
-(the key set, each rotation in it, the envelope; the log deduplicates by their SHA-256).
+(the key set, each rotation in it, the envelope; the log deduplicates by their SHA-256).  A manifest with
+parts is accepted only with every part (:mod:`.parts`: those this log holds already, the others fetched
+from the manifest's origin within the same deadline), and its parts are logged before it.
 
 Outcomes, as spec/fetching.md classifies them: 404, 410 and other 4xx but 429 mean *no manifest*
 (recorded, not a failure); 429, 5xx, timeouts, network errors, refused addresses and documents that do not
-verify are *failures*: nothing is stored, pins and floors stay, and the origin is retried sooner than
-``crawl.interval`` with exponential backoff (1, 2, 4... minutes, at most the interval).
+verify (a part that cannot be fetched or does not match its reference included) are *failures*: nothing is
+stored, pins and floors stay, and the origin is retried sooner than ``crawl.interval`` with exponential
+backoff (1, 2, 4... minutes, at most the interval).
 
 A bare (unsigned) manifest is checked with :func:`notrain.core.verify.accept_bare` against the stored pins
 and floor, but never stored, logged or served: spec/envelope.md forbids serving one as if verifiable, and
@@ -35,9 +38,10 @@ from ...core.manifest import canonical_origin
 from ...core.verify import accept_bare, is_envelope, verify_manifest
 from ...fetch.addresses import AddressPolicy, BlockedAddress, GuardedResolver
 from ...fetch.http import Fetched, Transport
-from ...fetch.manifests import MANIFEST_PATH
+from ...fetch.manifests import MANIFEST_PATH, Unreachable, fetch_parts
 from ..storage import Origin, Storage, Validators
 from .origins import fetch_keyset
+from .parts import load_parts
 from .rounds import every
 from .submissions import Accepted, Submissions, origin_keys
 
@@ -161,7 +165,9 @@ class Crawler:
         try:
             crawled = await self._verify(origin, fetched, now)
         except NotrainError as error:
-            return Crawled(origin, "failed", fetched.status, f"{error.code}: {error.message}"), {}
+            return Crawled(origin, "failed", fetched.status, f"{error.code}: {error.message}" + (f" (at {error.where})" if error.where else "")), {}
+        except Unreachable as error:
+            return Crawled(origin, "failed", fetched.status, str(error)), {}
         if crawled.outcome != "accepted":
             return crawled, {}
         return crawled, {MANIFEST_DOCUMENT: Validators(fetched.header("ETag"), fetched.header("Last-Modified"))}
@@ -180,5 +186,8 @@ class Crawler:
         observed = await fetch_keyset(self.client, publisher)
         keys = await origin_keys(self.storage, publisher, observed.parsed)
         verified = await asyncio.to_thread(verify_manifest, fetched.body, publisher=publisher, keys=keys, now=now)
-        accepted = await self.submissions.accept(fetched.body, verified, source, now, keys=keys, keyset=observed)
+        verified, parts = await load_parts(
+            self.storage, verified, fetch=lambda manifest, missing: fetch_parts(self.client, manifest, fetched.final_url, missing)
+        )
+        accepted = await self.submissions.accept(fetched.body, verified, source, now, keys=keys, keyset=observed, parts=parts)
         return Crawled(origin, "accepted", fetched.status, accepted=accepted)

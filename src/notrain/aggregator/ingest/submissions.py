@@ -12,6 +12,9 @@ Anti-rollback uses the stored floor: a lower sequence is refused (``E_ROLLBACK``
 other bytes is *equivocation*: logged and flagged, so everyone can see that the publisher's key signed two
 different statements, but it never replaces what was accepted first.
 
+A manifest with parts is accepted only with all of them (:mod:`.parts`): uploaded with it, already in
+the log, or fetched from its origin; they are logged before it.
+
 Verification is CPU work (a 1 MiB manifest takes tens of milliseconds), so it runs in a worker thread.
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,16 +31,22 @@ from ...core import dsse
 from ...core.errors import KeyMaterialError, PolicyError
 from ...core.keys import PublicKey
 from ...core.keyset import KeySet
+from ...core.manifest import Manifest
 from ...core.logentry import Source, encode_entry
 from ...core.merkle import leaf_hash
 from ...core.note import NoteSigner
 from ...core.receipt import make_receipt
 from ...core.verify import Floor, Verified, binding, check_sequence, peek_publisher, trusted_keys, verify_manifest
-from ..storage import Appended, FloorUpdate, NewEntry, NewManifest, Storage
+from ...fetch.http import Fetched
+from ...fetch.manifests import MANIFEST_PATH, Unreachable
+from ..storage import Appended, Entry, FloorUpdate, NewEntry, NewManifest, Storage
 from .origins import ObservedKeyset
+from .parts import ObservedPart, PartsError, load_parts
 
 KeysetFetcher = Callable[[str], Awaitable[ObservedKeyset]]
 """Fetch and parse an origin's key set from the origin itself (:func:`.origins.fetch_keyset`)."""
+OriginPartsFetcher = Callable[[Manifest, str, list[int]], Awaitable[dict[int, Fetched]]]
+"""Fetch parts of a manifest read from a URL, from that URL's origin (:func:`notrain.fetch.manifests.fetch_parts`)."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,9 @@ class Accepted:
 
     appended: Appended
     receipt: bytes
-    verified: Verified
+    verified: Verified  # with its parts merged
     equivocation: bool
+    parts: tuple[Entry, ...] = ()  # the entry of each part, in the manifest's order
 
     @property
     def created(self) -> bool:
@@ -57,14 +67,19 @@ class Accepted:
 class Submissions:
     def __init__(self, storage: Storage, signer: NoteSigner, *, max_merge_delay: float, fetch_keyset: KeysetFetcher,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 on_accept: Callable[[Accepted], Awaitable[None]] | None = None):
-        """``on_accept`` is awaited after each new manifest is stored (the query index follows the log)."""
+                 on_accept: Callable[[Accepted], Awaitable[None]] | None = None, fetch_parts: OriginPartsFetcher | None = None):
+        """``on_accept`` is awaited after each new manifest is stored (the query index follows the log);
+        ``fetch_parts``: how an origin publisher's parts that were not uploaded are fetched from its origin."""
         self.storage, self.signer, self.fetch_keyset, self.clock = storage, signer, fetch_keyset, clock
+        self.fetch_parts = fetch_parts
         self.on_accept = on_accept
         self.max_merge_delay = timedelta(seconds=max_merge_delay)
 
-    async def submit(self, data: bytes) -> Accepted:
-        """Verify ``data`` (a manifest envelope) and append it; raise a coded error to refuse it."""
+    async def submit(self, data: bytes, source: Source = Source("submission"), parts: Sequence[bytes] | None = None) -> Accepted:
+        """Verify ``data`` (a manifest envelope) and append it; raise a coded error to refuse it.  ``source``:
+        where it came from (a peer log's entry, when federation copies it; spec/log.md, "Federation").
+        ``parts``: the part documents uploaded with it, one per reference in order; without them its parts
+        come from this log (a peer's ``part`` entries copied first with :meth:`observe`) or its origin."""
         if len(data) > dsse.MAX_ENVELOPE_BYTES:
             raise PolicyError(f"an envelope is at most {dsse.MAX_ENVELOPE_BYTES} octets", code="E_SIZE", where="envelope")
         now = self.clock().replace(microsecond=0)
@@ -74,19 +89,27 @@ class Submissions:
             keyset = await self.fetch_keyset(publisher)
             keys = await origin_keys(self.storage, publisher, keyset.parsed)
             verified = await asyncio.to_thread(verify_manifest, data, publisher=publisher, keys=keys, now=now)
-        return await self.accept(data, verified, Source("submission"), now, keys=keys, keyset=keyset)
+        fetch_parts = self.fetch_parts if not publisher.startswith("did:") else None
+        fetch = None if fetch_parts is None else lambda manifest, missing: fetch_parts(manifest, publisher + MANIFEST_PATH, missing)
+        try:
+            verified, observed = await load_parts(self.storage, verified, uploaded=parts, fetch=fetch)
+        except Unreachable as error:
+            raise PartsError(f"{error}: upload the parts with the envelope (multipart/form-data)", where="/parts") from None
+        return await self.accept(data, verified, source, now, keys=keys, keyset=keyset, parts=observed)
 
     async def accept(
-        self, data: bytes, verified: Verified, source: Source, now: datetime, *, keys: Mapping[str, PublicKey], keyset: ObservedKeyset | None
+        self, data: bytes, verified: Verified, source: Source, now: datetime, *, keys: Mapping[str, PublicKey], keyset: ObservedKeyset | None,
+        parts: Sequence[ObservedPart] = (),
     ) -> Accepted:
-        """Store a verified manifest: the one step submissions and crawls share.
+        """Store a verified manifest (its ``parts`` merged into it already): the one step submissions and crawls share.
 
         Anti-rollback is core's rule (spec/envelope.md, step 10): the stored floor binds a manifest signed by
         a key trusted when the floor was set, so a rotation to a new key starts a new floor (TUF's recovery
         from a fast-forward attack).  A bound lower sequence is refused; an equal one with other bytes is
         equivocation, logged and flagged.  The key set it was verified with is logged with its rotations,
-        then the manifest; storage replaces the floor by the same rule in the append's transaction, and the
-        pins move to the keys trusted for it (never for an equivocation, which must not steer anything).
+        then its parts, then the manifest; storage replaces the floor by the same rule in the append's
+        transaction, and the pins move to the keys trusted for it (never for an equivocation, which must not
+        steer anything).
         """
         manifest, publisher = verified.manifest, verified.manifest.publisher
         bound = binding(await self.storage.floor(publisher), verified.signed_by)
@@ -95,13 +118,15 @@ class Submissions:
             check_sequence(manifest, bound)  # E_ROLLBACK
         if keyset is not None:
             await self._observe_keyset(publisher, keyset, now)
+        logged_parts = tuple([(await self.observe("part", part.data, part.source, now, publisher)).entry for part in parts])
         entry, body = self._entry("manifest", source, now, publisher, data)
         record = NewManifest(publisher, manifest.sequence, bytes.fromhex(manifest.digest), data)
         floor = FloorUpdate(publisher, Floor.of(verified, keys), frozenset(verified.signed_by))
         appended = await self.storage.append(entry, record, floor, body)
         if verified.signed_by and not publisher.startswith("did:") and not equivocation:
             await self.storage.set_pinned_keys(publisher, {kid: json.dumps(key.to_jwk()) for kid, key in keys.items()})
-        accepted = Accepted(appended, self.receipt(appended), verified, appended.manifest is not None and appended.manifest.equivocation)
+        accepted = Accepted(appended, self.receipt(appended), verified, appended.manifest is not None and appended.manifest.equivocation,
+                            logged_parts)
         if self.on_accept is not None and accepted.created:
             await self.on_accept(accepted)
         return accepted
@@ -115,10 +140,16 @@ class Submissions:
         source = Source("url", url=keyset.url)
         observed = [("keyset", keyset.data)] + [("rotation", rotation.envelope.to_bytes()) for rotation in keyset.parsed.rotations]
         for kind, observed_bytes in observed:
-            entry, body = self._entry(kind, source, now, origin, observed_bytes)
-            await self.storage.append(entry, body=body)
+            await self.observe(kind, observed_bytes, source, now, origin)
 
-    def _entry(self, kind: str, source: Source, now: datetime, publisher: str, data: bytes) -> tuple[NewEntry, bytes | None]:
+    async def observe(self, kind: str, data: bytes, source: Source, now: datetime, publisher: str | None = None) -> Appended:
+        """Log bytes that state nothing by themselves (a key set, a rotation, a part), once per digest:
+        the same bytes again return the entry that holds them.  Federation copies a peer's ``part``
+        entries with this before the manifests that need them (spec/log.md, "Parts in the log")."""
+        entry, body = self._entry(kind, source, now, publisher, data)
+        return await self.storage.append(entry, body=body)
+
+    def _entry(self, kind: str, source: Source, now: datetime, publisher: str | None, data: bytes) -> tuple[NewEntry, bytes | None]:
         """The log entry observing ``data``, deduplicated by its digest, and ``data`` again if the entry is
         detached (its bytes commit to the body by digest; spec/log.md, "Log entries"), for storage to keep."""
         leaf = encode_entry(kind, source, now, data)

@@ -287,6 +287,9 @@ class Storage(Protocol):
     async def tile(self, level: int, index: int, width: int) -> bytes | None: ...
     async def entry_bundle(self, index: int, width: int) -> bytes | None: ...
     async def entry(self, entry_id: int) -> Entry | None: ...
+    async def entry_by_key(self, key: bytes) -> Entry | None:
+        """The entry appended with this idempotency key (ingest's is the SHA-256 of the observed body)."""
+
     async def entries(self, start: int, stop: int) -> list[Entry]:
         """Sequenced entries with ``start <= log_index < stop``."""
 

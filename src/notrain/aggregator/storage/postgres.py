@@ -224,6 +224,10 @@ class PostgresStorage:
         found = await self._fetch(f"SELECT {rows.ENTRY} FROM entries WHERE id = $1", entry_id)
         return rows.entry(found[0]) if found else None
 
+    async def entry_by_key(self, key: bytes) -> Entry | None:
+        found = await self._fetch(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = $1", key)
+        return rows.entry(found[0]) if found else None
+
     async def entries(self, start: int, stop: int) -> list[Entry]:
         check_count(stop - start)
         sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index >= $1 AND log_index < $2 ORDER BY log_index"

@@ -255,6 +255,10 @@ class SQLiteStorage:
         found = await self._fetch(f"SELECT {rows.ENTRY} FROM entries WHERE id = ?", entry_id)
         return rows.entry(found[0]) if found else None
 
+    async def entry_by_key(self, key: bytes) -> Entry | None:
+        found = await self._fetch(f"SELECT {rows.ENTRY} FROM entries WHERE idempotency_key = ?", key)
+        return rows.entry(found[0]) if found else None
+
     async def entries(self, start: int, stop: int) -> list[Entry]:
         check_count(stop - start)
         sql = f"SELECT {rows.ENTRY} FROM entries WHERE log_index >= ? AND log_index < ? ORDER BY log_index"

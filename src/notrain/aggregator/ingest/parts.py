@@ -1,0 +1,115 @@
+"""A manifest's parts: obtained, checked against the signed index by core, and logged before the manifest.
+
+The aggregator accepts a manifest with parts only whole (spec/fetching.md, "Parts": fail-closed, like a
+crawler): every part is obtained and merged by :func:`notrain.core.manifest.merge_part` (``E_PART_DIGEST``,
+the part's own rules) before anything is appended, so a refused manifest leaves nothing in the log.  Then
+each part is logged as a ``part`` entry (deduplicated by its SHA-256, like every entry) ahead of the
+``manifest`` entry, which is where every reader looks for it (spec/log.md, "Parts in the log").
+
+Where a part comes from, first that applies:
+
+1. uploaded with the envelope (``POST /v1/manifests`` as ``multipart/form-data``): positional, part *i*
+   for reference *i*, logged with the source ``submission``;
+2. this aggregator's own log, found by SHA-256 (a manifest crawled again, a resubmission, a peer's
+   manifest whose ``part`` entries were copied first), read back from the entry's bytes;
+3. for an origin publisher, its origin: fetched through :func:`notrain.fetch.manifests.fetch_parts` (the
+   SSRF-guarded client, the manifest's origin only, a few at a time, each read no further than its
+   declared size, under the caller's one deadline), logged with the URL it was read from.
+
+A ``did:key`` publisher has no origin to fetch from, and the aggregator never follows a part URL to a
+host the publisher chose, so its parts are uploaded or already logged; otherwise ``E_REQUEST``.
+Merging parses up to 64 MiB of parts, so it runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from ...core.errors import NotrainError
+from ...core.logentry import Source, parse_entry
+from ...core.manifest import Manifest, merge_part
+from ...core.verify import Verified
+from ...fetch.http import Fetched
+from ..storage import Entry, Storage
+
+PartsFetcher = Callable[[Manifest, list[int]], Awaitable[dict[int, Fetched]]]
+"""Fetch the parts with these indices from the manifest's origin (:func:`notrain.fetch.manifests.fetch_parts`
+bound to a client and the manifest's URL); raises :class:`notrain.fetch.manifests.Unreachable`."""
+
+
+class PartsError(NotrainError):
+    """A submission whose parts the aggregator cannot obtain as sent."""
+
+    code = "E_REQUEST"
+
+
+@dataclass(frozen=True)
+class ObservedPart:
+    """A part's exact bytes and where they were observed (the source of its ``part`` entry)."""
+
+    data: bytes
+    source: Source
+
+
+async def logged_part(storage: Storage, sha256: bytes) -> tuple[ObservedPart, Entry] | None:
+    """The part with this SHA-256 if this log holds it (pending or sequenced), with its entry."""
+    entry = await storage.entry_by_key(sha256)
+    if entry is None or entry.kind != "part":
+        return None
+    parsed = parse_entry(entry.leaf)
+    data = parsed.body if parsed.body is not None else await storage.body(sha256)
+    if data is None:  # storage keeps a detached body with its entry: a fault, never the publisher's doing
+        raise LookupError(f"the body of part {sha256.hex()} is missing from storage")
+    return ObservedPart(parsed.check_body(data), parsed.source), entry
+
+
+async def load_parts(
+    storage: Storage, verified: Verified, *, uploaded: Sequence[bytes] | None = None, fetch: PartsFetcher | None = None
+) -> tuple[Verified, list[ObservedPart]]:
+    """``verified`` with every part merged in index order, and the parts to log, in that order."""
+    references = verified.manifest.parts
+    if uploaded is not None and len(uploaded) != len(references):
+        raise PartsError(f"send one part per reference of the manifest ({len(references)}), in its order, not {len(uploaded)}",
+                         where="/parts")
+    if not references:
+        return verified, []
+    if uploaded is not None:
+        parts: list[ObservedPart | None] = [ObservedPart(data, Source("submission")) for data in uploaded]
+    else:
+        found = [await logged_part(storage, bytes.fromhex(reference.sha256)) for reference in references]
+        parts = [logged[0] if logged is not None else None for logged in found]
+        missing = [index for index, part in enumerate(parts) if part is None]
+        if missing and fetch is None:
+            raise PartsError(f"part {missing[0]} is not in this log: upload the parts with the envelope (multipart/form-data)",
+                             where=f"/parts/{missing[0]}")
+        for index, fetched in (await fetch(verified.manifest, missing) if missing else {}).items():  # type: ignore[misc]
+            parts[index] = ObservedPart(fetched.body, Source("url", url=fetched.final_url))
+    observed = [part for part in parts if part is not None]
+    merged = await asyncio.to_thread(_merged, verified.manifest, [part.data for part in observed])
+    return Verified(merged, verified.signed_by, verified.envelope_digest), observed
+
+
+async def merged_from_log(storage: Storage, manifest: Manifest) -> tuple[Manifest, tuple[Entry, ...]] | None:
+    """``manifest`` (parsed from stored bytes) with its parts merged from this log, and each part's entry;
+    None if a part is not in the log or does not merge (left out, as a snapshot leaves it out)."""
+    if not manifest.parts:
+        return manifest, ()
+    found = []
+    for reference in manifest.parts:
+        logged = await logged_part(storage, bytes.fromhex(reference.sha256))
+        if logged is None:
+            return None
+        found.append(logged)
+    try:
+        merged = await asyncio.to_thread(_merged, manifest, [part.data for part, _ in found])
+    except NotrainError:
+        return None
+    return merged, tuple(entry for _, entry in found)
+
+
+def _merged(manifest: Manifest, parts: list[bytes]) -> Manifest:
+    for index, data in enumerate(parts):
+        manifest = merge_part(manifest, index, data)
+    return manifest

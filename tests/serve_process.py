@@ -16,7 +16,7 @@ from services import free_port
 
 
 def toml(document: dict) -> str:
-    """The few TOML shapes the aggregator's config has: top-level strings and tables of scalars/lists."""
+    """The few TOML shapes the aggregator's config has: top-level strings, tables of scalars/lists, arrays of tables."""
 
     def value(v) -> str:
         if isinstance(v, bool):
@@ -27,10 +27,16 @@ def toml(document: dict) -> str:
             return json.dumps(v)  # a JSON string of printable text is a TOML basic string
         return "[" + ", ".join(value(item) for item in v) + "]"
 
-    lines = [f"{k} = {value(v)}" for k, v in document.items() if not isinstance(v, dict)]
+    def tables(v) -> bool:
+        return isinstance(v, list) and bool(v) and all(isinstance(item, dict) for item in v)
+
+    lines = [f"{k} = {value(v)}" for k, v in document.items() if not isinstance(v, dict) and not tables(v)]
     for name, table in document.items():
         if isinstance(table, dict):
             lines += ["", f"[{name}]"] + [f"{k} = {value(v)}" for k, v in table.items()]
+        elif tables(table):  # an array of tables: [[name]] once per item
+            for item in table:
+                lines += ["", f"[[{name}]]"] + [f"{k} = {value(v)}" for k, v in item.items()]
     return "\n".join(lines) + "\n"
 
 

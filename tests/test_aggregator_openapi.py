@@ -106,6 +106,8 @@ async def test_real_answers_of_every_operation_match_the_document(tmp_path, open
         assert (await call("GET", "/v1/publisher/envelope", params=[("id", artist.public.did_key)]))[1] == envelope
         assert (await call("GET", "/v1/publisher/envelope", params=[("id", "https://nobody.example")]))[0] == 404
         assert json.loads((await call("GET", "/v1/equivocations"))[1])["equivocations"]
+        assert json.loads((await call("GET", "/v1/peers"))[1])["peers"] == []  # non-empty answers: test_aggregator_federation.py
+        assert json.loads((await call("GET", "/v1/evidence"))[1])["forks"] == []
         params = [("pdq", REPOST.pdq.hex()), ("quality", str(REPOST.quality)), ("purpose", "train-ai"), ("purpose", "search")]
         assert json.loads((await call("GET", "/v1/check", params=params))[1])["decision"]["train-ai"]["state"] == "disallowed"
         assert (await call("GET", "/v1/check", params=[("url", "https://a.example/")]))[0] == 200

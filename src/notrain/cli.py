@@ -795,8 +795,7 @@ async def _diagnose(url: str, token: str, timeout: float):
 def filter_shards(directory, bundle_path, sha256_col, purpose, unknown, work_dir, as_json) -> None:
     """Remove opted-out samples from img2dataset's webdataset shards in DIR, checking the images themselves."""
     from .fetch.sources import LocalSource  # pyarrow loads only here
-    from .filter import BatchFilter
-    from .filter import shards
+    from .filter import BatchFilter, shards
 
     source = LocalSource(bundle_path)
     core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown))

@@ -1,8 +1,8 @@
 """The application factory: ``create_app(config)`` wires the rooms together; nothing here decides.
 
 Startup (cleanup contexts, torn down in reverse): open and migrate storage -> load or create the log key
--> start the sequencer task (it stands by if another process sequences the same database) and the snapshot
-builder (it builds only in the sequencing process).  Requests are
+-> start the sequencer task (it stands by if another process sequences the same database), the snapshot
+builder and the federation rounds (both run only in the sequencing process).  Requests are
 capped at ``server.max_body_bytes`` and every error is answered as coded JSON by one middleware.
 Middlewares, outermost first: metrics (every answer counted and timed), coded errors, the write guard
 (rate limit and pushback, :mod:`.limits`), submission outcomes.  Every response carries
@@ -24,8 +24,10 @@ from ..fetch.http import HttpClient
 from ..fetch.manifests import fetch_parts
 from .api import check, errors, v1
 from .api import log as log_api
+from .api import peers as peers_api
 from .api import snapshots as snapshots_api
 from .config import Config
+from .federation.pull import Federation
 from .ingest.accounts import AccountProofs
 from .ingest.origins import fetch_keyset
 from .ingest.submissions import Accepted, Submissions
@@ -61,6 +63,7 @@ def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     v1.setup(app)
     check.setup(app)
     snapshots_api.setup(app)
+    peers_api.setup(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)
     setup_web_page(app)
@@ -115,10 +118,12 @@ async def _service(app: web.Application):
             storage, signer.name, config.data_dir / "snapshots", public_url=config.public_url, interval=config.snapshots.interval,
             max_merge_delay=config.log.max_merge_delay, may_build=lambda: sequencer.holding,
         )
-        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts, snapshots)
+        federation = Federation(storage, client, submissions, config.peers, interval=config.federation.interval,
+                                max_pending=config.log.max_pending, may_run=lambda: sequencer.holding)
+        app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts, snapshots, federation)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
         ingest = [asyncio.create_task(crawler.run(), name="notrain-crawler"), asyncio.create_task(accounts.run(), name="notrain-accounts"),
-                  asyncio.create_task(snapshots.run(), name="notrain-snapshots")]
+                  asyncio.create_task(snapshots.run(), name="notrain-snapshots"), asyncio.create_task(federation.run(), name="notrain-federation")]
         log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
         for envelope in app[PRELOAD]:
             accepted = await submissions.submit(envelope)

@@ -36,6 +36,13 @@ never a surprise an hour into a crawl.  The file looks like::
     [snapshots]
     interval = 300                              # seconds between checks whether the log grew (then a snapshot is built)
     public_url = "https://aggregator.example"   # where this service is reached; empty: http://<server.host>:<server.port>
+
+    [federation]
+    interval = 30                               # seconds between two pulls of every peer
+
+    [[peers]]                                   # one table per peer aggregator whose log is copied (spec/log.md, "Federation")
+    url = "https://peer.example"                # where it serves /log/checkpoint and /log/tile/...
+    vkey = "peer.example/log+1a2b3c4d+AQ..."    # its log's note verifier key; the key name is its origin
 """
 
 from __future__ import annotations
@@ -43,9 +50,11 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..core.errors import NotrainError
 from ..core.manifest import canonical_origin
+from ..core.note import NoteVerifier
 
 
 class ConfigError(NotrainError):
@@ -137,6 +146,35 @@ class SnapshotsConfig:
 
 
 @dataclass(frozen=True)
+class FederationConfig:
+    interval: float = 30.0
+
+    def check(self) -> None:
+        _range("federation.interval", self.interval, 0.05, 86400)
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """A peer aggregator: where it serves its log, and the key its checkpoints must carry (whose name is its origin)."""
+
+    url: str = ""
+    vkey: str = ""
+
+    def check(self) -> None:
+        parts = urlsplit(self.url)
+        if not self.url.isascii() or " " in self.url or parts.scheme not in ("http", "https") or not parts.hostname or len(self.url) > 1024:
+            raise ConfigError("peers.url must be an http(s) URL such as https://peer.example", where="peers.url")
+        try:
+            NoteVerifier.from_vkey(self.vkey)
+        except NotrainError as error:
+            raise ConfigError(f"peers.vkey is not a note verifier key: {error.message}", where="peers.vkey") from None
+
+    @property
+    def origin(self) -> str:
+        return NoteVerifier.from_vkey(self.vkey).name
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("notrain-data")
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -146,10 +184,15 @@ class Config:
     submissions: SubmissionsConfig = field(default_factory=SubmissionsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    peers: tuple[PeerConfig, ...] = ()
 
     def __post_init__(self) -> None:
-        for section in (self.server, self.storage, self.log, self.crawl, self.submissions, self.accounts, self.snapshots):
+        for section in (self.server, self.storage, self.log, self.crawl, self.submissions, self.accounts, self.snapshots, self.federation, *self.peers):
             section.check()
+        origins = [peer.origin for peer in self.peers]
+        if len(set(origins)) != len(origins) or self.log.origin in origins:
+            raise ConfigError("each peer is a log of its own: no origin twice, nor this log's own", where="peers.vkey")
 
     @property
     def storage_url(self) -> str:
@@ -177,6 +220,7 @@ _SECTIONS = {
     "submissions": SubmissionsConfig,
     "accounts": AccountsConfig,
     "snapshots": SnapshotsConfig,
+    "federation": FederationConfig,
 }
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -202,6 +246,11 @@ def from_dict(document: dict, *, base: Path = Path(".")) -> Config:
         if name == "data_dir":
             if not isinstance(value, str) or not value:
                 raise ConfigError("data_dir must be a non-empty string", where="data_dir")
+            continue
+        if name == "peers":
+            if not isinstance(value, list) or not all(isinstance(peer, dict) for peer in value):
+                raise ConfigError("peers is an array of tables: [[peers]] with url and vkey", where="peers")
+            sections[name] = tuple(_section(name, PeerConfig, peer) for peer in value)
             continue
         if name not in _SECTIONS or not isinstance(value, dict):
             raise ConfigError(f"unknown section or key {name!r}", where=name)

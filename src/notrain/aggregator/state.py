@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..core.note import NoteSigner
 from .config import Config
+from .federation.pull import Federation
 from .ingest.accounts import AccountProofs
 from .ingest.crawler import Crawler
 from .ingest.submissions import Submissions
@@ -28,6 +29,7 @@ class Service:
     crawler: Crawler | None = None  # the origins registry (None only in services built without ingest)
     accounts: AccountProofs | None = None
     snapshots: SnapshotBuilder | None = None  # None only in services built without it
+    federation: Federation | None = None  # None only in services built without it
 
 
 SERVICE = web.AppKey("service", Service)

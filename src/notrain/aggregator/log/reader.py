@@ -26,7 +26,7 @@ async def read_tile(storage: Storage, tile: TileId) -> bytes:
     if data is None and tile.width < TILE_WIDTH:
         full = await _stored(storage, TileId(tile.level, tile.index))
         if full is not None:
-            data = _prefix(tile, full)
+            data = partial_of(tile, full)
     if data is None:
         raise TileError(f"{tile.path} is missing from storage", where=tile.path)
     return data
@@ -38,7 +38,8 @@ async def _stored(storage: Storage, tile: TileId) -> bytes | None:
     return await storage.tile(tile.level, tile.index, tile.width)
 
 
-def _prefix(tile: TileId, full: bytes) -> bytes:
+def partial_of(tile: TileId, full: bytes) -> bytes:
+    """The partial ``tile`` cut from the full tile or bundle at its coordinates (a partial one is its prefix)."""
     if tile.level == ENTRIES:
         return encode_bundle(decode_bundle(full, TILE_WIDTH)[: tile.width])
     return full[: tile.width * HASH_SIZE]

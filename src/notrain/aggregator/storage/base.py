@@ -30,6 +30,14 @@ Guarantees (the rest of the aggregator may rely on these, and on nothing else):
   Tiles are immutable: storing the same bytes again is a no-op, different bytes are a :class:`TileConflict`.
   Partial tiles and bundles stay until the full one of the same coordinates is stored, then go (C2SP
   tlog-tiles clients fall back to the full tile), so at most one tile per level ever has partials.
+* **Peers are remembered forever; a fork is final.** :meth:`Storage.save_peer` keeps the last checkpoint
+  verified of each peer log (spec/log.md, "Federation"); :meth:`Storage.add_evidence` stores two
+  checkpoints of a peer that are not consistent and marks the peer ``forked`` in one transaction, and no
+  later ``save_peer`` changes that status: only :meth:`Storage.reset_peer` (an operator's act) does.
+* **A witness never rolls back.** :meth:`Storage.swap_witnessed` replaces the latest checkpoint cosigned for a
+  log only if the stored one is still the one the caller checked against (compare-and-swap on size and root),
+  so of two concurrent add-checkpoint requests one wins and the other is checked again (tlog-witness).
+  :meth:`Storage.save_cosignature` keeps each witness's newest cosignature of this log, never an older one.
 * **Bounded reads.** Every read returns at most :data:`MAX_READ` rows (the sequencer's pending read at
   most :data:`MAX_BATCH`); asking for more is a :class:`ReadTooLarge` (the API validates first, so this
   is a programming error, not a user's).
@@ -41,6 +49,7 @@ timezone-aware UTC datetimes, stored as integer milliseconds since the epoch.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -229,6 +238,45 @@ class AccountProof:
     next_check_at: datetime
 
 
+PEER_STATUSES = ("new", "ok", "error", "forked")
+
+
+@dataclass(frozen=True)
+class PeerState:
+    """What this aggregator knows of one peer log, by the peer's origin."""
+
+    origin: str
+    url: str
+    checkpoint: bytes | None = None  # the last checkpoint verified (signature, consistency), verbatim
+    size: int = 0  # its tree size
+    copied: int = 0  # the peer's entries [0, copied) have been verified and re-logged or skipped
+    status: str = "new"  # one of PEER_STATUSES
+    error: str | None = None  # the last refusal, "E_CODE: message"
+    skipped: int = 0  # entries not re-logged because they did not verify here
+    checked_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in PEER_STATUSES or not 0 <= self.copied <= self.size:
+            raise ValueError(f"not a peer state: {self.status}, copied {self.copied} of {self.size}")
+
+
+@dataclass(frozen=True)
+class ForkEvidence:
+    """Two checkpoints signed by one peer log that cannot both be true, and the proof that failed."""
+
+    origin: str
+    old: bytes  # the checkpoint stored earlier, verbatim
+    new: bytes  # the one found inconsistent with it, verbatim
+    proof: tuple[bytes, ...]  # the consistency proof built from the peer's tiles (empty for equal sizes)
+    reason: str
+    found_at: datetime
+
+    @property
+    def digest(self) -> bytes:
+        """One fork is stored once: the same two notes are the same evidence."""
+        return hashlib.sha256(len(self.old).to_bytes(4, "big") + self.old + self.new).digest()
+
+
 class Sequencer(Protocol):
     """The one writer of the log, alive while ``async with storage.sequencer()`` holds its lock."""
 
@@ -317,3 +365,21 @@ class Storage(Protocol):
     async def search_publishers(self, prefix: str, limit: int) -> list[str]: ...
     async def equivocations(self, limit: int) -> list[Manifest]:
         """Flagged manifests, grouped by (publisher, sequence)."""
+
+    # federation
+    async def peers(self) -> list[PeerState]:
+        """Every peer ever saved, by origin (at most :data:`MAX_READ`)."""
+
+    async def peer(self, origin: str) -> PeerState | None: ...
+    async def save_peer(self, state: PeerState) -> None:
+        """Insert or replace the peer's state, except that a ``forked`` status stays forked."""
+
+    async def add_evidence(self, evidence: ForkEvidence) -> bool:
+        """Store the evidence (False if these two notes are stored already) and mark its peer ``forked`` with
+        the reason as its error, in one transaction; a peer not saved yet is saved with neither checkpoint."""
+
+    async def evidence(self, limit: int) -> list[ForkEvidence]:
+        """Stored forks, newest first."""
+
+    async def reset_peer(self, origin: str) -> None:
+        """Forget the peer's state (not its evidence): it is pulled as new.  An operator's decision."""

@@ -33,11 +33,13 @@ from .base import (
     Floor,
     FloorOutcome,
     FloorUpdate,
+    ForkEvidence,
     Manifest,
     NewEntry,
     NewManifest,
     NotPending,
     Origin,
+    PeerState,
     SchemaTooNew,
     SequencerBusy,
     TileConflict,
@@ -265,6 +267,32 @@ class PostgresStorage:
     async def equivocations(self, limit: int) -> list[Manifest]:
         sql = f"SELECT {rows.MANIFEST} WHERE m.equivocation ORDER BY m.publisher, m.sequence, m.id LIMIT $1"
         return [rows.manifest(r) for r in await self._fetch(sql, check_count(limit))]
+
+    # federation
+    async def peers(self) -> list[PeerState]:
+        return [rows.peer(r) for r in await self._fetch(f"SELECT {rows.PEER} FROM peers ORDER BY origin LIMIT {MAX_READ}")]
+
+    async def peer(self, origin: str) -> PeerState | None:
+        found = await self._fetch(f"SELECT {rows.PEER} FROM peers WHERE origin = $1", origin)
+        return rows.peer(found[0]) if found else None
+
+    async def save_peer(self, state: PeerState) -> None:
+        await self._pool.execute(rows.save_peer_sql([f"${i}" for i in range(1, 10)]), *rows.peer_values(state))
+
+    async def add_evidence(self, evidence: ForkEvidence) -> bool:
+        insert = (f"INSERT INTO peer_evidence (origin, digest, {rows.EVIDENCE.partition(', ')[2]}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                  " ON CONFLICT DO NOTHING RETURNING id")
+        async with self._pool.acquire() as conn, conn.transaction():
+            created = await conn.fetchval(insert, *rows.evidence_values(evidence)) is not None
+            await conn.execute(rows.fork_peer_sql(["$1", "$2", "$3"]), evidence.origin, evidence.reason, to_ms(evidence.found_at))
+        return created
+
+    async def evidence(self, limit: int) -> list[ForkEvidence]:
+        sql = f"SELECT {rows.EVIDENCE} FROM peer_evidence ORDER BY id DESC LIMIT $1"
+        return [rows.evidence(r) for r in await self._fetch(sql, check_count(limit))]
+
+    async def reset_peer(self, origin: str) -> None:
+        await self._pool.execute("DELETE FROM peers WHERE origin = $1", origin)
 
 
 class PostgresSequencer:

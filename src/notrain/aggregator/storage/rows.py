@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import AccountProof, Entry, Floor, Manifest, Origin, Validators, from_ms
+from .base import AccountProof, Entry, Floor, ForkEvidence, Manifest, Origin, PeerState, Validators, from_ms, to_ms
 
 ENTRY = "id, idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline, log_index"
 MANIFEST = (
@@ -15,6 +15,23 @@ MANIFEST = (
 FLOOR = "sequence, payload_sha256, keyids"
 ORIGIN = "origin, added_by, added_at, next_crawl_at, last_status, failures"
 ACCOUNT_PROOF = "publisher, account_url, status, checked_at, next_check_at"
+PEER = "origin, url, checkpoint, size, copied, status, error, skipped, checked_at"
+EVIDENCE = "origin, old_note, new_note, proof, reason, found_at"
+
+
+def save_peer_sql(marks: Sequence[str]) -> str:
+    """The upsert of one PEER row (``marks``: the backend's nine placeholders) that leaves a forked peer as it is."""
+    columns = PEER.split(", ")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+    return (f"INSERT INTO peers ({PEER}) VALUES ({', '.join(marks)})"
+            f" ON CONFLICT (origin) DO UPDATE SET {updates} WHERE peers.status <> 'forked'")
+
+
+def fork_peer_sql(marks: Sequence[str]) -> str:
+    """Mark a peer forked (``marks``: origin, error, checked_at), saving it first if it is new."""
+    origin, error, at = marks
+    return (f"INSERT INTO peers ({PEER}) VALUES ({origin}, '', NULL, 0, 0, 'forked', {error}, 0, {at})"
+            " ON CONFLICT (origin) DO UPDATE SET status = 'forked', error = excluded.error, checked_at = excluded.checked_at")
 
 Row = Sequence[Any]
 
@@ -72,6 +89,27 @@ def account_proof(row: Row) -> AccountProof:
     return AccountProof(
         publisher=row[0], account_url=row[1], status=row[2], checked_at=from_ms(row[3]), next_check_at=from_ms(row[4])
     )
+
+
+def peer(row: Row) -> PeerState:
+    return PeerState(origin=row[0], url=row[1], checkpoint=_bytes(row[2]), size=row[3], copied=row[4], status=row[5],
+                     error=row[6], skipped=row[7], checked_at=from_ms(row[8]))
+
+
+def peer_values(state: PeerState) -> tuple:
+    checked = None if state.checked_at is None else to_ms(state.checked_at)
+    return (state.origin, state.url, state.checkpoint, state.size, state.copied, state.status, state.error, state.skipped, checked)
+
+
+def evidence(row: Row) -> ForkEvidence:
+    proof = bytes(row[3])
+    return ForkEvidence(origin=row[0], old=bytes(row[1]), new=bytes(row[2]), proof=tuple(proof[i : i + 32] for i in range(0, len(proof), 32)),
+                        reason=row[4], found_at=from_ms(row[5]))
+
+
+def evidence_values(found: ForkEvidence) -> tuple:
+    """The EVIDENCE columns with ``digest`` second: (origin, digest, old, new, proof, reason, found_at)."""
+    return (found.origin, found.digest, found.old, found.new, b"".join(found.proof), found.reason, to_ms(found.found_at))
 
 
 def _bytes(value: Any) -> bytes | None:

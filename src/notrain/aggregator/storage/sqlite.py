@@ -39,10 +39,12 @@ from .base import (
     Entry,
     Floor,
     FloorUpdate,
+    ForkEvidence,
     Manifest,
     NewEntry,
     NewManifest,
     Origin,
+    PeerState,
     SequencerBusy,
     Validators,
     check_count,
@@ -298,6 +300,34 @@ class SQLiteStorage:
     async def equivocations(self, limit: int) -> list[Manifest]:
         sql = f"SELECT {rows.MANIFEST} WHERE m.equivocation ORDER BY m.publisher, m.sequence, m.id LIMIT ?"
         return [rows.manifest(r) for r in await self._fetch(sql, check_count(limit))]
+
+    # federation
+    async def peers(self) -> list[PeerState]:
+        return [rows.peer(r) for r in await self._fetch(f"SELECT {rows.PEER} FROM peers ORDER BY origin LIMIT {MAX_READ}")]
+
+    async def peer(self, origin: str) -> PeerState | None:
+        found = await self._fetch(f"SELECT {rows.PEER} FROM peers WHERE origin = ?", origin)
+        return rows.peer(found[0]) if found else None
+
+    async def save_peer(self, state: PeerState) -> None:
+        sql, params = rows.save_peer_sql(["?"] * 9), rows.peer_values(state)
+        await self._write(writes.transaction(lambda conn: conn.execute(sql, params)))
+
+    async def add_evidence(self, evidence: ForkEvidence) -> bool:
+        def add(conn: sqlite3.Connection) -> bool:
+            insert = f"INSERT INTO peer_evidence (origin, digest, {rows.EVIDENCE.partition(', ')[2]}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            created = conn.execute(insert, rows.evidence_values(evidence)).rowcount == 1
+            conn.execute(rows.fork_peer_sql(["?"] * 3), (evidence.origin, evidence.reason, to_ms(evidence.found_at)))
+            return created
+
+        return await self._write(writes.transaction(add))
+
+    async def evidence(self, limit: int) -> list[ForkEvidence]:
+        sql = f"SELECT {rows.EVIDENCE} FROM peer_evidence ORDER BY id DESC LIMIT ?"
+        return [rows.evidence(r) for r in await self._fetch(sql, check_count(limit))]
+
+    async def reset_peer(self, origin: str) -> None:
+        await self._write(writes.transaction(lambda conn: conn.execute("DELETE FROM peers WHERE origin = ?", (origin,))))
 
 
 class SQLiteSequencer:

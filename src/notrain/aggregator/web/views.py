@@ -1,4 +1,4 @@
-"""The page's routes: home, publisher search, a publisher's manifest and history, the log, and two checks.
+"""The page's routes: home, publisher search, a publisher's manifest and history, the log, its peers, and two checks.
 
 Each handler reads what it shows from storage or the query index (never a second copy of either), and
 answers a bad request with an HTML page that says what to fix.  Rows shown are capped (:data:`RECENT`,
@@ -72,6 +72,12 @@ async def log_page(request: web.Request) -> web.Response:
     return render("log.html", log=await _log_state(request), recent=recent)
 
 
+async def peers_page(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    peers = await service.federation.states() if service.federation is not None else await service.storage.peers()
+    return render("peers.html", peers=peers, forks=await service.storage.evidence(LISTED))
+
+
 async def check_url_or_text(request: web.Request) -> web.Response:
     """A URL (path rules of its own origin's manifest) or a caption (publishers' names in it)."""
     url, text = request.query.get("url", "").strip(), request.query.get("text", "").strip()
@@ -131,6 +137,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/search", search)
     app.router.add_get("/publisher", publisher)
     app.router.add_get("/log", log_page)
+    app.router.add_get("/peers", peers_page)
     app.router.add_get("/check", check_url_or_text)
     app.router.add_post("/check/image", check_image)
     for path, (name, media_type) in STATIC.items():

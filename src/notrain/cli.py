@@ -720,7 +720,10 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
 
 @main.command("filter")
 @click.argument("input_path", metavar="IN", type=click.Path(exists=True, path_type=Path))
-@click.option("--bundle", "bundle_path", type=_FILE, required=True, help="A bundle of signed manifests (each verified on load).")
+@click.option("--bundle", "bundle_path", type=_FILE, help="A bundle of signed manifests (each verified on load).")
+@click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A snapshot directory from 'notrain snapshot pull' (verified again on load).")
+@click.option("--log-key", type=_Text(), help="With --snapshot: the log's verifier key (default: the one the pull saved).")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True, help="Kept rows: a file, or a directory for a directory of shards.")
 @click.option("--url-col", default="url", show_default=True, help="The column of image URLs.")
 @click.option("--caption-col", help="The column of captions, checked for opted-out names.")
@@ -731,30 +734,83 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
 @click.option("--names", type=click.Choice(["drop", "strip"]), default="drop", show_default=True, help="A caption with an opted-out name: drop the row, or strip the name.")
 @click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, path_type=Path), help="Refused rows with reason and evidence (default: OUT.rejected.EXT).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="The JSON report (default: OUT.report.json, or notrain-report.json in OUT).")
+@click.option("--receipt-key", type=_FILE, help="Sign a filtering receipt with this private key (JWK) into OUT.receipt.json.")
 @click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=65536, show_default=True)
 @force_option
 @json_option
-def filter_(input_path, bundle_path, out_path, url_col, caption_col, sha256_col, pdq_col, purpose, unknown, names,
-            rejected_path, report_path, batch_size, force, as_json) -> None:
+def filter_(input_path, bundle_path, snapshot_path, log_key, out_path, url_col, caption_col, sha256_col, pdq_col, purpose, unknown, names,
+            rejected_path, report_path, receipt_key, batch_size, force, as_json) -> None:
     """Drop the rows of a URL/caption dataset (parquet, CSV, JSONL) whose publishers opted out, before download."""
     from .fetch.sources import LocalSource  # pyarrow loads only here
-    from .filter import BatchFilter, Columns
+    from .filter import BatchFilter, Columns, receipts
     from .filter import run as filter_run
+    from .filter.sources import SnapshotFilterSource
 
-    source = LocalSource(bundle_path)
-    core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names)
-    options = filter_run.Options(Columns(url_col, caption_col, sha256_col, pdq_col), batch_size, force)
+    if (bundle_path is None) == (snapshot_path is None):
+        raise click.UsageError("give exactly one source: --bundle FILE or --snapshot DIR")
+    if log_key is not None and snapshot_path is None:
+        raise click.UsageError("--log-key goes with --snapshot")
+    key = load_private_key(receipt_key) if receipt_key else None
+    receipt = receipts.receipt_path(out_path)
+    if key is not None and receipt.exists() and not force:
+        raise NotrainError(f"{receipt} exists (use --force to overwrite)", code="E_EXISTS", where=str(receipt))
+    if snapshot_path is not None:
+        source = SnapshotFilterSource(snapshot_path, log_key=log_key)
+        core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names, prefilter=source.prefilter())
+    else:
+        source = LocalSource(bundle_path)
+        core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names)
+    columns = Columns(url_col, caption_col, sha256_col, pdq_col)
+    options = filter_run.Options(columns, batch_size, force)
 
     def progress(total: int):
         return click.progressbar(length=total, label="filtering", file=sys.stderr, show_percent=True)
 
     report = filter_run.run(source, core, input_path, out_path, rejected=rejected_path, report=report_path, options=options,
                             progress_factory=progress)
+    if key is not None:
+        receipts.write_receipt(receipt, receipts.receipt_of(report, core, columns, key, _now()))
+        report["receipt"] = str(receipt)
     if as_json:
         _emit(report)
     else:
         _echo(f"kept {report['kept']} of {report['rows']} rows ({report['rejected']} refused, {report['stripped']} captions stripped); "
-              f"report: {report['report']}")
+              f"report: {report['report']}" + (f"; receipt: {receipt}" if key is not None else ""))
+
+
+# -- receipt ----------------------------------------------------------------------------
+
+
+@main.group()
+def receipt() -> None:
+    """Check a filtering receipt: its signature, and the files it names."""
+
+
+@receipt.command("verify")
+@click.argument("receipt_path", metavar="RECEIPT", type=_FILE)
+@click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), help="The filter's input: re-hash it and compare.")
+@click.option("--output", "output_path", type=click.Path(exists=True, path_type=Path), help="The kept rows: re-hash them and compare.")
+@click.option("--builder", type=_Text(), help="The did:key the receipt must be signed by.")
+@json_option
+def receipt_verify(receipt_path, input_path, output_path, builder, as_json) -> None:
+    """Verify RECEIPT (signed by its builder's did:key) and, if given, that the files are the ones it names."""
+    from .core.filterreceipt import MAX_PAYLOAD_BYTES, verify_receipt
+    from .filter import receipts
+
+    verified = verify_receipt(_read(receipt_path, 2 * MAX_PAYLOAD_BYTES), now=_now(), builder=builder)
+    if input_path is not None:
+        receipts.check_input(verified.files("input"), input_path)
+    if output_path is not None:
+        receipts.check_output(verified.files("output"), output_path)
+    doc, counts = verified.payload, verified.payload["counts"]
+    if as_json:
+        _emit({"ok": True, "payload_sha256": verified.digest, "checked": {"input": input_path is not None, "output": output_path is not None},
+               **doc})
+        return
+    source = doc["source"].get("snapshot") or doc["source"]["bundle"]
+    _echo(f"receipt by {doc['builder']} at {doc['time']}: {counts['kept']} of {counts['rows']} rows kept for {doc['purpose']}")
+    _echo(f"  source: {'snapshot ' + source['id'] + ' of ' + source['log'] + ' at size ' + str(source['size']) if 'id' in source else 'bundle ' + source['sha256']}")
+    _echo(f"  input {doc['input']['sha256']}{' (checked)' if input_path else ''}, output {doc['output']['sha256']}{' (checked)' if output_path else ''}")
 
 
 # -- doctor -----------------------------------------------------------------------------
@@ -834,6 +890,10 @@ class _Age(click.ParamType):
 
 _log_key_option = click.option("--log-key", required=True, type=_Text(), help="The log's verifier key (a signed-note vkey).")
 _max_age_option = click.option("--max-age", type=_Age(), help="Refuse a snapshot logged longer ago than this (7d, 12h...).")
+_witness_option = click.option("--witness", "witnesses", type=_Text(), multiple=True, help="A witness's cosigner vkey (repeatable).")
+_min_cosignatures_option = click.option(
+    "--min-cosignatures", "--min-witnesses", "min_witnesses", type=click.IntRange(0, 16), default=0, show_default=True,
+    help="Valid cosignatures by this many distinct --witness keys required on the log's checkpoint.")
 
 
 @main.group()
@@ -846,8 +906,8 @@ def snapshot() -> None:
 @_log_key_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="The snapshot directory (replaced atomically).")
 @_max_age_option
-@click.option("--witness", "witnesses", type=_Text(), multiple=True, help="A witness's cosigning vkey (repeatable).")
-@click.option("--min-witnesses", type=click.IntRange(0, 32), default=0, show_default=True, help="Cosignatures required among --witness.")
+@_witness_option
+@_min_cosignatures_option
 @json_option
 def snapshot_pull(url, log_key, out, max_age, witnesses, min_witnesses, as_json) -> None:
     """Fetch the latest snapshot of the aggregator at URL, check it against its log, write it to OUT."""
@@ -862,8 +922,8 @@ def snapshot_pull(url, log_key, out, max_age, witnesses, min_witnesses, as_json)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_log_key_option
 @_max_age_option
-@click.option("--witness", "witnesses", type=_Text(), multiple=True, help="A witness's cosigning vkey (repeatable).")
-@click.option("--min-witnesses", type=click.IntRange(0, 32), default=0, show_default=True, help="Cosignatures required among --witness.")
+@_witness_option
+@_min_cosignatures_option
 @json_option
 def snapshot_verify(directory, log_key, max_age, witnesses, min_witnesses, as_json) -> None:
     """Check a snapshot directory offline: checkpoint, inclusion, consistency, every part."""

@@ -59,12 +59,16 @@ class BatchFilter:
     caption without them is refused by nothing (the new caption is in ``notrain_caption``).
     """
 
-    def __init__(self, catalog: Catalog, *, purpose: str = TRAIN_AI, unknown_as: State = State.ALLOWED, names: str = "drop") -> None:
+    def __init__(self, catalog: Catalog, *, purpose: str = TRAIN_AI, unknown_as: State = State.ALLOWED, names: str = "drop",
+                 prefilter=None) -> None:
+        """``prefilter``: a source's own bulk probes, ``url_rows(urls)`` and ``work_rows(sha256)`` (a snapshot's
+        filters, filter/sources.py); without one, the catalog's hosts with rules and its works' SHA-256."""
         if purpose not in CATEGORIES:
             raise FilterError(f"unknown purpose {purpose!r}; one of {', '.join(CATEGORIES)}", code="E_FILTER_OPTION")
         if names not in ("drop", "strip"):
             raise FilterError("names is 'drop' or 'strip'", code="E_FILTER_OPTION")
         self.catalog, self.purpose, self.unknown_as, self.names = catalog, purpose, unknown_as, names
+        self.prefilter = prefilter
         self._with_rules = hosts_with_rules(catalog)
         self._names = NamePrefilter(catalog)
         self._sha256 = sorted({w.sha256 for m in catalog.manifests() for w in m.works if w.sha256 is not None})
@@ -84,7 +88,7 @@ class BatchFilter:
         captions = _column(batch, columns.caption, string=True) if columns.caption else None
         sha256 = _column(batch, columns.sha256, string=False) if columns.sha256 else None
         pdq = _column(batch, columns.pdq, string=False) if columns.pdq else None
-        url_rows = rows_needing_rules(urls, self._with_rules)
+        url_rows = self.prefilter.url_rows(urls) if self.prefilter is not None else rows_needing_rules(urls, self._with_rules)
         name_rows = self._names.candidates(captions) if captions is not None else np.zeros(len(batch), bool)
         work_rows = self._work_rows(sha256, pdq, len(batch))
         extra_rows = np.fromiter(map(bool, extra), bool, len(batch)) if extra is not None else np.zeros(len(batch), bool)
@@ -114,7 +118,9 @@ class BatchFilter:
 
     def _work_rows(self, sha256: pa.Array | None, pdq: pa.Array | None, size: int) -> np.ndarray:
         rows = np.zeros(size, bool)
-        if sha256 is not None and self._sha256:
+        if sha256 is not None and self.prefilter is not None:
+            rows |= self.prefilter.work_rows(sha256)
+        elif sha256 is not None and self._sha256:
             if pa.types.is_string(sha256.type) or pa.types.is_large_string(sha256.type):
                 probed = pc.is_in(pc.ascii_lower(sha256), value_set=pa.array([h.hex() for h in self._sha256], pa.string()))
             else:

@@ -174,8 +174,9 @@ def report_of(source: ManifestSource, core: BatchFilter, files: list[dict], skip
             counter.update(file[key])
     described = source.describe()
     cited = {k: v for k, v in described.items() if k not in ("manifests", "rejected")}
-    cited["manifests"] = len(described.get("manifests", ()))
-    cited["rejected_entries"] = described.get("rejected", [])
+    if "manifests" in described:  # a bundle; a snapshot cites its id, checkpoint and proofs instead
+        cited["manifests"] = len(described["manifests"])
+        cited["rejected_entries"] = described.get("rejected", [])
     return {
         "notrain-filter-report": REPORT_VERSION,
         "purpose": core.purpose,

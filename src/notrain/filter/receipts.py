@@ -1,0 +1,85 @@
+"""Filtering receipts for ``notrain filter`` runs: hashing the files and signing what the report says.
+
+The receipt's rules are core's (:mod:`notrain.core.filterreceipt`); this module does the I/O around
+them.  Each input and kept file is hashed once more after the run (streamed, 1 MiB at a time), so the
+digests are of the files as they are on disk when the receipt is signed; ``notrain receipt verify``
+hashes them the same way.  Input files are named as the filter names them (a file by its name, a
+directory's shards by theirs), kept files likewise, so a receipt does not depend on where the
+directories are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime
+from pathlib import Path
+
+from .. import __version__
+from ..core.filterreceipt import FileDigest, check_files, files_json, sign_receipt
+from ..core.keys import PrivateKey
+from ..core.manifest import format_timestamp
+from .batch import BatchFilter, Columns
+from .run import shards_of
+
+CHUNK = 1 << 20
+
+
+def receipt_path(out: Path) -> Path:
+    """Where ``notrain filter --receipt-key`` writes the receipt: beside the output, file or directory."""
+    return out.with_name(f"{out.name}.receipt.json")
+
+
+def hash_file(path: Path) -> FileDigest:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return FileDigest(path.name, size, digest.digest())
+
+
+def receipt_of(report: dict, core: BatchFilter, columns: Columns, key: PrivateKey, now: datetime) -> bytes:
+    """The signed receipt of a run from its report (which names every input and kept file)."""
+    source = report["source"]
+    if source["kind"] == "snapshot":
+        cited = {"snapshot": {name: source[name] for name in ("id", "log", "size", "root")}}
+    else:
+        cited = {"bundle": {"sha256": source["sha256"]}}
+    doc = {
+        "notrain-filtering-receipt": 1,
+        "builder": key.public.did_key,
+        "time": format_timestamp(now),
+        "tool": f"notrain {__version__}",
+        "purpose": core.purpose,
+        "unknown": core.unknown_as.value,
+        "names": core.names,
+        "columns": {name: value for name, value in vars(columns).items() if value is not None},
+        "source": cited,
+        "input": files_json([hash_file(Path(f["input"])) for f in report["files"]]),
+        "output": files_json([hash_file(Path(f["output"])) for f in report["files"]]),
+        "counts": {"rows": report["rows"], "kept": report["kept"], "refused": report["rejected"], "stripped": report["stripped"],
+                   "by_reason": report["by_reason"]},
+    }
+    return sign_receipt(doc, key)
+
+
+def write_receipt(path: Path, envelope: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(envelope)
+    os.replace(partial, path)
+
+
+def check_input(listed: list[FileDigest], input_path: Path) -> None:
+    """That the file, or the directory's shards (those the filter reads), are exactly the receipt's inputs."""
+    check_files(listed, [hash_file(path) for path in shards_of(input_path)], "input")
+
+
+def check_output(listed: list[FileDigest], output_path: Path) -> None:
+    """That the kept file, or each kept file the receipt names in the directory, is the one it names
+    (a directory also holds refused rows, reports and markers, which the receipt does not cover)."""
+    if output_path.is_dir():
+        found = [hash_file(output_path / f.name) for f in listed if (output_path / f.name).is_file()]
+    else:
+        found = [hash_file(output_path)]
+    check_files(listed, found, "output")

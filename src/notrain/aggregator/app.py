@@ -2,7 +2,8 @@
 
 Startup (cleanup contexts, torn down in reverse): open and migrate storage -> load or create the log key
 -> start the sequencer task (it stands by if another process sequences the same database), the snapshot
-builder and the federation rounds (both run only in the sequencing process).  Requests are
+builder and the federation rounds (both run only in the sequencing process) -> witnessing, when configured
+(:mod:`.witness`).  Requests are
 capped at ``server.max_body_bytes`` and every error is answered as coded JSON by one middleware.
 Middlewares, outermost first: metrics (every answer counted and timed), coded errors, the write guard
 (rate limit and pushback, :mod:`.limits`), submission outcomes.  Every response carries
@@ -40,6 +41,7 @@ from .snapshots import SnapshotBuilder
 from .state import SERVICE, Service
 from .storage import open_storage
 from .web import setup as setup_web_page
+from .witness.service import setup as setup_witnessing
 
 log = logging.getLogger("notrain.aggregator")
 CONFIG = web.AppKey("config", Config)
@@ -63,6 +65,7 @@ def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     v1.setup(app)
     check.setup(app)
     snapshots_api.setup(app)
+    setup_witnessing(app, config)
     peers_api.setup(app)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/readyz", _ready)

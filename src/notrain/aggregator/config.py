@@ -21,6 +21,8 @@ never a surprise an hour into a crawl.  The file looks like::
     batch_max = 1024                            # entries integrated at once at most
     max_merge_delay = 60                        # seconds a receipt promises inclusion within
     max_pending = 100_000                       # pending entries beyond which submissions get 503 (pushback)
+    witnesses = ["https://witness.example/witness#witness.example/w1+1a2b3c4d+BA..."]  # URL#VKEY: asked to cosign each checkpoint
+    witness_timeout = 10.0                      # seconds one round of asking every witness may take
 
     [crawl]
     origins = ["https://example.com"]
@@ -36,6 +38,11 @@ never a surprise an hour into a crawl.  The file looks like::
     [snapshots]
     interval = 300                              # seconds between checks whether the log grew (then a snapshot is built)
     public_url = "https://aggregator.example"   # where this service is reached; empty: http://<server.host>:<server.port>
+
+    [witness]                                   # this aggregator as a witness (POST /witness/add-checkpoint)
+    logs = ["peer.example/log+1a2b3c4d+AQ..."]  # note vkeys of the logs it cosigns; each key's name is the log's origin
+    name = "aggregator.example/witness"         # its cosigner name; empty: <log.origin>/witness
+    key_file = "/var/lib/notrain/witness-key.jwk"  # Ed25519, created on first start; never the log's key
 
     [federation]
     interval = 30                               # seconds between two pulls of every peer
@@ -54,7 +61,8 @@ from urllib.parse import urlsplit
 
 from ..core.errors import NotrainError
 from ..core.manifest import canonical_origin
-from ..core.note import NoteVerifier
+from ..core.note import COSIGNATURE_V1, ED25519, NoteVerifier
+from ..core.witnessing import MAX_WITNESSES
 
 
 class ConfigError(NotrainError):
@@ -91,6 +99,8 @@ class LogConfig:
     batch_max: int = 1024
     max_merge_delay: int = 60
     max_pending: int = 100_000
+    witnesses: tuple[str, ...] = ()  # URL#VKEY of each witness asked to cosign checkpoints
+    witness_timeout: float = 10.0
 
     def check(self) -> None:
         # C2SP tlog-checkpoint: the origin line is a non-empty, printable, space-free schema-less URL.
@@ -100,6 +110,10 @@ class LogConfig:
         _range("log.batch_max", self.batch_max, 1, 65536)
         _range("log.max_merge_delay", self.max_merge_delay, 1, 86400)
         _range("log.max_pending", self.max_pending, 1, 10_000_000)
+        _range("log.witness_timeout", self.witness_timeout, 0.1, 300)
+        keys = [witness_url(spec)[1].to_vkey() for spec in self.witnesses]
+        if len(set(keys)) != len(keys) or len(keys) > MAX_WITNESSES:
+            raise ConfigError(f"log.witnesses: at most {MAX_WITNESSES}, each key once", where="log.witnesses")
         if self.max_merge_delay < self.checkpoint_interval:
             raise ConfigError("log.max_merge_delay must be at least log.checkpoint_interval", where="log.max_merge_delay")
 
@@ -175,6 +189,42 @@ class PeerConfig:
 
 
 @dataclass(frozen=True)
+class WitnessConfig:
+    """This aggregator as a witness of other logs (spec/log.md, "Witnesses"): their note vkeys, each
+    key's name being the log's origin, and its own cosigner name and key (never the log's key)."""
+
+    logs: tuple[str, ...] = ()
+    name: str = ""  # empty: "<log.origin>/witness"
+    key_file: str = ""  # empty: witness-key.jwk in the data directory
+
+    def check(self) -> None:
+        origins = [_vkey("witness.logs", vkey, ED25519).name for vkey in self.logs]
+        if len(set(origins)) != len(origins):
+            raise ConfigError("witness.logs: one key per log origin", where="witness.logs")
+        if self.name and (not self.name.isprintable() or " " in self.name or "+" in self.name or len(self.name.encode()) > 256):
+            raise ConfigError("witness.name is a note key name: printable, no spaces nor '+'", where="witness.name")
+
+
+def _vkey(name: str, vkey: str, kind: int) -> NoteVerifier:
+    try:
+        verifier = NoteVerifier.from_vkey(vkey)
+    except NotrainError as error:
+        raise ConfigError(f"{name}: {error.message}: {vkey[:100]!r}", where=name) from None
+    if verifier.kind != kind:
+        raise ConfigError(f"{name}: {verifier.name} is not a {'log (type 0x01)' if kind == ED25519 else 'cosigner (type 0x04)'} key", where=name)
+    return verifier
+
+
+def witness_url(spec: str) -> tuple[str, NoteVerifier]:
+    """A ``log.witnesses`` entry, ``URL#VKEY``: the witness's submission prefix and its cosigner key."""
+    url, _, vkey = spec.partition("#")
+    parts = urlsplit(url)
+    if not url.isascii() or " " in url or parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError("log.witnesses: each is URL#VKEY, the witness's http(s) submission prefix and cosigner key", where="log.witnesses")
+    return url.rstrip("/"), _vkey("log.witnesses", vkey, COSIGNATURE_V1)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("notrain-data")
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -184,10 +234,12 @@ class Config:
     submissions: SubmissionsConfig = field(default_factory=SubmissionsConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
+    witness: WitnessConfig = field(default_factory=WitnessConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
     peers: tuple[PeerConfig, ...] = ()
 
     def __post_init__(self) -> None:
+        self.witness.check()
         for section in (self.server, self.storage, self.log, self.crawl, self.submissions, self.accounts, self.snapshots, self.federation, *self.peers):
             section.check()
         origins = [peer.origin for peer in self.peers]
@@ -201,6 +253,14 @@ class Config:
     @property
     def log_key_path(self) -> Path:
         return Path(self.log.key_file) if self.log.key_file else self.data_dir / "log-key.jwk"
+
+    @property
+    def witness_key_path(self) -> Path:
+        return Path(self.witness.key_file) if self.witness.key_file else self.data_dir / "witness-key.jwk"
+
+    @property
+    def witness_name(self) -> str:
+        return self.witness.name or f"{self.log.origin}/witness"
 
     @property
     def public_url(self) -> str:
@@ -220,6 +280,7 @@ _SECTIONS = {
     "submissions": SubmissionsConfig,
     "accounts": AccountsConfig,
     "snapshots": SnapshotsConfig,
+    "witness": WitnessConfig,
     "federation": FederationConfig,
 }
 MAX_CONFIG_BYTES = 1024 * 1024

@@ -10,7 +10,9 @@ With the log's verifier key (``log_key``, a signed-note vkey) it cannot withhold
 checkpoint must carry the log's signature, and each envelope is accepted only with an inclusion proof
 against it (the entry is read from its tlog-tiles entry bundle, so its bytes are the envelope's), so what
 the crawl honoured is in a public, append-only log.  :meth:`AggregatorSource.describe` cites that
-checkpoint in the compliance report.
+checkpoint in the compliance report.  With ``witnesses`` (cosigner vkeys) and ``min_cosignatures`` *k*,
+the checkpoint must also carry valid cosignatures by *k* distinct ones of them (spec/log.md, "Witnesses"),
+so the log cannot show this crawl a history it does not show those witnesses.
 
 Loading happens once, when the catalog is first asked for, in a thread of its own with its own event
 loop (the caller may be running one: Scrapy's reactor, at crawl start).
@@ -28,7 +30,7 @@ import aiohttp
 
 from ..core import b64, dsse, ijson
 from ..core.catalog import Catalog
-from ..core.checkpoint import SignedCheckpoint, open_checkpoint
+from ..core.checkpoint import SignedCheckpoint
 from ..core.errors import NotrainError
 from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ..core.logentry import parse_entry
@@ -37,6 +39,7 @@ from ..core.merkle import leaf_hash, verify_inclusion
 from ..core.note import NoteVerifier
 from ..core.tiles import ENTRIES, MAX_BUNDLE_BYTES, TILE_WIDTH, TileId, decode_bundle, tile_width
 from ..core.verify import trusted_keys, verify_manifest
+from ..core.witnessing import WitnessPolicy
 from .http import HttpClient
 from .manifests import KEYSET_PATH
 from .sources import Rejected, SourceError
@@ -49,12 +52,14 @@ MAX_PROOF_BYTES = 64 * 1024
 CONCURRENCY = 8
 
 
-def parse_source(spec: str) -> AggregatorSource:
-    """``aggregator+URL`` or ``aggregator+URL#VKEY`` (the log's verifier key) as a source."""
+def parse_source(spec: str, *, witnesses: tuple[str, ...] = (), min_cosignatures: int = 0) -> AggregatorSource:
+    """``aggregator+URL`` or ``aggregator+URL#VKEY`` (the log's verifier key) as a source; the witness
+    policy, if any, applies only with a log key (a source without one has no checkpoint to cosign)."""
     if not spec.startswith(SCHEME_PREFIX):
         raise SourceError(f"an aggregator source is spelled {SCHEME_PREFIX}URL[#VKEY]", where=spec[:100])
     url, _, vkey = spec[len(SCHEME_PREFIX):].partition("#")
-    return AggregatorSource(url, log_key=vkey or None)
+    policy = {"witnesses": witnesses, "min_cosignatures": min_cosignatures} if vkey else {}
+    return AggregatorSource(url, log_key=vkey or None, **policy)
 
 
 @dataclass
@@ -63,6 +68,8 @@ class AggregatorSource:
 
     url: str
     log_key: str | None = None
+    witnesses: tuple[str, ...] = ()
+    min_cosignatures: int = 0
     max_publishers: int = MAX_PUBLISHERS
     timeout: float = 30.0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -77,6 +84,9 @@ class AggregatorSource:
             raise SourceError("an aggregator is an http(s) URL", where=self.url[:100])
         self.url = self.url.rstrip("/")
         self._verifier = NoteVerifier.from_vkey(self.log_key) if self.log_key else None
+        self._policy = WitnessPolicy.from_vkeys(tuple(self.witnesses), self.min_cosignatures)
+        if self.witnesses and self._verifier is None:
+            raise SourceError("witnesses cosign a log's checkpoint: give the log's key too", where="witnesses")
 
     def catalog(self) -> Catalog:
         if self._catalog is None:
@@ -92,6 +102,7 @@ class AggregatorSource:
             "url": self.url,
             "log": self._verifier.name if self._verifier else None,
             "checkpoint": checkpoint.data.decode("utf-8") if checkpoint else None,
+            "witnesses": sorted({v.name for v in checkpoint.cosignatures}) if checkpoint else [],
             "size": checkpoint.checkpoint.size if checkpoint else None,
             "manifests": [
                 {"publisher": m.publisher, "sequence": m.sequence, "digest": m.digest, "log_index": self._log_index.get(m.publisher),
@@ -111,7 +122,7 @@ class AggregatorSource:
             if self._verifier is not None:
                 note = await reader.get("/log/checkpoint", MAX_CHECKPOINT_BYTES)
                 try:
-                    self._checkpoint = open_checkpoint(note, self._verifier.name, self._verifier)
+                    self._checkpoint = self._policy.open(note, self._verifier.name, self._verifier)
                 except NotrainError as error:
                     raise SourceError(f"{self.url}: the checkpoint does not verify: {error}", where="/log/checkpoint") from None
             publishers = await reader.publishers()

@@ -21,12 +21,13 @@ from .snapshots import LOG_KEY_FILE, MAX_JSON_BYTES, SCHEME_PREFIX, Evidenced, T
 from .sources import SourceError
 
 
-def parse_source(spec: str) -> SnapshotSource:
-    """``snapshot:DIR`` (checked with the log key the pull saved there) or ``snapshot:DIR#VKEY``."""
+def parse_source(spec: str, *, witnesses: tuple[str, ...] = (), min_cosignatures: int = 0) -> SnapshotSource:
+    """``snapshot:DIR`` (checked with the log key the pull saved there) or ``snapshot:DIR#VKEY``, and
+    the witness policy its checkpoint must meet."""
     if not spec.startswith(SCHEME_PREFIX) or len(spec) == len(SCHEME_PREFIX):
         raise SourceError(f"a snapshot source is spelled {SCHEME_PREFIX}DIR[#VKEY]", where=spec[:100])
     path, _, vkey = spec[len(SCHEME_PREFIX):].partition("#")
-    return SnapshotSource(Path(path), log_key=vkey or None)
+    return SnapshotSource(Path(path), log_key=vkey or None, witnesses=witnesses, min_cosignatures=min_cosignatures)
 
 
 @dataclass
@@ -34,11 +35,14 @@ class SnapshotSource:
     """The works and names of a snapshot on disk, re-verified when loaded (no network at all).
 
     Without ``log_key``, the key saved by the pull (``log.vkey``) is used: it is the one the operator
-    gave ``notrain snapshot pull``, and the checkpoint, inclusion and digests are all checked again."""
+    gave ``notrain snapshot pull``, and the checkpoint, inclusion and digests are all checked again.
+    With ``witnesses``, the saved checkpoint must carry cosignatures by ``min_cosignatures`` of them."""
 
     path: Path
     log_key: str | None = None
     max_age: timedelta | None = None
+    witnesses: tuple[str, ...] = ()  # cosigner vkeys; at least ``min_cosignatures`` of them must have cosigned the checkpoint
+    min_cosignatures: int = 0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _catalog: SnapshotCatalog | None = None
     _evidenced: Evidenced | None = None
@@ -46,7 +50,7 @@ class SnapshotSource:
     def catalog(self) -> SnapshotCatalog:
         if self._catalog is None:
             key = self.log_key or read_file(self.path / LOG_KEY_FILE, MAX_JSON_BYTES).decode("ascii", "replace").strip()
-            self._evidenced = verify(self.path, Trust(key, max_age=self.max_age), now=self.now)
+            self._evidenced = verify(self.path, Trust(key, tuple(self.witnesses), self.min_cosignatures, self.max_age), now=self.now)
             self._catalog = SnapshotCatalog(self._evidenced.snapshot, now=self.now)
         return self._catalog
 

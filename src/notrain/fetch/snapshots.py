@@ -36,16 +36,17 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..core import b64, ijson
-from ..core.checkpoint import SignedCheckpoint, open_checkpoint
+from ..core.checkpoint import SignedCheckpoint
 from ..core.errors import NotrainError
 from ..core.logentry import LogEntry, parse_entry
-from ..core.logerrors import LogEntryError, NoteError, ProofError
+from ..core.logerrors import LogEntryError, ProofError
 from ..core.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from ..core.note import NoteVerifier, open_note
 from ..core.snapshot import MAX_DESCRIPTOR_BYTES, Snapshot, load, parse_descriptor, parts_from_statements
 from ..core.snapshotdelta import apply as apply_delta
 from ..core.snapshoterrors import SnapshotError
 from ..core.tiles import ENTRIES, MAX_BUNDLE_BYTES, TILE_WIDTH, TileId, decode_bundle, tile_width
+from ..core.witnessing import WitnessPolicy
 from .sources import SourceError
 
 SCHEME_PREFIX = "snapshot:"  # NOTRAIN_SOURCES spelling: snapshot:DIR[#VKEY]
@@ -59,7 +60,8 @@ CHUNK = 256 * 1024
 @dataclass(frozen=True)
 class Trust:
     """What a snapshot must prove: the log's verifier key, the witnesses whose cosignatures count
-    (at least ``min_witnesses`` of them, distinct), and the oldest acceptable snapshot."""
+    (at least ``min_witnesses`` of them, distinct: core's :class:`~notrain.core.witnessing.WitnessPolicy`),
+    and the oldest acceptable snapshot."""
 
     log_key: str
     witnesses: tuple[str, ...] = ()
@@ -67,8 +69,7 @@ class Trust:
     max_age: timedelta | None = None
 
     def __post_init__(self) -> None:
-        if not 0 <= self.min_witnesses <= len(self.witnesses):
-            raise NoteError(f"{self.min_witnesses} witnesses required but {len(self.witnesses)} given", where="witnesses")
+        object.__setattr__(self, "_policy", WitnessPolicy.from_vkeys(self.witnesses, self.min_witnesses))  # checked once, here
 
     @property
     def log(self) -> NoteVerifier:
@@ -77,12 +78,7 @@ class Trust:
     def open(self, note: bytes) -> SignedCheckpoint:
         """The checkpoint, signed by the log and cosigned by enough of the witnesses."""
         log = self.log
-        signed = open_checkpoint(note, log.name, log, [NoteVerifier.from_vkey(w) for w in self.witnesses])
-        cosigners = {(v.name, v.key_id) for v in signed.cosignatures}
-        if len(cosigners) < self.min_witnesses:
-            raise NoteError(f"{len(cosigners)} witness cosignatures, {self.min_witnesses} required",
-                            code="E_NOTE_UNKNOWN_KEY", where="cosignatures")
-        return signed
+        return self._policy.open(note, log.name, log)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ through *sources*: each entry of ``NOTRAIN_SOURCES`` is one
   ``notrain snapshot pull``, :class:`~notrain.fetch.snapshot_source.SnapshotSource`,
   checked again offline (checkpoint, inclusion, every part) when the crawl
   starts; without a key, the one the pull was given (saved in the directory);
+* either of the two above with a witness policy (spec/log.md, "Witnesses"): the dict keys
+  ``"witnesses"`` (a list of cosigner vkeys) and ``"min_cosignatures"`` (an integer *k*), or for
+  every aggregator and snapshot source that sets neither, the settings ``NOTRAIN_WITNESSES`` and
+  ``NOTRAIN_MIN_COSIGNATURES``: the log's checkpoint must carry valid cosignatures by *k* distinct
+  ones of those witnesses, or the crawl stops at start;
 * a path (a :class:`pathlib.Path`, or a string ending in ``.json`` or
   containing a ``/``): a local bundle, :class:`~notrain.fetch.sources.LocalSource`;
 * any other string: the import path of a source class (or object), so an
@@ -55,6 +60,8 @@ from ..fetch.snapshot_source import parse_source as parse_snapshot_source
 from ..fetch.snapshots import SCHEME_PREFIX as SNAPSHOT_PREFIX
 from ..fetch.sources import LocalSource, ManifestSource
 from .options import SettingsError
+
+POLICY = ("witnesses", "min_cosignatures")  # a source dict's witness policy keys
 
 
 class Sources:
@@ -96,22 +103,40 @@ def load_sources(entries: Iterable[object], crawler: Crawler) -> Sources:
     return Sources(sources)
 
 
-def _source(entry: object, crawler: Crawler) -> ManifestSource:
+def _witness_settings(crawler: Crawler | None) -> dict:
+    """The witness policy every aggregator and snapshot source gets unless its dict sets its own."""
+    settings = crawler.settings if crawler is not None else None
+    if settings is None:
+        return {"witnesses": (), "min_cosignatures": 0}
+    return {"witnesses": tuple(settings.getlist("NOTRAIN_WITNESSES", [])), "min_cosignatures": settings.getint("NOTRAIN_MIN_COSIGNATURES", 0)}
+
+
+def _policy(entry: dict, defaults: dict) -> dict:
+    if not ("witnesses" in entry or "min_cosignatures" in entry):
+        return defaults
+    witnesses, minimum = entry.get("witnesses", []), entry.get("min_cosignatures", 0)
+    if not isinstance(witnesses, list) or not all(isinstance(w, str) for w in witnesses) or type(minimum) is not int:
+        raise SettingsError("NOTRAIN_SOURCES: 'witnesses' is a list of cosigner vkeys and 'min_cosignatures' an integer")
+    return {"witnesses": tuple(witnesses), "min_cosignatures": minimum}
+
+
+def _source(entry: object, crawler: Crawler | None) -> ManifestSource:
+    witnessed = _witness_settings(crawler)
     try:
         if isinstance(entry, str) and entry.startswith(SCHEME_PREFIX):
-            return parse_source(entry)
+            return parse_source(entry, **witnessed)
         if isinstance(entry, dict) and "aggregator" in entry:
-            if set(entry) - {"aggregator", "log_key"}:
-                raise SettingsError(f"NOTRAIN_SOURCES: an aggregator source has 'aggregator' and 'log_key' only, not {sorted(entry)}")
-            return AggregatorSource(entry["aggregator"], log_key=entry.get("log_key"))
+            if set(entry) - {"aggregator", "log_key", *POLICY}:
+                raise SettingsError(f"NOTRAIN_SOURCES: an aggregator source has 'aggregator', 'log_key' and a witness policy only, not {sorted(entry)}")
+            return AggregatorSource(entry["aggregator"], log_key=entry.get("log_key"), **_policy(entry, witnessed))
         if isinstance(entry, str) and entry.startswith(SNAPSHOT_PREFIX):
-            return parse_snapshot_source(entry)
+            return parse_snapshot_source(entry, **witnessed)
         if isinstance(entry, dict) and "snapshot" in entry:
             max_age = entry.get("max_age")
-            if set(entry) - {"snapshot", "log_key", "max_age"} or not (max_age is None or (type(max_age) is int and max_age > 0)):
-                raise SettingsError(f"NOTRAIN_SOURCES: a snapshot source has 'snapshot', 'log_key' and 'max_age' (seconds) only, not {entry!r}"[:300])
+            if set(entry) - {"snapshot", "log_key", "max_age", *POLICY} or not (max_age is None or (type(max_age) is int and max_age > 0)):
+                raise SettingsError(f"NOTRAIN_SOURCES: a snapshot source has 'snapshot', 'log_key', 'max_age' (seconds) and a witness policy only, not {entry!r}"[:300])
             return SnapshotSource(Path(entry["snapshot"]), log_key=entry.get("log_key"),
-                                  max_age=None if max_age is None else timedelta(seconds=max_age))
+                                  max_age=None if max_age is None else timedelta(seconds=max_age), **_policy(entry, witnessed))
     except NotrainError as error:
         raise SettingsError(f"NOTRAIN_SOURCES: {error}") from None
     if isinstance(entry, os.PathLike) or (isinstance(entry, str) and (entry.endswith(".json") or "/" in entry)):

@@ -5,7 +5,8 @@ Everything here is a plain GET of stored bytes, so the same files can be mirrore
 server or CDN.  Full tiles and bundles never change (``immutable``, a year); partial ones and the
 checkpoint change as the log grows (a few seconds).  Routing is by path only; a path that is not the one
 canonical spelling of a tile is a 404, as tlog-tiles asks.  A body is named by its digest, so it never
-changes either.  Nothing here signs anything.
+changes either.  Nothing here signs anything: the checkpoint is served with the cosignature lines of
+the witnesses that cosigned exactly it appended (spec/log.md, "Witnesses").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from ...core.logerrors import TileError
 from ...core.tiles import ENTRIES, TILE_WIDTH, parse_tile_path
+from ...core.witnessing import with_cosignatures
 from ..state import SERVICE
 from .errors import ApiError
 
@@ -28,7 +30,9 @@ async def checkpoint(request: web.Request) -> web.Response:
     stored = await request.app[SERVICE].storage.checkpoint()
     if stored is None:
         raise ApiError("the log has no checkpoint yet", code="E_UNAVAILABLE", where="checkpoint")
-    return web.Response(body=stored.note, content_type="text/plain", charset="utf-8", headers={"Cache-Control": FRESH})
+    cosigned = [c.line for c in await request.app[SERVICE].storage.cosignatures() if (c.size, c.root) == (stored.size, stored.root)]
+    note = with_cosignatures(stored.note, cosigned) if cosigned else stored.note
+    return web.Response(body=note, content_type="text/plain", charset="utf-8", headers={"Cache-Control": FRESH})
 
 
 async def tile(request: web.Request) -> web.Response:

@@ -59,6 +59,7 @@ from typing import Protocol
 
 from ...core.errors import PolicyError
 from ...core.verify import Floor, binding, check_sequence
+from ...core.witnessing import Witnessed
 
 MAX_READ = 1000  # rows per read: entries by range, histories, searches, due lists
 TILE_WIDTH = 256  # hashes per full tile, entries per full bundle (tlog-tiles height 8)
@@ -277,6 +278,17 @@ class ForkEvidence:
         return hashlib.sha256(len(self.old).to_bytes(4, "big") + self.old + self.new).digest()
 
 
+@dataclass(frozen=True)
+class Cosignature:
+    """A witness's cosignature line on this log's checkpoint of ``size`` and ``root`` (spec/log.md, "Witnesses")."""
+
+    witness: str  # the witness's cosigner vkey
+    size: int
+    root: bytes
+    line: bytes  # the signature line, ending in a newline
+    received_at: datetime
+
+
 class Sequencer(Protocol):
     """The one writer of the log, alive while ``async with storage.sequencer()`` holds its lock."""
 
@@ -383,3 +395,17 @@ class Storage(Protocol):
 
     async def reset_peer(self, origin: str) -> None:
         """Forget the peer's state (not its evidence): it is pulled as new.  An operator's decision."""
+
+    # witnessing
+    async def witnessed(self, origin: str) -> Witnessed | None:
+        """The latest checkpoint this aggregator cosigned as a witness of the log ``origin``."""
+
+    async def swap_witnessed(self, origin: str, expected: Witnessed | None, new: Witnessed) -> bool:
+        """Store ``new`` if the stored state is still ``expected`` (same size and root; None: none stored);
+        False, and nothing written, otherwise."""
+
+    async def cosignatures(self) -> list[Cosignature]:
+        """The newest cosignature of each witness of this log."""
+
+    async def save_cosignature(self, cosignature: Cosignature) -> None:
+        """Keep it as its witness's newest, unless one on a larger tree is stored."""

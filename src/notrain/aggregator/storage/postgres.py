@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from ...core.witnessing import Witnessed
 from . import migrations, rows
 from .base import (
     MAX_BATCH,
@@ -29,6 +30,7 @@ from .base import (
     Appended,
     Checkpoint,
     CheckpointConflict,
+    Cosignature,
     Entry,
     Floor,
     FloorOutcome,
@@ -293,6 +295,35 @@ class PostgresStorage:
 
     async def reset_peer(self, origin: str) -> None:
         await self._pool.execute("DELETE FROM peers WHERE origin = $1", origin)
+
+
+    # witnessing
+    async def witnessed(self, origin: str) -> Witnessed | None:
+        found = await self._fetch("SELECT size, root, note FROM witnessed_logs WHERE origin = $1", origin)
+        return Witnessed(found[0][0], bytes(found[0][1]), bytes(found[0][2])) if found else None
+
+    async def swap_witnessed(self, origin: str, expected: Witnessed | None, new: Witnessed) -> bool:
+        """One statement each way: an insert that loses to a concurrent one, or an update conditioned on the old state."""
+        now = to_ms(datetime.now(UTC))
+        if expected is None:
+            status = await self._pool.execute(
+                "INSERT INTO witnessed_logs (origin, size, root, note, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                origin, new.size, new.root, new.note, now,
+            )
+        else:
+            status = await self._pool.execute(
+                "UPDATE witnessed_logs SET size = $1, root = $2, note = $3, updated_at = $4 WHERE origin = $5 AND size = $6 AND root = $7",
+                new.size, new.root, new.note, now, origin, expected.size, expected.root,
+            )
+        return status.split()[-1] == "1"
+
+    async def cosignatures(self) -> list[Cosignature]:
+        found = await self._fetch(f"SELECT {rows.COSIGNATURE} FROM log_cosignatures ORDER BY witness LIMIT {MAX_READ}")
+        return [rows.cosignature(r) for r in found]
+
+    async def save_cosignature(self, cosignature: Cosignature) -> None:
+        sql = f"INSERT INTO log_cosignatures ({rows.COSIGNATURE}) VALUES ($1, $2, $3, $4, $5) {rows.NEWER_COSIGNATURE}"
+        await self._pool.execute(sql, *rows.cosignature_values(cosignature))
 
 
 class PostgresSequencer:

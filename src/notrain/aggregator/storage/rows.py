@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import AccountProof, Entry, Floor, ForkEvidence, Manifest, Origin, PeerState, Validators, from_ms, to_ms
+from .base import AccountProof, Cosignature, Entry, Floor, ForkEvidence, Manifest, Origin, PeerState, Validators, from_ms, to_ms
 
 ENTRY = "id, idempotency_key, leaf, leaf_hash, kind, publisher, received_at, deadline, log_index"
 MANIFEST = (
@@ -15,6 +15,10 @@ MANIFEST = (
 FLOOR = "sequence, payload_sha256, keyids"
 ORIGIN = "origin, added_by, added_at, next_crawl_at, last_status, failures"
 ACCOUNT_PROOF = "publisher, account_url, status, checked_at, next_check_at"
+COSIGNATURE = "witness, size, root, line, updated_at"
+# An upsert of a witness's cosignature that never replaces one on a larger tree by one on a smaller.
+NEWER_COSIGNATURE = ("ON CONFLICT (witness) DO UPDATE SET size = excluded.size, root = excluded.root, line = excluded.line,"
+                     " updated_at = excluded.updated_at WHERE excluded.size >= log_cosignatures.size")
 PEER = "origin, url, checkpoint, size, copied, status, error, skipped, checked_at"
 EVIDENCE = "origin, old_note, new_note, proof, reason, found_at"
 
@@ -114,3 +118,12 @@ def evidence_values(found: ForkEvidence) -> tuple:
 
 def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
+
+
+def cosignature(row: Row) -> Cosignature:
+    return Cosignature(witness=row[0], size=row[1], root=bytes(row[2]), line=bytes(row[3]), received_at=from_ms(row[4]))
+
+
+def cosignature_values(c: Cosignature) -> tuple:
+    """The COSIGNATURE columns of ``c``."""
+    return c.witness, c.size, c.root, c.line, to_ms(c.received_at)

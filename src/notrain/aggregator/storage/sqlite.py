@@ -25,9 +25,10 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ...core.witnessing import Witnessed
 from . import rows
 from . import sqlite_writes as writes
 from .base import (
@@ -36,6 +37,7 @@ from .base import (
     AccountProof,
     Appended,
     Checkpoint,
+    Cosignature,
     Entry,
     Floor,
     FloorUpdate,
@@ -328,6 +330,31 @@ class SQLiteStorage:
 
     async def reset_peer(self, origin: str) -> None:
         await self._write(writes.transaction(lambda conn: conn.execute("DELETE FROM peers WHERE origin = ?", (origin,))))
+
+
+    # witnessing
+    async def witnessed(self, origin: str) -> Witnessed | None:
+        found = await self._fetch("SELECT size, root, note FROM witnessed_logs WHERE origin = ?", origin)
+        return Witnessed(*found[0]) if found else None
+
+    async def swap_witnessed(self, origin: str, expected: Witnessed | None, new: Witnessed) -> bool:
+        now = to_ms(datetime.now(UTC))
+        if expected is None:
+            sql = "INSERT INTO witnessed_logs (origin, size, root, note, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            params: tuple = (origin, new.size, new.root, new.note, now)
+        else:
+            sql = "UPDATE witnessed_logs SET size = ?, root = ?, note = ?, updated_at = ? WHERE origin = ? AND size = ? AND root = ?"
+            params = (new.size, new.root, new.note, now, origin, expected.size, expected.root)
+        return await self._write(writes.transaction(lambda conn: conn.execute(sql, params).rowcount == 1))
+
+    async def cosignatures(self) -> list[Cosignature]:
+        found = await self._fetch(f"SELECT {rows.COSIGNATURE} FROM log_cosignatures ORDER BY witness LIMIT {MAX_READ}")
+        return [rows.cosignature(r) for r in found]
+
+    async def save_cosignature(self, cosignature: Cosignature) -> None:
+        sql = f"INSERT INTO log_cosignatures ({rows.COSIGNATURE}) VALUES (?, ?, ?, ?, ?) {rows.NEWER_COSIGNATURE}"
+        params = rows.cosignature_values(cosignature)
+        await self._write(writes.transaction(lambda conn: conn.execute(sql, params)))
 
 
 class SQLiteSequencer:

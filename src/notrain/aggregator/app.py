@@ -127,6 +127,7 @@ async def _service(app: web.Application):
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
         ingest = [asyncio.create_task(crawler.run(), name="notrain-crawler"), asyncio.create_task(accounts.run(), name="notrain-accounts"),
                   asyncio.create_task(snapshots.run(), name="notrain-snapshots"), asyncio.create_task(federation.run(), name="notrain-federation")]
+        ingest.append(asyncio.create_task(query.follow(config.log.checkpoint_interval), name="notrain-query"))  # other processes' entries
         log.info("log %s, verifier key %s", signer.name, signer.verifier.to_vkey())
         for envelope in app[PRELOAD]:
             accepted = await submissions.submit(envelope)

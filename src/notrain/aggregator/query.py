@@ -4,8 +4,11 @@ The index is a core :class:`~notrain.core.catalog.Catalog` (path rules per origi
 PDQ through :mod:`notrain.core.pdqindex`, names), so an answer here is the very decision a crawler with
 the same manifests reaches: one decision function, never a second copy.  It is built at startup from
 storage (each publisher's latest manifest, parsed from the exact envelope bytes ingest verified) and
-updated by :meth:`Query.accepted`, which ingest calls for every new submission.  What it holds is what
-``GET /v1/publisher/envelope`` serves: the manifest that set the publisher's rollback floor (after a key
+updated by :meth:`Query.accepted`, which ingest calls for every new submission, and by
+:meth:`Query.follow`, which reads the log as it grows and indexes what other processes sharing the
+database appended (so every process answers alike a checkpoint interval or two after an entry is
+accepted, on either backend; polling the log size needs no listener per backend and also learns the
+log index of this process's own entries).  What it holds is what ``GET /v1/publisher/envelope`` serves: the manifest that set the publisher's rollback floor (after a key
 rotation that may carry a lower sequence than a thief's), never an equivocating second one.
 
 Threads.  Matching a batch of 10,000 items, or a PDQ query over millions of works, is CPU work, so it runs
@@ -39,6 +42,7 @@ from ..core.names import MAX_CAPTION_CHARS
 from ..core.pdqindex import MIN_QUERY_QUALITY, PDQ_BYTES
 from ..core.vocab import CATEGORIES, State
 from .ingest.parts import merged_from_log
+from .ingest.rounds import every
 from .ingest.submissions import Accepted
 from .storage import MAX_READ, Entry, Storage
 from .storage import Manifest as StoredManifest
@@ -143,7 +147,8 @@ class Query:
         self._lock = threading.Lock()  # the catalog is touched by one thread at a time
         self._cited: dict[str, Cited] = {}
         self._pending: dict[int, str] = {}  # entry id -> publisher, for cited entries (manifests, parts) with no log index yet
-        self._seen_size = 0  # the log entries below this size have been looked at for pending ones
+        self._seen_size = 0  # the log entries below this size have been looked at (catch_up)
+        self._catching_up = asyncio.Lock()
         # Answers by the statements they were decided from: a manifest's URL statements are built once per
         # rule (core.catalog.OriginRules), so the URLs under one rule share one answer, decided once.
         self._memo: dict[tuple, tuple[list[Statement], dict]] = {}
@@ -154,16 +159,7 @@ class Query:
         self._seen_size = checkpoint.size if checkpoint else 0
         after = ""
         while page := await self.storage.latest_manifests(after, LOAD_PAGE):
-            parsed = await asyncio.to_thread(lambda page=page: [(_parse(stored), stored) for stored in page])
-            found = []
-            for manifest, stored in parsed:
-                complete = await merged_from_log(self.storage, manifest) if manifest is not None else None
-                if complete is None:
-                    if manifest is not None:
-                        log.warning("manifest %d of %s left out of the query index: a part is not in the log", stored.id, stored.publisher)
-                    continue
-                found.append((complete[0], stored, complete[1]))
-            await asyncio.to_thread(self._install_all, found)
+            await self._install_stored(page)
             after = page[-1].publisher
         for manifest in [m for m in self.catalog.manifests() if m.accounts]:
             proofs = await self.storage.account_proofs(manifest.publisher)
@@ -171,6 +167,22 @@ class Query:
         await asyncio.to_thread(self._warm)
         log.info("query index: %d publishers", len(self.catalog))
         return self
+
+    async def _install_stored(self, stored: list[StoredManifest]) -> None:
+        """Index stored manifests, parsed from their exact bytes, with their parts read back from the log."""
+        parsed = await asyncio.to_thread(lambda: [(_parse(manifest), manifest) for manifest in stored])
+        found = []
+        for manifest, row in parsed:
+            complete = await merged_from_log(self.storage, manifest) if manifest is not None else None
+            if complete is not None:
+                found.append((complete[0], row, complete[1]))
+            elif manifest is not None:
+                log.warning("manifest %d of %s left out of the query index: a part is not in the log", row.id, row.publisher)
+        await asyncio.to_thread(self._install_all, found)
+
+    async def follow(self, interval: float) -> None:
+        """Until cancelled, every ``interval`` seconds: :meth:`catch_up` with the log."""
+        await every(interval, self.catch_up, log, "query index")
 
     async def proven_accounts(self, publisher: str, accounts: frozenset[str]) -> None:
         """The account-proof checker's hook: URLs under a publisher's proven accounts are covered by its
@@ -317,21 +329,36 @@ class Query:
         return answer
 
     async def _refresh_pending(self) -> None:
-        """Learn the log index of cited entries the sequencer has integrated since the last look: the new
-        part of the log is read once (1,000 entries a read), whatever the number of pending entries."""
-        if not self._pending:
-            return
-        checkpoint = await self.storage.checkpoint()
-        size = checkpoint.size if checkpoint else 0
-        while self._seen_size < size:
-            stop = min(size, self._seen_size + MAX_READ)
-            for entry in await self.storage.entries(self._seen_size, stop):
-                publisher = self._pending.pop(entry.id, None)
-                cited = self._cited.get(publisher) if publisher is not None else None
-                if publisher is not None and cited is not None:
-                    self._cited[publisher] = cited.integrated(entry)
-            self._seen_size = stop
-            self._memo.clear()
+        """Before an answer that would cite an entry with no log index yet, catch up with the log."""
+        if self._pending:
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Read the part of the log integrated since the last look, once (1,000 entries a read): learn the
+        log index of cited entries, and index the latest manifest of each publisher with a new ``manifest``
+        entry that this index does not cite, one another process appended to the storage they share.  So
+        processes sharing one database answer alike once an entry is integrated (the sequencer's
+        ``log.checkpoint_interval``) and the next look has come (:meth:`follow`)."""
+        async with self._catching_up:
+            checkpoint = await self.storage.checkpoint()
+            size = checkpoint.size if checkpoint else 0
+            while self._seen_size < size:
+                stop = min(size, self._seen_size + MAX_READ)
+                appended_elsewhere = set()
+                for entry in await self.storage.entries(self._seen_size, stop):
+                    publisher = self._pending.pop(entry.id, None)
+                    cited = self._cited.get(publisher) if publisher is not None else None
+                    if publisher is not None and cited is not None:
+                        self._cited[publisher] = cited.integrated(entry)
+                    elif entry.kind == "manifest" and entry.publisher is not None:
+                        appended_elsewhere.add(entry.publisher)
+                for publisher in sorted(appended_elsewhere):
+                    latest = await self.storage.latest_manifest(publisher)
+                    known = self._cited.get(publisher)
+                    if latest is not None and (known is None or known.entry < latest.entry_id):
+                        await self._install_stored([latest])
+                self._seen_size = stop
+                self._memo.clear()
 
 
 def _parse(stored: StoredManifest) -> Manifest | None:

@@ -43,6 +43,7 @@ from ..storage import Appended, Entry, FloorUpdate, NewEntry, NewManifest, Stora
 from .origins import ObservedKeyset
 from .parts import ObservedPart, PartsError, load_parts
 
+SUBMITTED = Source("submission")
 KeysetFetcher = Callable[[str], Awaitable[ObservedKeyset]]
 """Fetch and parse an origin's key set from the origin itself (:func:`.origins.fetch_keyset`)."""
 OriginPartsFetcher = Callable[[Manifest, str, list[int]], Awaitable[dict[int, Fetched]]]
@@ -75,7 +76,7 @@ class Submissions:
         self.on_accept = on_accept
         self.max_merge_delay = timedelta(seconds=max_merge_delay)
 
-    async def submit(self, data: bytes, source: Source = Source("submission"), parts: Sequence[bytes] | None = None) -> Accepted:
+    async def submit(self, data: bytes, source: Source = SUBMITTED, parts: Sequence[bytes] | None = None) -> Accepted:
         """Verify ``data`` (a manifest envelope) and append it; raise a coded error to refuse it.  ``source``:
         where it came from (a peer log's entry, when federation copies it; spec/log.md, "Federation").
         ``parts``: the part documents uploaded with it, one per reference in order; without them its parts

@@ -791,26 +791,63 @@ def receipt() -> None:
 @click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), help="The filter's input: re-hash it and compare.")
 @click.option("--output", "output_path", type=click.Path(exists=True, path_type=Path), help="The kept rows: re-hash them and compare.")
 @click.option("--builder", type=_Text(), help="The did:key the receipt must be signed by.")
+@click.option("--aggregator", type=_Text(), help="Also check that this aggregator's log includes the receipt (needs --log-key).")
+@click.option("--log-key", type=_Text(), help="The aggregator log's verifier key (a signed-note vkey).")
 @json_option
-def receipt_verify(receipt_path, input_path, output_path, builder, as_json) -> None:
+def receipt_verify(receipt_path, input_path, output_path, builder, aggregator, log_key, as_json) -> None:
     """Verify RECEIPT (signed by its builder's did:key) and, if given, that the files are the ones it names."""
     from .core.filterreceipt import MAX_PAYLOAD_BYTES, verify_receipt
     from .filter import receipts
 
-    verified = verify_receipt(_read(receipt_path, 2 * MAX_PAYLOAD_BYTES), now=_now(), builder=builder)
+    if (aggregator is None) != (log_key is None):
+        raise click.UsageError("--aggregator and --log-key go together")
+    data = _read(receipt_path, 2 * MAX_PAYLOAD_BYTES)
+    verified = verify_receipt(data, now=_now(), builder=builder)
     if input_path is not None:
         receipts.check_input(verified.files("input"), input_path)
     if output_path is not None:
         receipts.check_output(verified.files("output"), output_path)
+    logged = _receipt_logged(aggregator, log_key, data) if aggregator else None
     doc, counts = verified.payload, verified.payload["counts"]
     if as_json:
         _emit({"ok": True, "payload_sha256": verified.digest, "checked": {"input": input_path is not None, "output": output_path is not None},
-               **doc})
+               **({"logged": vars(logged)} if logged else {}), **doc})
         return
     source = doc["source"].get("snapshot") or doc["source"]["bundle"]
     _echo(f"receipt by {doc['builder']} at {doc['time']}: {counts['kept']} of {counts['rows']} rows kept for {doc['purpose']}")
     _echo(f"  source: {'snapshot ' + source['id'] + ' of ' + source['log'] + ' at size ' + str(source['size']) if 'id' in source else 'bundle ' + source['sha256']}")
     _echo(f"  input {doc['input']['sha256']}{' (checked)' if input_path else ''}, output {doc['output']['sha256']}{' (checked)' if output_path else ''}")
+    if logged:
+        _echo(f"  logged in {logged.log} at index {logged.index}, included in its checkpoint of size {logged.size}")
+
+
+def _receipt_logged(url: str, log_key: str, data: bytes):
+    """Where the aggregator's log includes the receipt, proved; pending is an error (not yet provable)."""
+    from .fetch import receipts as logged_receipts
+    from .fetch.snapshots import Trust
+
+    found = asyncio.run(logged_receipts.included(url, data, Trust(log_key)))
+    if found is None:
+        raise NotrainError("the receipt is not in a checkpoint of that log yet (pending, or never submitted there)", code="E_SOURCE", where=url)
+    return found
+
+
+@receipt.command("submit")
+@click.argument("receipt_path", metavar="RECEIPT", type=_FILE)
+@click.argument("url", type=_Text())
+@click.option("--log-key", required=True, type=_Text(), help="The aggregator log's verifier key: its promise to log the receipt is checked.")
+@json_option
+def receipt_submit(receipt_path, url, log_key, as_json) -> None:
+    """Log RECEIPT with the aggregator at URL; its signed promise of inclusion is checked for this receipt."""
+    from .core.filterreceipt import MAX_PAYLOAD_BYTES
+    from .fetch import receipts as logged_receipts
+    from .fetch.snapshots import Trust
+
+    answer = asyncio.run(logged_receipts.submit(url, _read(receipt_path, 2 * MAX_PAYLOAD_BYTES), Trust(log_key)))
+    if as_json:
+        _emit({"ok": True, **answer})
+    else:
+        _echo(f"{'logged' if answer.get('created') else 'already logged'} as entry {answer.get('entry')}, to be included by {answer.get('integrate_by')}")
 
 
 # -- doctor -----------------------------------------------------------------------------

@@ -18,9 +18,11 @@ from conftest import make_key
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from test_aggregator_check import REPOST, WORK
+from test_aggregator_receipts import filtered_receipt
 
 from notrain import imaging
 from notrain.aggregator.app import create_app
+from notrain.core.filterreceipt import RECEIPT_TYPE
 
 DOCUMENT = json.loads(resources.files("notrain.aggregator.api").joinpath("openapi.json").read_text())
 API_PREFIXES = ("/v1/", "/log/", "/snapshot/")  # the web page's routes (/, /search...) are HTML for people, not the API
@@ -29,7 +31,7 @@ API_PREFIXES = ("/v1/", "/log/", "/snapshot/")  # the web page's routes (/, /sea
 @pytest.fixture(scope="module")
 def openapi() -> OpenAPI:
     """Raises unless the document is valid OpenAPI 3.1.  An envelope's media type is JSON by its +json suffix."""
-    config = Config(extra_media_type_deserializers={ENVELOPE_TYPE: json.loads})
+    config = Config(extra_media_type_deserializers={ENVELOPE_TYPE: json.loads, RECEIPT_TYPE: json.loads})
     return OpenAPI.from_dict(DOCUMENT, config=config)
 
 
@@ -86,6 +88,19 @@ async def test_real_answers_of_every_operation_match_the_document(tmp_path, open
         twin = did_manifest(artist, names=[{"name": "Someone Else"}])  # same sequence, other bytes
         assert (await call("POST", "/v1/manifests", body=twin, content_type=ENVELOPE_TYPE))[0] == 202
         await call("GET", "/v1/entries/{id}", id=str(entry))
+        (tmp_path / "receipt").mkdir()
+        receipt = filtered_receipt(tmp_path / "receipt")
+        status, body = await call("POST", "/v1/receipts", body=receipt, content_type=RECEIPT_TYPE)
+        assert status == 202
+        receipt_entry, receipt_sha256 = json.loads(body)["entry"], json.loads(body)["sha256"]
+        assert (await call("POST", "/v1/receipts", body=receipt))[0] == 200
+        assert (await call("POST", "/v1/receipts", body=envelope, content_type=RECEIPT_TYPE))[0] == 422  # a manifest is no receipt
+        assert (await call("POST", "/v1/receipts", body=receipt, content_type="text/plain"))[0] == 415
+        await call("GET", "/v1/receipts/{sha256}", sha256=receipt_sha256)
+        await integrated(session, receipt_entry)
+        assert (await call("GET", "/v1/receipts/{sha256}", sha256=receipt_sha256))[0] == 200
+        assert (await call("GET", "/v1/receipts/{sha256}", sha256="0" * 64))[0] == 404
+        assert (await call("GET", "/v1/receipts/{sha256}", sha256="0"))[0] == 400
         await integrated(session, entry + 1)
         assert (await call("GET", "/v1/entries/{id}", id=str(entry)))[0] == 200
         assert (await call("GET", "/v1/entries/{id}", id="999"))[0] == 404

@@ -70,7 +70,7 @@ async def test_bundle_and_snapshot_agree_row_for_row(sources, purpose, unknown_a
     assert got["notrain_keep"] == expected["notrain_keep"]
     assert got["notrain_reason"] == expected["notrain_reason"]
     assert [_cited(e) for e in got["notrain_evidence"]] == [_cited(e) for e in expected["notrain_evidence"]]
-    assert expected["notrain_keep"].count(False) > 20  # the rows reach refusals, not only the default
+    assert expected["notrain_keep"].count(False) >= 5  # the rows reach refusals, not only the default
 
 
 async def test_the_origins_filter_never_misses_an_origin_with_rules(sources):

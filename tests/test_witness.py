@@ -14,7 +14,6 @@ import hashlib
 import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
 from conftest import make_key
-from scrapy.utils.test import get_crawler
 
 from notrain.aggregator.storage import Cosignature, open_storage
 from notrain.aggregator.witness.role import Witness, load_witness_signer
@@ -31,8 +30,6 @@ from notrain.core.witnessing import (
     verified_cosignatures,
     with_cosignatures,
 )
-from notrain.scrapy.options import SettingsError
-from notrain.scrapy.sources import load_sources
 
 ORIGIN = "log.test/witnessed"
 LOG = NoteSigner(ORIGIN, make_key("witnessed log"))
@@ -212,22 +209,6 @@ async def test_an_aggregator_witnesses_another_in_process_and_serves_the_cosigne
                 assert policy.open(await response.read(), "aggregator.test/log", NoteVerifier.from_vkey(log_vkey)).checkpoint.size >= 1
             async with session.get("/metrics") as response:
                 assert 'notrain_witness_requests_total{outcome="cosigned",witness="witness.test/w"}' in await response.text()
-            await _crawl_sources_require_the_cosignatures(str(session._base_url).rstrip("/"), log_vkey, witness_key.verifier.to_vkey())
-
-
-async def _crawl_sources_require_the_cosignatures(url: str, log_vkey: str, witness_vkey: str) -> None:
-    """NOTRAIN_SOURCES: a dict's own policy, else NOTRAIN_WITNESSES / NOTRAIN_MIN_COSIGNATURES."""
-    absent = NoteSigner("witness.test/absent", make_key("absent"), COSIGNATURE_V1).verifier.to_vkey()
-    one = {"aggregator": url, "log_key": log_vkey, "witnesses": [witness_vkey], "min_cosignatures": 1}
-    sources = await asyncio.to_thread(load_sources, [one], None)
-    assert sources.describe()[0]["witnesses"] == ["witness.test/w"]
-    with pytest.raises(SettingsError, match="E_NOTE_UNKNOWN_KEY"):
-        await asyncio.to_thread(load_sources, [{**one, "witnesses": [witness_vkey, absent], "min_cosignatures": 2}], None)
-    strict = get_crawler(settings_dict={"NOTRAIN_WITNESSES": [witness_vkey, absent], "NOTRAIN_MIN_COSIGNATURES": 2})
-    with pytest.raises(SettingsError, match="E_NOTE_UNKNOWN_KEY"):
-        await asyncio.to_thread(load_sources, [f"aggregator+{url}#{log_vkey}"], strict)
-    lenient = get_crawler(settings_dict={"NOTRAIN_WITNESSES": [witness_vkey], "NOTRAIN_MIN_COSIGNATURES": 1})
-    assert (await asyncio.to_thread(load_sources, [f"aggregator+{url}#{log_vkey}"], lenient)).describe()[0]["witnesses"] == ["witness.test/w"]
 
 
 async def _cosigned(session, policy: WitnessPolicy, log: NoteVerifier, timeout: float = 60.0):

@@ -26,6 +26,7 @@ from ..fetch.manifests import fetch_parts
 from .api import check, errors, v1
 from .api import log as log_api
 from .api import peers as peers_api
+from .api import receipts as receipts_api
 from .api import snapshots as snapshots_api
 from .config import Config
 from .federation.pull import Federation
@@ -65,6 +66,7 @@ def create_app(config: Config, *, preload: list[bytes] = ()) -> web.Application:
     v1.setup(app)
     check.setup(app)
     snapshots_api.setup(app)
+    receipts_api.setup(app)
     setup_witnessing(app, config)
     peers_api.setup(app)
     app.router.add_get("/healthz", _health)

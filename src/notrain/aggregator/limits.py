@@ -34,7 +34,7 @@ from .api.errors import error_response
 
 MAX_CLIENTS = 65_536  # buckets kept at most (~200 bytes each)
 PENDING_TTL = 0.5  # seconds a read of the pending count is reused
-GUARDED = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins")})
+GUARDED = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins"), ("POST", "/v1/receipts")})
 
 
 class TokenBuckets:

@@ -22,7 +22,7 @@ from .state import SERVICE
 from .storage import Origin, Sequencer
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
-SUBMISSION_ROUTES = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins")})
+SUBMISSION_ROUTES = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins"), ("POST", "/v1/receipts")})
 BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 
 

@@ -27,12 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +60,6 @@ _SAMPLE_COLUMNS = Columns(url="url", caption="caption", sha256="sha256", pdq="pd
 class ShardOptions:
     sha256_col: str = "sha256"  # img2dataset's --compute_hash column: the file's SHA-256 as downloaded
     batch_size: int = 64  # samples decided together
-    workers: int = 1  # processes hashing and reading images (decoding and PDQ are most of a sample's cost)
     limits: TarLimits = field(default_factory=TarLimits)
 
 
@@ -102,15 +98,14 @@ def run(source: ManifestSource, core: BatchFilter, directory: Path, *, work: Pat
     work = work or directory / "notrain"
     work.mkdir(parents=True, exist_ok=True)
     files, skipped = [], 0
-    with (progress_factory(sum(s.tar.stat().st_size for s in shards)) if progress_factory else NoProgress()) as progress, \
-            _images_reader(options.workers) as read_images:
+    with (progress_factory(sum(s.tar.stat().st_size for s in shards)) if progress_factory else NoProgress()) as progress:
         for shard in shards:
             done = work / f"{shard.name}.done"
             if done.exists():
                 skipped += 1
                 counts = json.loads(done.read_text())["counts"]
             else:
-                counts = _filter_shard(core, shard, work, options, read_images)
+                counts = _filter_shard(core, shard, work, options)
             progress.update(shard.tar.stat().st_size)
             files.append({"input": str(shard.tar), "rejected": str(work / f"{shard.name}.rejected.parquet"), **counts})
     doc = report_of(source, core, files, skipped)
@@ -118,11 +113,11 @@ def run(source: ManifestSource, core: BatchFilter, directory: Path, *, work: Pat
     return write_report(work / "notrain-report.json", doc)
 
 
-def _filter_shard(core: BatchFilter, shard: Shard, work: Path, options: ShardOptions, read_images) -> dict:
+def _filter_shard(core: BatchFilter, shard: Shard, work: Path, options: ShardOptions) -> dict:
     """Decide one shard and replace its files (see the module docstring for the order of writes)."""
     commit = work / f"{shard.name}.commit"
     if not commit.exists():
-        _write_partials(core, shard, work, options, read_images, commit)
+        _write_partials(core, shard, work, options, commit)
     doc = json.loads(commit.read_text())
     for name in doc["renames"]:
         final = Path(name)
@@ -133,7 +128,7 @@ def _filter_shard(core: BatchFilter, shard: Shard, work: Path, options: ShardOpt
     return doc["counts"]
 
 
-def _write_partials(core: BatchFilter, shard: Shard, work: Path, options: ShardOptions, read_images, commit: Path) -> None:
+def _write_partials(core: BatchFilter, shard: Shard, work: Path, options: ShardOptions, commit: Path) -> None:
     rejected_path = work / f"{shard.name}.rejected.parquet"
     partials = [p.with_name(p.name + PARTIAL) for p in (shard.tar, shard.index, shard.stats, rejected_path)]
     try:
@@ -150,7 +145,7 @@ def _write_partials(core: BatchFilter, shard: Shard, work: Path, options: ShardO
     try:
         seen: set[str] = set()
         for samples in _chunks(read_samples(shard.tar, options.limits), options.batch_size):
-            rows, extra = _sample_rows(core, samples, indexed, read_images)
+            rows, extra = _sample_rows(core, samples, indexed)
             decided = core.apply(rows, _SAMPLE_COLUMNS, extra)
             for sample, keep in zip(samples, decided.column(KEEP).to_pylist()):
                 seen.add(sample.key)
@@ -189,30 +184,26 @@ def _write_partials(core: BatchFilter, shard: Shard, work: Path, options: ShardO
 # -- one batch of samples ------------------------------------------------------------
 
 
-def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, dict], read_images) -> tuple[pa.RecordBatch, list[list]]:
+def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, dict]) -> tuple[pa.RecordBatch, list[list]]:
     """The batch core's rows for ``samples`` (url, caption, the first image's hashes) and, per row,
     the statements only the files give: other images' works, the as-downloaded SHA-256's, embedded ones."""
     columns: dict[str, list] = {"key": [], "url": [], "caption": [], "sha256": [], "pdq": []}
     extra: list[list[tuple[str, Statement]]] = []
-    texts, images = [], []
     for sample in samples:
         meta = _json_object(sample.part("json"), MAX_META_BYTES) or {}  # unreadable: the index row may still give the URL
         row = indexed.get(sample.key, {})
         url = _string(meta.get("url")) or row.get("url")
         caption = _utf8(sample.part("txt")) if sample.part("txt") is not None else _string(meta.get("caption")) or row.get("caption")
-        texts.append((url, caption, row.get("sha256")))
-        images += [(mime, data, url or sample.key) for mime, data in sample.images()]
-    facts = iter(read_images(images))
-    for sample, (url, caption, downloaded) in zip(samples, texts):
         found: list[tuple[str, Statement]] = []
         hashes = []
-        for _ in sample.images():
-            content, embedded = next(facts)
+        for mime, data in sample.images():
+            content = _content_hash(data)
             hashes.append(content)
-            found += [("embedded", s) for s in embedded]
+            found += [("embedded", s) for s in _embedded(data, mime, url or sample.key)]
         for content in hashes[1:]:
             found += [("work", s) for s in core.catalog.content_statements(content)]
         first = hashes[0] if hashes else ContentHash()
+        downloaded = row.get("sha256")
         if downloaded is not None and downloaded != first.sha256:
             found += [("work", s) for s in core.catalog.content_statements(ContentHash(sha256=downloaded))]
         columns["key"].append(sample.key)
@@ -222,22 +213,6 @@ def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, di
         columns["pdq"].append(first.pdq.hex() if first.pdq else None)
         extra.append(found)
     return pa.RecordBatch.from_pydict(columns, schema=pa.schema([(name, pa.string()) for name in columns])), extra
-
-
-@contextmanager
-def _images_reader(workers: int) -> Iterator:
-    """``read(images)``: :func:`_image_facts` of each (MIME type, bytes, source), in order; in ``workers``
-    processes when more than one (spawned: a forked copy of a threaded parent can deadlock)."""
-    if workers <= 1:
-        yield lambda images: list(map(_image_facts, images))
-        return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield lambda images: list(pool.map(_image_facts, images, chunksize=max(1, len(images) // (4 * workers))))
-
-
-def _image_facts(image: tuple[str, bytes, str]) -> tuple[ContentHash, list[Statement]]:
-    mime, data, source = image
-    return _content_hash(data), _embedded(data, mime, source)
 
 
 def _content_hash(data: bytes) -> ContentHash:

@@ -78,12 +78,17 @@ async def entry_status(request: web.Request) -> web.Response:
     entry = await service.storage.entry(_int(request.match_info["id"], "id"))
     if entry is None:
         raise ApiError("no such entry", code="E_NOT_FOUND", where=request.path)
+    return web.json_response(await entry_with_proof(service.storage, entry))
+
+
+async def entry_with_proof(storage: Storage, entry: Entry) -> dict:
+    """An entry's status and, once integrated, the latest checkpoint and its inclusion proof there."""
     body = _entry_json(entry)
     if entry.log_index is not None:
-        checkpoint = await service.storage.checkpoint()
+        checkpoint = await storage.checkpoint()
         body["checkpoint"] = checkpoint.note.decode("utf-8")
-        body["inclusion_proof"] = await _inclusion(service.storage, entry.log_index, checkpoint.size)
-    return web.json_response(body)
+        body["inclusion_proof"] = await _inclusion(storage, entry.log_index, checkpoint.size)
+    return body
 
 
 async def proof_inclusion(request: web.Request) -> web.Response:

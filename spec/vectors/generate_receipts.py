@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from vectorfile import write_or_check
+
 from notrain.core import PrivateKey, b64, dsse, ijson
 from notrain.core.filterreceipt import RECEIPT_TYPE
 
@@ -139,16 +141,5 @@ def vectors() -> list[dict]:
     return cases
 
 
-def render() -> str:
-    return json.dumps({"vectors": vectors()}, indent=1, ensure_ascii=False) + "\n"
-
-
 if __name__ == "__main__":
-    target = HERE / "receipts.json"
-    text = render()
-    if "--check" in sys.argv:
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            print("spec/vectors/receipts.json is stale: run python spec/vectors/generate_receipts.py", file=sys.stderr)
-            sys.exit(1)
-    else:
-        target.write_text(text, encoding="utf-8")
+    sys.exit(write_or_check(HERE / "receipts.json", vectors(), sys.argv))

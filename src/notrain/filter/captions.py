@@ -61,7 +61,8 @@ class NamePrefilter:
         return mask
 
     def _rows_with_anchor(self, captions: pa.Array) -> np.ndarray:
-        spaced = pc.binary_join_element_wise("", captions, "", " ")  # " caption ": words never run across rows
+        blank = pa.scalar("", captions.type)  # string or large_string: the kernel wants one type throughout
+        spaced = pc.binary_join_element_wise(blank, captions, blank, pa.scalar(" ", captions.type))  # " caption ": words never run across rows
         offsets_type = np.int64 if pa.types.is_large_string(spaced.type) else np.int32
         _, offsets_buffer, data = spaced.buffers()
         offsets = np.frombuffer(offsets_buffer, dtype=offsets_type)[spaced.offset : spaced.offset + len(spaced) + 1]

@@ -1,13 +1,19 @@
-"""The storage contract for federation (peers and fork evidence, migration 0005) on both real backends."""
+"""The storage contract for federation (peers and fork evidence, migration 0005) on both real backends, and the
+operator's `notrain peer-reset`."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from test_aggregator_storage import storage, url  # noqa: F401 (fixtures: SQLite file and PostgreSQL database)
 
-from notrain.aggregator.storage import ForkEvidence, PeerState
+from notrain.aggregator.config import load
+from notrain.aggregator.storage import ForkEvidence, PeerState, open_storage
+from notrain.cli import main
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NOTE_1 = "peer.test/log\n4\nAAAA\n\n\u2014 peer.test/log sig1\n".encode()
@@ -69,3 +75,28 @@ def test_a_peer_state_is_checked():
         state(status="fine")
     with pytest.raises(ValueError):
         state(copied=5)  # beyond its size
+
+
+async def test_notrain_peer_reset_forgets_a_forked_peer_and_keeps_the_evidence(tmp_path):
+    config = tmp_path / "notrain.toml"
+    config.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+    (tmp_path / "data").mkdir()
+    opened = await open_storage(load(config).storage_url)
+    try:
+        await opened.save_peer(state())
+        await opened.add_evidence(fork())
+    finally:
+        await opened.close()
+
+    def cli(*args: str):
+        return CliRunner().invoke(main, ["peer-reset", *args, "--config", str(config), "--json"])
+
+    done = await asyncio.to_thread(cli, "peer.test/log")
+    assert done.exit_code == 0 and json.loads(done.stdout) == {"ok": True, "origin": "peer.test/log", "status": "forked", "size": 4, "copied": 2}
+    unknown = await asyncio.to_thread(cli, "peer.test/log")
+    assert unknown.exit_code != 0 and json.loads(unknown.stdout)["error"]["code"] == "E_NOT_FOUND"
+    opened = await open_storage(load(config).storage_url)
+    try:
+        assert await opened.peer("peer.test/log") is None and await opened.evidence(10) == [fork()]
+    finally:
+        await opened.close()

@@ -715,6 +715,22 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
     run(config.with_overrides(server=overrides) if overrides else config, demo=demo)
 
 
+@main.command("peer-reset")
+@click.argument("origin")
+@click.option("--config", "config_path", type=_FILE, help="The aggregator's TOML configuration file.")
+@json_option
+def peer_reset(origin: str, config_path: Path | None, as_json: bool) -> None:
+    """Forget a peer log's state, a fork included (its evidence stays): its next checkpoint is trusted anew."""
+    from .aggregator import config as aggregator_config
+    from .aggregator.federation.reset import reset_peer
+
+    forgotten = asyncio.run(reset_peer(aggregator_config.load(config_path), origin))
+    if as_json:
+        _emit({"ok": True, "origin": origin, "status": forgotten.status, "size": forgotten.size, "copied": forgotten.copied})
+    else:
+        _echo(f"forgot {origin} ({forgotten.status}, size {forgotten.size}, {forgotten.copied} copied); the evidence is kept")
+
+
 # -- filter -----------------------------------------------------------------------------
 
 

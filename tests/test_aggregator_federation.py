@@ -23,6 +23,7 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from serve_process import ServeProcess, toml
 from test_aggregator_openapi import DOCUMENT
+from test_aggregator_parts import form, part_document, reference, sha
 
 from notrain.core import b64
 from notrain.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -171,13 +172,19 @@ async def _converge_and_cite(nodes: Aggregators) -> None:
     submitted = {name: manifest(name) for name in NAMES}
     for name, (envelope, _) in submitted.items():
         await nodes.submit(name, envelope)
-    expected = sorted(envelope for envelope, _ in submitted.values())
+    artist = make_key("artist with a part")  # its part is logged before it, and copied before it too
+    part = part_document(artist.public.did_key, [sha("sketch")])
+    with_part = did_manifest(artist, parts=[reference(part)])
+    async with nodes.session.post(nodes.processes["c"].url + "/v1/manifests", data=form(with_part, [part])) as response:
+        assert response.status == 202, await response.text()
+    expected = sorted([envelope for envelope, _ in submitted.values()] + [part, with_part])
     for name in NAMES:  # each body logged once, whichever peers offered it
 
         async def converged(name=name):
-            return sorted(e.body for e in map(parse_entry, await nodes.entries(name)) if e.kind == "manifest") == expected
+            logged = sorted(e.body for e in map(parse_entry, await nodes.entries(name)) if e.kind in ("manifest", "part"))
+            return logged == expected
 
-        await until(f"{name}'s log holds the three manifests", converged)
+        await until(f"{name}'s log holds the four manifests and the part", converged)
     # b's copy of a's manifest cites the entry of a's log that holds the same bytes
     envelope_a = submitted["a"][0]
     in_a = [(i, e.source) for i, e in enumerate(map(parse_entry, await nodes.entries("a"))) if e.body == envelope_a]

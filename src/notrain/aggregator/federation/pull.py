@@ -13,9 +13,11 @@ never holds up another, nor this log's own sequencing):
 3. entries not yet copied, a bounded number per round, are read bundle by bundle, each bundle proven to
    be in the signed tree, and every ``manifest`` entry's body goes to :meth:`Submissions.submit` with the
    source ``peer <origin> <index>``: the publisher's signature, key set (fetched from the origin itself),
-   rollback floor and equivocation rules are checked here exactly as for a submission, and a body this
-   log holds already is not logged again.  Other kinds are the peer's own observations and statements
-   and are not re-logged (a key set is observed again from its origin when a manifest needs it).
+   parts, rollback floor and equivocation rules are checked here exactly as for a submission, and a body
+   this log holds already is not logged again.  ``part`` entries, which precede their manifest, are
+   logged as observed bytes (:meth:`Submissions.observe`) for it to find.  Other kinds are the peer's own
+   observations and statements and are not re-logged (a key set is observed again from its origin when a
+   manifest needs it).
 
 A peer that cannot be read or serves what does not verify is refused for the round with a typed error
 kept in its state; an entry whose manifest does not verify here is skipped and counted (it may have
@@ -37,6 +39,7 @@ from ...core.checkpoint import Checkpoint, open_checkpoint
 from ...core.errors import NotrainError, PolicyError
 from ...core.logentry import LogEntry, Source, parse_entry
 from ...core.logerrors import LogEntryError, TileError
+from ...core.manifest import MAX_PART_BYTES
 from ...core.note import NoteVerifier
 from ...core.tiles import TILE_WIDTH, TileId, TileReader
 from ...fetch.http import Transport
@@ -53,7 +56,7 @@ T = TypeVar("T")
 MAX_ENTRIES_PER_ROUND = 1024  # a long backlog is caught up over several rounds, between which the log sequences
 MAX_TILE_READS = 64  # per check: a few tiles per level of a tree of at most 2^63 entries
 PEER_DEADLINE = 120.0  # seconds for one peer's round
-COPIED_KINDS = ("manifest",)
+MAX_COPIED_BYTES = {"part": MAX_PART_BYTES, "manifest": dsse.MAX_ENVELOPE_BYTES}  # the kinds re-logged, and their bound
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,14 @@ class Federation:
         """Re-verify and log one entry of the peer; False if it did not verify here (skipped)."""
         try:
             entry = parse_entry(leaf)
-            if entry.kind not in COPIED_KINDS:
+            if entry.kind not in MAX_COPIED_BYTES:
                 return True
             body = entry.body if entry.body is not None else await self._detached(peer, entry)
-            await self.submissions.submit(body, source=Source("peer", origin=peer.origin, index=index))
+            source = Source("peer", origin=peer.origin, index=index)
+            if entry.kind == "part":  # bytes that state nothing alone, logged for the manifest after them to find
+                await self.submissions.observe("part", body, source, self.clock().replace(microsecond=0))
+            else:
+                await self.submissions.submit(body, source=source)
         except PeerError:
             raise  # the peer, not the publisher: the round stops here and resumes at this entry
         except NotrainError as error:
@@ -180,8 +187,8 @@ class Federation:
 
     @staticmethod
     async def _detached(peer: Peer, entry: LogEntry) -> bytes:
-        if entry.size > dsse.MAX_ENVELOPE_BYTES:  # no envelope is this large: the entry is skipped, unread
-            raise PolicyError(f"an envelope is at most {dsse.MAX_ENVELOPE_BYTES} octets", code="E_SIZE", where="body")
+        if entry.size > MAX_COPIED_BYTES[entry.kind]:  # no such document is this large: the entry is skipped, unread
+            raise PolicyError(f"a {entry.kind} is at most {MAX_COPIED_BYTES[entry.kind]} octets", code="E_SIZE", where="body")
         body = await peer.log.body(entry.sha256, entry.size)
         try:
             return entry.check_body(body)

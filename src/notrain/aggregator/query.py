@@ -212,6 +212,19 @@ class Query:
                 self._lock.release()
         else:
             await asyncio.to_thread(self._install_all, found)
+        await self._settle(stored.publisher)
+
+    async def _settle(self, publisher: str) -> None:
+        """Look up the log index of a just-cited entry that the sequencer integrated before it was cited:
+        a catch-up may have read past it meanwhile.  (Cited first, then read: one of the two sees it.)"""
+        cited = self._cited.get(publisher)
+        waiting = [] if cited is None else [e for e in (cited.entry, *(part.entry for part in cited.parts)) if e in self._pending]
+        for entry_id in waiting:
+            entry = await self.storage.entry(entry_id)
+            cited = self._cited.get(publisher)
+            if entry is not None and entry.log_index is not None and cited is not None and self._pending.pop(entry_id, None):
+                self._cited[publisher] = cited.integrated(entry)
+                self._memo.clear()
 
     def _install_all(self, found: list[tuple[Manifest, StoredManifest, tuple[Entry, ...]]]) -> None:
         with self._lock:

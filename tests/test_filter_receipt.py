@@ -110,6 +110,11 @@ def test_signing_refuses_what_a_verifier_would_refuse():
         with pytest.raises(NotrainError) as caught:
             sign_receipt(bad, BUILDER)
         assert caught.value.code == code
+    undecodable = _doc()
+    undecodable["input"] = {**undecodable["input"], "files": [{**undecodable["input"]["files"][0], "name": "in\udcff.parquet"}]}
+    with pytest.raises(NotrainError) as caught:
+        sign_receipt(undecodable, BUILDER)
+    assert caught.value.code == "E_FIELD_VALUE"
     future = sign_receipt(_doc(time="2026-12-02T00:05:01Z"), BUILDER)
     with pytest.raises(NotrainError) as caught:
         verify_receipt(future, now=NOW)

@@ -87,7 +87,10 @@ class FilteringReceipt:
 def sign_receipt(doc: dict, key: PrivateKey) -> bytes:
     """The envelope of ``doc`` signed by ``key`` (its ``builder`` must be the key's did:key); a document a
     verifier would refuse is never signed."""
-    payload = ijson.dumps(doc)
+    try:
+        payload = ijson.dumps(doc)
+    except UnicodeEncodeError:  # a file name that is not Unicode text (an undecodable name on disk)
+        raise PayloadError("every string of a receipt is Unicode text", code="E_FIELD_VALUE", where="/") from None
     check_payload(ijson.loads(payload, max_size=MAX_PAYLOAD_BYTES, max_depth=MAX_DEPTH, what="receipt"))
     if doc["builder"] != key.public.did_key:
         raise PolicyError("the builder is the signing key's did:key", code="E_PUBLISHER_MISMATCH", where="/builder")

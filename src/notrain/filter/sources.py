@@ -26,6 +26,7 @@ honoured here (spec/snapshot.md, "Which manifests").
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +53,12 @@ class SnapshotFilterSource:
     """A snapshot directory (as ``notrain snapshot pull`` writes it) as the filter's source."""
 
     def __init__(self, path: Path, *, log_key: str | None = None, now: datetime | None = None) -> None:
-        self._snapshot = SnapshotSource(path, log_key=log_key, now=now or datetime.now(UTC))
+        self.directory = SnapshotSource(path, log_key=log_key, now=now or datetime.now(UTC))  # its path, key and clock
         self._catalog: SnapshotRules | None = None
 
     def catalog(self) -> SnapshotRules:
         if self._catalog is None:
-            self._catalog = SnapshotRules(self._snapshot.catalog(), now=self._snapshot.now)
+            self._catalog = SnapshotRules(self.directory.catalog(), now=self.directory.now)
         return self._catalog
 
     def prefilter(self) -> SnapshotPrefilter:
@@ -65,7 +66,7 @@ class SnapshotFilterSource:
 
     def describe(self) -> dict:
         """What the report cites: the snapshot's id, log, size, root, checkpoint and both proofs."""
-        return self._snapshot.describe()
+        return self.directory.describe()
 
 
 class SnapshotRules:
@@ -79,7 +80,7 @@ class SnapshotRules:
         publisher: dict | None = None
         paths: list[PathRule] = []
         names: list[Name] = []
-        for record in [*self.snapshot.records(), None]:  # None: the end of the last publisher's block
+        for record in chain(self.snapshot.records(), [None]):  # None: the end of the last publisher's block
             if record is None or record["kind"] == "publisher":
                 if publisher is not None and parse_timestamp(publisher["expires"], "expires") > now:
                     self._rules.add(_rules_of(publisher, paths, names))

@@ -18,19 +18,21 @@ import aiohttp
 import pytest
 from aggregator_helpers import did_manifest, integrated, origin_manifest, submit
 from conftest import make_key
+from test_aggregator_crawl import log_key, proxy  # noqa: F401 - proxy is a fixture
 from test_aggregator_snapshots import aggregator, fetch_snapshot, rebuild_from_tiles
 
 from notrain.aggregator.ingest.crawler import Crawler
 from notrain.aggregator.ingest.submissions import Submissions
 from notrain.aggregator.state import SERVICE
 from notrain.aggregator.storage import open_storage
-from notrain.core import dsse
+from notrain.core import ContentHash, dsse
 from notrain.core.ijson import dumps
 from notrain.core.logentry import parse_entry
 from notrain.core.manifest import MAX_PART_BYTES
 from notrain.core.note import NoteSigner
 from notrain.core.snapshot import load
 from notrain.fetch.addresses import AddressPolicy
+from notrain.fetch.aggregator import AggregatorSource
 from notrain.fetch.http import HttpClient
 
 MANIFEST = "/.well-known/notrain.json"
@@ -257,3 +259,21 @@ async def test_an_origin_pushing_its_manifest_has_its_parts_fetched_from_its_ori
         site.serve("/.well-known/parts/0.json", status=404)  # not needed again: resubmitted, it is taken from the log
         status, again = await submit(session, envelope)
         assert status == 200 and again["parts"] == body["parts"]
+
+
+async def test_a_crawler_using_the_aggregator_as_its_source_gets_the_parts_and_checks_them(tmp_path, proxy):
+    artist = make_key("parts artist")
+    part = part_document(artist.public.did_key, [sha("sketch 1"), sha("sketch 2")])
+    async with aggregator(tmp_path) as (_, session, url):
+        status, body = await post_form(session, form(did_manifest(artist, parts=[reference(part)]), [part]))
+        assert status == 202, body
+        await integrated(session, body["entry"])
+        source = AggregatorSource(url, log_key=await log_key(url))
+        catalog = await source.load()
+        assert source.rejected == []
+        (statement,) = catalog.content_statements(ContentHash(sha256=bytes.fromhex(sha("sketch 2"))))
+        assert statement.evidence.rule == "/parts/0/works/1" and statement.evidence.publisher == artist.public.did_key
+
+        # An aggregator that alters a part cannot pass it off: the manifest is rejected whole.
+        altered = AggregatorSource(await proxy(url, {f"/v1/parts/{sha(part)}": lambda data: data.replace(sha("sketch 1").encode(), sha("sketch 9").encode())}))
+        assert len(await altered.load()) == 0 and [r.error.split(":")[0] for r in altered.rejected] == ["E_PART_DIGEST"]

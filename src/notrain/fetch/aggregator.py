@@ -3,8 +3,9 @@
 The aggregator hands over each publisher's latest envelope as the exact bytes the publisher signed
 (``/v1/publisher/envelope``), listed page by page (``/v1/publishers?after=``).  Every signature is
 verified here, as for a local bundle: a did:key manifest by the DID's own key, an origin's manifest by
-the key set fetched from the origin itself through the SSRF-guarded client.  An aggregator can therefore
-withhold a manifest, never forge or alter one.
+the key set fetched from the origin itself through the SSRF-guarded client.  A manifest's parts come from
+the aggregator too (``/v1/parts/<sha256>``), each checked against its signed reference, and a manifest
+is taken only with all of them.  An aggregator can therefore withhold a manifest, never forge or alter one.
 
 With the log's verifier key (``log_key``, a signed-note vkey) it cannot withhold silently either: the
 checkpoint must carry the log's signature, and each envelope is accepted only with an inclusion proof
@@ -34,14 +35,14 @@ from ..core.checkpoint import SignedCheckpoint
 from ..core.errors import NotrainError
 from ..core.keyset import MAX_KEYSET_BYTES, parse_keyset
 from ..core.logentry import parse_entry
-from ..core.manifest import Manifest
+from ..core.manifest import Manifest, merge_part
 from ..core.merkle import leaf_hash, verify_inclusion
 from ..core.note import NoteVerifier
 from ..core.tiles import ENTRIES, MAX_BUNDLE_BYTES, TILE_WIDTH, TileId, decode_bundle, tile_width
 from ..core.verify import trusted_keys, verify_manifest
 from ..core.witnessing import WitnessPolicy
 from .http import HttpClient
-from .manifests import KEYSET_PATH
+from .manifests import KEYSET_PATH, MAX_CATALOGUE_BYTES
 from .sources import Rejected, SourceError
 
 SCHEME_PREFIX = "aggregator+"  # NOTRAIN_SOURCES spelling: aggregator+https://host[#vkey]
@@ -196,7 +197,13 @@ class _Reader:
         now = self.source.now
         verified = await asyncio.to_thread(verify_manifest, envelope, publisher=publisher, keys=keys, now=now)
         self.source._log_index[publisher] = await self._included(publisher, envelope)
-        return verified.manifest
+        manifest = verified.manifest
+        if sum(reference.size for reference in manifest.parts) > MAX_CATALOGUE_BYTES:
+            raise SourceError(f"the parts of {publisher}'s manifest exceed {MAX_CATALOGUE_BYTES} octets", where=publisher)
+        for index, reference in enumerate(manifest.parts):  # the signed reference binds the bytes: E_PART_DIGEST
+            data = await self.get(f"/v1/parts/{reference.sha256}", reference.size)
+            manifest = await asyncio.to_thread(merge_part, manifest, index, data)
+        return manifest
 
     async def _included(self, publisher: str, envelope: bytes) -> int | None:
         """The envelope's log index, proven included in the verified checkpoint (when there is a log key)."""

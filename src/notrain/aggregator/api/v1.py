@@ -16,10 +16,12 @@ from ...core.errors import NotrainError
 from ...core.manifest import format_timestamp
 from ...core.merkle import consistency_proof, inclusion_proof
 from ...core.tiles import TreeReader
+from ..ingest.parts import logged_part
 from ..log.reader import in_thread
 from ..state import SERVICE
 from ..storage import Entry, Manifest, Storage
 from .errors import ApiError
+from .log import IMMUTABLE, SHA256_HEX
 from .submission_form import FORM_MEDIA_TYPE, read_submission_form
 
 MANIFEST_MEDIA_TYPES = ("application/vnd.notrain.manifest+json", "application/json")
@@ -52,6 +54,18 @@ async def submit_manifest(request: web.Request) -> web.Response:
         "parts": [part.id for part in accepted.parts],
     }
     return web.json_response(body, status=202 if accepted.created else 200)
+
+
+async def part(request: web.Request) -> web.Response:
+    """A part document this log holds (a ``part`` entry), by its SHA-256: the exact bytes, which a client
+    checks against the reference in the signed manifest, so they need no other trust (spec/discovery.md)."""
+    digest = request.match_info["sha256"]
+    if not SHA256_HEX.fullmatch(digest):
+        raise ApiError("a part is named by its SHA-256, 64 lowercase hex digits", where="sha256")
+    found = await logged_part(request.app[SERVICE].storage, bytes.fromhex(digest))
+    if found is None:
+        raise ApiError("no part with this SHA-256 in this log", code="E_NOT_FOUND", where=request.path)
+    return web.Response(body=found[0].data, content_type="application/json", headers={"Cache-Control": IMMUTABLE})
 
 
 async def add_origin(request: web.Request) -> web.Response:
@@ -215,6 +229,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/v1/log", log_info)
     app.router.add_post("/v1/manifests", submit_manifest)
     app.router.add_post("/v1/origins", add_origin)
+    app.router.add_get("/v1/parts/{sha256}", part)
     app.router.add_get("/v1/entries/{id}", entry_status)
     app.router.add_get("/v1/proof/inclusion", proof_inclusion)
     app.router.add_get("/v1/proof/consistency", proof_consistency)

@@ -158,18 +158,20 @@ class Federation:
             bundle = state.copied // TILE_WIDTH
             entries = await self._check(peer, tiles, functools.partial(check_bundle, checkpoint, bundle))
             tiles = {tile: data for tile, data in tiles.items() if tile.level >= 0}  # a bundle is read once: drop it
+            parsed = await asyncio.to_thread(_parse_all, entries)  # up to 16 MiB hashed: off the event loop
             end = min(bundle * TILE_WIDTH + len(entries), stop)
             skipped = 0
             for index in range(state.copied, end):
-                skipped += not await self._relog(peer, index, entries[index % TILE_WIDTH])
+                skipped += not await self._relog(peer, index, parsed[index % TILE_WIDTH])
             state = replace(state, copied=end, skipped=state.skipped + skipped)
             await self.storage.save_peer(state)
         return state
 
-    async def _relog(self, peer: Peer, index: int, leaf: bytes) -> bool:
+    async def _relog(self, peer: Peer, index: int, entry: LogEntry | LogEntryError) -> bool:
         """Re-verify and log one entry of the peer; False if it did not verify here (skipped)."""
         try:
-            entry = parse_entry(leaf)
+            if isinstance(entry, LogEntryError):
+                raise entry
             if entry.kind not in MAX_COPIED_BYTES:
                 return True
             body = entry.body if entry.body is not None else await self._detached(peer, entry)
@@ -203,3 +205,14 @@ class Federation:
             except MissingTile as missing:
                 tiles[missing.tile] = await peer.log.tile(missing.tile)
         raise TileError(f"a check of the peer's tree needed more than {MAX_TILE_READS} tiles", where=peer.url)
+
+
+def _parse_all(entries: list[bytes]) -> list[LogEntry | LogEntryError]:
+    """Each entry parsed, or why it does not parse (an entry the peer logged is in its tree all the same)."""
+    parsed: list[LogEntry | LogEntryError] = []
+    for leaf in entries:
+        try:
+            parsed.append(parse_entry(leaf))
+        except LogEntryError as error:
+            parsed.append(error)
+    return parsed

@@ -144,10 +144,11 @@ def source(tmp_path):
     return make_bundle(tmp_path / "bundle.json")
 
 
-def test_every_route_removes_its_sample_and_the_rest_stays_intact(tmp_path, source):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_route_removes_its_sample_and_the_rest_stays_intact(tmp_path, source, workers):
     shard = write_shard(tmp_path / "data")
     before = members(shard)
-    report = filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data")
+    report = filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data", options=filter_shards.ShardOptions(workers=workers))
 
     after = members(shard)
     assert sorted({name.split(".")[0] for name in after}) == KEPT[:2]
@@ -156,7 +157,7 @@ def test_every_route_removes_its_sample_and_the_rest_stays_intact(tmp_path, sour
 
     rejected = pq.read_table(tmp_path / "data" / "notrain" / "00000.rejected.parquet").to_pylist()
     assert {row["key"]: row["notrain_reason"] for row in rejected} == EXPECTED
-    assert {row["key"] for row in rejected if not row["in_tar"]} == {"000000006"}
+    assert {row["key"] for row in rejected if not row["in_shard"]} == {"000000006"}
     xmp = next(row for row in rejected if row["key"] == "000000002")
     assert json.loads(xmp["notrain_evidence"])[0]["evidence"]["mechanism"] == "xmp-plus-datamining"
 
@@ -171,6 +172,22 @@ def test_every_route_removes_its_sample_and_the_rest_stays_intact(tmp_path, sour
     assert report["by_reason"] == {"embedded": 1, "name": 1, "url": 1, "work": 3}
     assert report["by_mechanism"] == {"notrain": 5, "xmp-plus-datamining": 1}
     assert json.loads((tmp_path / "data" / "notrain" / "notrain-report.json").read_text())["rejected"] == 6
+
+
+def test_the_parquet_output_format_loses_the_same_rows(tmp_path, source):
+    """img2dataset's parquet format: one file, one row per input row, the image in a binary column."""
+    directory = tmp_path / "data"
+    directory.mkdir()
+    rows = [{"key": row["key"], "jpg": row["image"], "txt": row["caption"], **{k: v for k, v in row.items() if k not in ("key", "image")}}
+            for row in index_rows()]
+    pq.write_table(pa.Table.from_pylist(rows), directory / "00000.parquet")
+    (directory / "00000_stats.json").write_text(json.dumps({"count": len(rows), "successes": 7, "failed_to_download": 2}))
+    report = filter_shards.run(source, BatchFilter(source.catalog()), directory)
+    kept = pq.read_table(directory / "00000.parquet").to_pylist()
+    assert [row["key"] for row in kept] == KEPT and kept == [row for row in rows if row["key"] in KEPT]
+    rejected = pq.read_table(directory / "notrain" / "00000.rejected.parquet").to_pylist()
+    assert {row["key"]: row["notrain_reason"] for row in rejected} == EXPECTED
+    assert report["samples_removed"] == 5 and json.loads((directory / "00000_stats.json").read_text())["count"] == 3
 
 
 def test_a_second_run_skips_done_shards_and_a_clean_shard_is_not_rewritten(tmp_path, source):

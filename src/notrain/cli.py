@@ -734,19 +734,46 @@ def peer_reset(origin: str, config_path: Path | None, as_json: bool) -> None:
 # -- filter -----------------------------------------------------------------------------
 
 
+def _filter_source_options(command):
+    """--bundle, --snapshot and --log-key: where ``notrain filter`` and ``filter-shards`` take manifests from."""
+    for option in reversed((
+        click.option("--bundle", "bundle_path", type=_FILE, help="A bundle of signed manifests (each verified on load)."),
+        click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="A snapshot directory from 'notrain snapshot pull' (verified again on load)."),
+        click.option("--log-key", type=_Text(), help="With --snapshot: the log's verifier key (default: the one the pull saved)."),
+        click.option("--purpose", type=click.Choice(["train-ai", "ai-use", "search"]), default="train-ai", show_default=True),
+        click.option("--unknown", type=click.Choice(["allowed", "disallowed"]), default="allowed", show_default=True,
+                     help="What a row nothing speaks about is."),
+    )):
+        command = option(command)
+    return command
+
+
+def _filter_core(bundle_path: Path | None, snapshot_path: Path | None, log_key: str | None, purpose: str, unknown: str, names: str = "drop"):
+    """The manifest source (exactly one of a bundle and a snapshot) and the batch core deciding against it."""
+    from .fetch.sources import LocalSource  # pyarrow loads only here
+    from .filter import BatchFilter
+    from .filter.sources import SnapshotFilterSource
+
+    if (bundle_path is None) == (snapshot_path is None):
+        raise click.UsageError("give exactly one source: --bundle FILE or --snapshot DIR")
+    if log_key is not None and snapshot_path is None:
+        raise click.UsageError("--log-key goes with --snapshot")
+    if snapshot_path is not None:
+        source = SnapshotFilterSource(snapshot_path, log_key=log_key)
+        return source, BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names, prefilter=source.prefilter())
+    source = LocalSource(bundle_path)
+    return source, BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names)
+
+
 @main.command("filter")
 @click.argument("input_path", metavar="IN", type=click.Path(exists=True, path_type=Path))
-@click.option("--bundle", "bundle_path", type=_FILE, help="A bundle of signed manifests (each verified on load).")
-@click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A snapshot directory from 'notrain snapshot pull' (verified again on load).")
-@click.option("--log-key", type=_Text(), help="With --snapshot: the log's verifier key (default: the one the pull saved).")
+@_filter_source_options
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True, help="Kept rows: a file, or a directory for a directory of shards.")
 @click.option("--url-col", default="url", show_default=True, help="The column of image URLs.")
 @click.option("--caption-col", help="The column of captions, checked for opted-out names.")
 @click.option("--sha256-col", help="A column of SHA-256 hashes of the files (hex or 32 bytes).")
 @click.option("--pdq-col", help="A column of PDQ hashes of the images (hex or 32 bytes).")
-@click.option("--purpose", type=click.Choice(["train-ai", "ai-use", "search"]), default="train-ai", show_default=True)
-@click.option("--unknown", type=click.Choice(["allowed", "disallowed"]), default="allowed", show_default=True, help="What a row nothing speaks about is.")
 @click.option("--names", type=click.Choice(["drop", "strip"]), default="drop", show_default=True, help="A caption with an opted-out name: drop the row, or strip the name.")
 @click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, path_type=Path), help="Refused rows with reason and evidence (default: OUT.rejected.EXT).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="The JSON report (default: OUT.report.json, or notrain-report.json in OUT).")
@@ -757,25 +784,14 @@ def peer_reset(origin: str, config_path: Path | None, as_json: bool) -> None:
 def filter_(input_path, bundle_path, snapshot_path, log_key, out_path, url_col, caption_col, sha256_col, pdq_col, purpose, unknown, names,
             rejected_path, report_path, receipt_key, batch_size, force, as_json) -> None:
     """Drop the rows of a URL/caption dataset (parquet, CSV, JSONL) whose publishers opted out, before download."""
-    from .fetch.sources import LocalSource  # pyarrow loads only here
-    from .filter import BatchFilter, Columns, receipts
+    from .filter import Columns, receipts
     from .filter import run as filter_run
-    from .filter.sources import SnapshotFilterSource
 
-    if (bundle_path is None) == (snapshot_path is None):
-        raise click.UsageError("give exactly one source: --bundle FILE or --snapshot DIR")
-    if log_key is not None and snapshot_path is None:
-        raise click.UsageError("--log-key goes with --snapshot")
     key = load_private_key(receipt_key) if receipt_key else None
     receipt = receipts.receipt_path(out_path)
     if key is not None and receipt.exists() and not force:
         raise NotrainError(f"{receipt} exists (use --force to overwrite)", code="E_EXISTS", where=str(receipt))
-    if snapshot_path is not None:
-        source = SnapshotFilterSource(snapshot_path, log_key=log_key)
-        core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names, prefilter=source.prefilter())
-    else:
-        source = LocalSource(bundle_path)
-        core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names)
+    source, core = _filter_core(bundle_path, snapshot_path, log_key, purpose, unknown, names)
     columns = Columns(url_col, caption_col, sha256_col, pdq_col)
     options = filter_run.Options(columns, batch_size, force)
 
@@ -895,24 +911,22 @@ async def _diagnose(url: str, token: str, timeout: float):
 
 @main.command("filter-shards")
 @click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--bundle", "bundle_path", type=_FILE, required=True, help="A bundle of signed manifests (each verified on load).")
+@_filter_source_options
 @click.option("--sha256-col", default="sha256", show_default=True, help="The index column of each file's SHA-256 as downloaded (img2dataset's --compute_hash).")
-@click.option("--purpose", type=click.Choice(["train-ai", "ai-use", "search"]), default="train-ai", show_default=True)
-@click.option("--unknown", type=click.Choice(["allowed", "disallowed"]), default="allowed", show_default=True, help="What a sample nothing speaks about is.")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), help="Rejected samples, markers and the report (default: DIR/notrain).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Processes hashing and reading the images.")
 @json_option
-def filter_shards(directory, bundle_path, sha256_col, purpose, unknown, work_dir, as_json) -> None:
+def filter_shards(directory, bundle_path, snapshot_path, log_key, purpose, unknown, sha256_col, work_dir, workers, as_json) -> None:
     """Remove opted-out samples from img2dataset's webdataset shards in DIR, checking the images themselves."""
-    from .fetch.sources import LocalSource  # pyarrow loads only here
-    from .filter import BatchFilter, shards
+    from .filter import shards
 
-    source = LocalSource(bundle_path)
-    core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown))
+    source, core = _filter_core(bundle_path, snapshot_path, log_key, purpose, unknown)
 
     def progress(total: int):
         return click.progressbar(length=total, label="checking shards", file=sys.stderr, show_percent=True)
 
-    report = shards.run(source, core, directory, work=work_dir, options=shards.ShardOptions(sha256_col=sha256_col), progress_factory=progress)
+    options = shards.ShardOptions(sha256_col=sha256_col, workers=workers)
+    report = shards.run(source, core, directory, work=work_dir, options=options, progress_factory=progress)
     if as_json:
         _emit(report)
     else:

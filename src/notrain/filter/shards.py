@@ -15,7 +15,9 @@ decision procedure decides everything.
 A refused sample is removed: every member of its key from the tar, its row
 from the parquet index, and its status from the ``_stats.json`` counts; index
 rows without a sample (failed downloads) are decided by their URL, caption and
-hash and dropped the same way.  A shard's new files are written under
+hash and dropped the same way.  In img2dataset's parquet output format a row
+is a sample (its image in a binary column) and a refused row leaves the file.
+A shard's new files are written under
 temporary names, then a commit marker listing them is written, then they are
 renamed over the originals and the marker becomes the shard's ``.done``
 marker: a run that stops anywhere either redoes the shard from its (untouched)
@@ -27,9 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +57,7 @@ MAX_STATS_BYTES = 2**20
 MAX_META_BYTES = 2**20  # a sample's .json metadata; larger is read as none
 MAX_INDEX_BYTES = 256 * 2**20  # img2dataset's index of 10,000 rows is about 1 MiB
 REJECTED_SCHEMA = pa.schema([("key", pa.string()), ("url", pa.string()), ("caption", pa.string()), ("sha256", pa.string()),
-                             ("pdq", pa.string()), ("in_tar", pa.bool_()), (REASON, pa.string()), (EVIDENCE, pa.string())])
+                             ("pdq", pa.string()), ("in_shard", pa.bool_()), (REASON, pa.string()), (EVIDENCE, pa.string())])
 _SAMPLE_COLUMNS = Columns(url="url", caption="caption", sha256="sha256", pdq="pdq")
 
 
@@ -60,32 +65,41 @@ _SAMPLE_COLUMNS = Columns(url="url", caption="caption", sha256="sha256", pdq="pd
 class ShardOptions:
     sha256_col: str = "sha256"  # img2dataset's --compute_hash column: the file's SHA-256 as downloaded
     batch_size: int = 64  # samples decided together
+    workers: int = 1  # processes hashing and reading images (decoding and PDQ are most of a sample's cost)
     limits: TarLimits = field(default_factory=TarLimits)
+
+
+IMAGE_COLUMNS = ("jpg", "png", "webp")  # img2dataset's --encode_format: the image column of its parquet format
 
 
 @dataclass(frozen=True)
 class Shard:
-    """One img2dataset shard: ``NAME.tar``, with ``NAME.parquet`` and ``NAME_stats.json`` when they exist."""
+    """One img2dataset shard: its data file (``NAME.tar`` in the webdataset format; ``NAME.parquet``, images
+    inside, in the parquet format), its index ``NAME.parquet`` (the data file itself in the parquet format)
+    and its ``NAME_stats.json``; index and stats only when they exist."""
 
-    tar: Path
+    data: Path
 
     @property
     def name(self) -> str:
-        return self.tar.stem
+        return self.data.stem
 
     @property
     def index(self) -> Path:
-        return self.tar.with_suffix(".parquet")
+        return self.data.with_suffix(".parquet")
 
     @property
     def stats(self) -> Path:
-        return self.tar.with_name(f"{self.name}_stats.json")
+        return self.data.with_name(f"{self.name}_stats.json")
 
 
 def shards_in(directory: Path) -> list[Shard]:
-    shards = [Shard(p) for p in sorted(directory.iterdir()) if p.is_file() and p.suffix == ".tar"] if directory.is_dir() else []
+    """Every ``.tar``, and every ``.parquet`` with an image column and no ``.tar`` beside it."""
+    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+    tars = {p.stem for p in files if p.suffix == ".tar"}
+    shards = [Shard(p) for p in files if p.suffix == ".tar" or (p.suffix == ".parquet" and p.stem not in tars and _image_column(p))]
     if not shards:
-        raise FilterError(f"no .tar shard in {directory}", code="E_FILTER_INPUT", where=str(directory))
+        raise FilterError(f"no .tar shard, nor parquet shard with images, in {directory}", code="E_FILTER_INPUT", where=str(directory))
     return shards
 
 
@@ -98,26 +112,27 @@ def run(source: ManifestSource, core: BatchFilter, directory: Path, *, work: Pat
     work = work or directory / "notrain"
     work.mkdir(parents=True, exist_ok=True)
     files, skipped = [], 0
-    with (progress_factory(sum(s.tar.stat().st_size for s in shards)) if progress_factory else NoProgress()) as progress:
+    with (progress_factory(sum(s.data.stat().st_size for s in shards)) if progress_factory else NoProgress()) as progress, \
+            _images_reader(options.workers) as read_images:
         for shard in shards:
             done = work / f"{shard.name}.done"
             if done.exists():
                 skipped += 1
                 counts = json.loads(done.read_text())["counts"]
             else:
-                counts = _filter_shard(core, shard, work, options)
-            progress.update(shard.tar.stat().st_size)
-            files.append({"input": str(shard.tar), "rejected": str(work / f"{shard.name}.rejected.parquet"), **counts})
+                counts = _filter_shard(_Decider(core, read_images, options.sha256_col), shard, work, options)
+            progress.update(shard.data.stat().st_size)
+            files.append({"input": str(shard.data), "rejected": str(work / f"{shard.name}.rejected.parquet"), **counts})
     doc = report_of(source, core, files, skipped)
     doc["samples_removed"] = sum(f["samples_removed"] for f in files)
     return write_report(work / "notrain-report.json", doc)
 
 
-def _filter_shard(core: BatchFilter, shard: Shard, work: Path, options: ShardOptions) -> dict:
+def _filter_shard(decider: _Decider, shard: Shard, work: Path, options: ShardOptions) -> dict:
     """Decide one shard and replace its files (see the module docstring for the order of writes)."""
     commit = work / f"{shard.name}.commit"
     if not commit.exists():
-        _write_partials(core, shard, work, options, commit)
+        _write_partials(decider, shard, work, options, commit)
     doc = json.loads(commit.read_text())
     for name in doc["renames"]:
         final = Path(name)
@@ -128,82 +143,158 @@ def _filter_shard(core: BatchFilter, shard: Shard, work: Path, options: ShardOpt
     return doc["counts"]
 
 
-def _write_partials(core: BatchFilter, shard: Shard, work: Path, options: ShardOptions, commit: Path) -> None:
+def _write_partials(decider: _Decider, shard: Shard, work: Path, options: ShardOptions, commit: Path) -> None:
+    """The shard's new files and its rejected list under temporary names, then the commit marker naming them."""
     rejected_path = work / f"{shard.name}.rejected.parquet"
-    partials = [p.with_name(p.name + PARTIAL) for p in (shard.tar, shard.index, shard.stats, rejected_path)]
+    partials = {path: path.with_name(path.name + PARTIAL) for path in (shard.data, shard.index, shard.stats, rejected_path)}
+    decider.rejected = pq.ParquetWriter(partials[rejected_path], REJECTED_SCHEMA)
     try:
-        if shard.index.exists() and shard.index.stat().st_size > MAX_INDEX_BYTES:
-            raise FilterError(f"the index {shard.index.name} is over {MAX_INDEX_BYTES} bytes", code="E_FILTER_INPUT", where=str(shard.index))
-        index = pq.read_table(shard.index) if shard.index.exists() else None
-    except (OSError, pa.ArrowException) as error:
-        raise FilterError(f"cannot read the index {shard.index.name}: {error}", code="E_FILTER_INPUT", where=str(shard.index)) from None
-    indexed = _index_by_key(index, options.sha256_col)
-    counts = new_counts()
-    refused_keys: set[str] = set()
-    rejected = pq.ParquetWriter(partials[3], REJECTED_SCHEMA)
-    writer = TarWriter(partials[0])
-    try:
-        seen: set[str] = set()
-        for samples in _chunks(read_samples(shard.tar, options.limits), options.batch_size):
-            rows, extra = _sample_rows(core, samples, indexed)
-            decided = core.apply(rows, _SAMPLE_COLUMNS, extra)
-            for sample, keep in zip(samples, decided.column(KEEP).to_pylist()):
-                seen.add(sample.key)
-                if keep:
-                    writer.write(sample)
-                else:
-                    refused_keys.add(sample.key)
-            _record(counts, rejected, rows, decided, in_tar=True)
-        writer.close()
-        removed = len(refused_keys)
-        if index is not None:
-            refused_keys |= _decide_index_only(core, index, seen, options.sha256_col, counts, rejected)
-        rejected.close()
-        renames = [rejected_path]
-        if refused_keys:
-            renames += _rewrite_index(index, refused_keys, shard, partials[1:3])
-            if removed:
-                renames.append(shard.tar)
+        rewrite = _rewrite_tar if shard.data.suffix == ".tar" else _rewrite_parquet_shard
+        renames, removed = rewrite(decider, shard, partials, options)
+        decider.rejected.close()
     except BaseException:
-        writer.close()
-        rejected.close()
-        for partial in partials:
+        decider.rejected.close()
+        for partial in partials.values():
             partial.unlink(missing_ok=True)
         raise
-    for partial, final in zip(partials, (shard.tar, shard.index, shard.stats)):
-        if final not in renames:
+    for final, partial in partials.items():
+        if final not in renames and final != rejected_path:
             partial.unlink(missing_ok=True)
-    counts = {k: dict(v) if isinstance(v, Counter) else v for k, v in counts.items()}
+    counts = {k: dict(v) if isinstance(v, Counter) else v for k, v in decider.counts.items()}
     counts["samples_removed"] = removed
-    doc = {"counts": counts, "renames": [str(p.resolve()) for p in renames]}
+    doc = {"counts": counts, "renames": [str(p.resolve()) for p in [*renames, rejected_path]]}
     temporary = commit.with_name(commit.name + PARTIAL)
     temporary.write_text(json.dumps(doc))
     os.replace(temporary, commit)
 
 
+def _rewrite_tar(decider: _Decider, shard: Shard, partials: dict[Path, Path], options: ShardOptions) -> tuple[list[Path], int]:
+    """The webdataset format: kept samples into a new tar, then the index rows without a sample decided;
+    what to rename and how many samples were removed."""
+    index = _read_index(shard.index) if shard.index.exists() else None
+    indexed = _index_by_key(index, options.sha256_col)
+    refused: set[str] = set()
+    seen: set[str] = set()
+    writer = TarWriter(partials[shard.data])
+    try:
+        for samples in _chunks(read_samples(shard.data, options.limits), options.batch_size):
+            for sample, keep in zip(samples, decider.samples(samples, indexed)):
+                seen.add(sample.key)
+                if keep:
+                    writer.write(sample)
+                else:
+                    refused.add(sample.key)
+    finally:
+        writer.close()
+    removed = len(refused)
+    if index is not None:
+        refused |= decider.index_rows(index, seen)
+    if not refused or index is None:
+        return [shard.data] if removed else [], removed
+    dropped = pc.fill_null(pc.is_in(index.column("key"), value_set=pa.array(sorted(refused), index.column("key").type)), False)
+    pq.write_table(index.filter(pc.invert(dropped)), partials[shard.index])
+    return [shard.index, *_stats_partial(shard, index.filter(dropped), partials)] + ([shard.data] if removed else []), removed
+
+
+def _rewrite_parquet_shard(decider: _Decider, shard: Shard, partials: dict[Path, Path], options: ShardOptions) -> tuple[list[Path], int]:
+    """The parquet format: each row is a sample (its image in a binary column, null for a failed download);
+    kept rows into a new file, in record batches so that memory holds one batch of images."""
+    image = _image_column(shard.data)
+    try:
+        file = pq.ParquetFile(shard.data)
+        writer = pq.ParquetWriter(partials[shard.data], file.schema_arrow)
+        gone: list[pa.RecordBatch] = []
+        removed = 0
+        try:
+            for batch in file.iter_batches(batch_size=options.batch_size):
+                table = pa.Table.from_batches([batch])
+                samples = _parquet_samples(table, image, options.limits, shard.data)
+                keep = pa.array(decider.samples(samples, _index_by_key(table, options.sha256_col)), pa.bool_())
+                writer.write_batch(batch.filter(keep))
+                refused = batch.filter(pc.invert(keep))
+                removed += sum(sample.images() != [] for sample, kept in zip(samples, keep.to_pylist()) if not kept)
+                gone.append(refused.select([c for c in ("status", "error_message") if c in batch.schema.names]))
+        finally:
+            writer.close()
+    except (OSError, pa.ArrowException) as error:
+        raise FilterError(f"cannot read {shard.data.name}: {error}", code="E_FILTER_INPUT", where=str(shard.data)) from None
+    dropped = pa.Table.from_batches(gone) if gone else pa.table({})
+    if not dropped.num_rows:
+        return [], 0
+    return [shard.data, *_stats_partial(shard, dropped, partials)], removed
+
+
+def _parquet_samples(table: pa.Table, image: str, limits: TarLimits, where: Path) -> list[Sample]:
+    if table.num_rows and (pc.max(pc.binary_length(table.column(image))).as_py() or 0) > limits.member_bytes:
+        raise FilterError(f"an image in {where.name} is over {limits.member_bytes} bytes", code="E_FILTER_INPUT", where=str(where))
+    keys, images = _text_column(table, "key").to_pylist(), table.column(image).to_pylist()
+    return [Sample(key or "", [(f"{key}.{image}", data)] if data is not None else []) for key, data in zip(keys, images)]
+
+
+class _Decider:
+    """The batch core over samples and index rows, recording each refusal in the shard's rejected list and counts."""
+
+    def __init__(self, core: BatchFilter, read_images, sha256_col: str) -> None:
+        self.core, self.read_images, self.sha256_col = core, read_images, sha256_col
+        self.counts = new_counts()
+        self.rejected: pq.ParquetWriter | None = None
+
+    def samples(self, samples: list[Sample], indexed: dict[str, dict]) -> list[bool]:
+        rows, extra = _sample_rows(self.core, samples, indexed, self.read_images)
+        decided = self.core.apply(rows, _SAMPLE_COLUMNS, extra)
+        self._record(rows, decided, [bool(sample.members) for sample in samples])
+        return decided.column(KEEP).to_pylist()
+
+    def index_rows(self, index: pa.Table, seen: set[str]) -> set[str]:
+        """Decide the index rows whose key the tar did not hold (failed downloads): URL, caption, hash."""
+        keys = index.column("key")
+        rows = index.filter(pc.invert(pc.fill_null(pc.is_in(keys, value_set=pa.array(sorted(seen), keys.type)), False)))
+        if not rows.num_rows:
+            return set()
+        batch = pa.RecordBatch.from_pydict({"key": _text_column(rows, "key"), "url": _text_column(rows, "url"),
+                                            "caption": _text_column(rows, "caption"), "sha256": _text_column(rows, self.sha256_col)})
+        decided = self.core.apply(batch, Columns(url="url", caption="caption", sha256="sha256"))
+        self._record(batch, decided, [False] * batch.num_rows)
+        return set(batch.column("key").filter(pc.invert(decided.column(KEEP))).to_pylist())
+
+    def _record(self, rows: pa.RecordBatch, decided: pa.RecordBatch, in_shard: list[bool]) -> None:
+        keep = decided.column(KEEP)
+        refused = pa.RecordBatch.from_arrays(
+            [rows.column(name) if name in rows.schema.names else pa.nulls(len(rows), pa.string()) for name in REJECTED_SCHEMA.names[:5]]
+            + [pa.array(in_shard, pa.bool_()), decided.column(REASON), decided.column(EVIDENCE)],
+            schema=REJECTED_SCHEMA,
+        ).filter(pc.invert(keep))
+        self.rejected.write_batch(refused)  # type: ignore[union-attr]
+        count_rows(self.counts, len(rows), len(rows) - refused.num_rows, refused)
+
+
 # -- one batch of samples ------------------------------------------------------------
 
 
-def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, dict]) -> tuple[pa.RecordBatch, list[list]]:
+def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, dict], read_images) -> tuple[pa.RecordBatch, list[list]]:
     """The batch core's rows for ``samples`` (url, caption, the first image's hashes) and, per row,
     the statements only the files give: other images' works, the as-downloaded SHA-256's, embedded ones."""
     columns: dict[str, list] = {"key": [], "url": [], "caption": [], "sha256": [], "pdq": []}
     extra: list[list[tuple[str, Statement]]] = []
+    texts, images = [], []
     for sample in samples:
         meta = _json_object(sample.part("json"), MAX_META_BYTES) or {}  # unreadable: the index row may still give the URL
         row = indexed.get(sample.key, {})
         url = _string(meta.get("url")) or row.get("url")
         caption = _utf8(sample.part("txt")) if sample.part("txt") is not None else _string(meta.get("caption")) or row.get("caption")
+        texts.append((url, caption, row.get("sha256")))
+        images += [(mime, data, url or sample.key) for mime, data in sample.images()]
+    facts = iter(read_images(images))
+    for sample, (url, caption, downloaded) in zip(samples, texts):
         found: list[tuple[str, Statement]] = []
         hashes = []
-        for mime, data in sample.images():
-            content = _content_hash(data)
+        for _ in sample.images():
+            content, embedded = next(facts)
             hashes.append(content)
-            found += [("embedded", s) for s in _embedded(data, mime, url or sample.key)]
+            found += [("embedded", s) for s in embedded]
         for content in hashes[1:]:
             found += [("work", s) for s in core.catalog.content_statements(content)]
         first = hashes[0] if hashes else ContentHash()
-        downloaded = row.get("sha256")
         if downloaded is not None and downloaded != first.sha256:
             found += [("work", s) for s in core.catalog.content_statements(ContentHash(sha256=downloaded))]
         columns["key"].append(sample.key)
@@ -213,6 +304,22 @@ def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, di
         columns["pdq"].append(first.pdq.hex() if first.pdq else None)
         extra.append(found)
     return pa.RecordBatch.from_pydict(columns, schema=pa.schema([(name, pa.string()) for name in columns])), extra
+
+
+@contextmanager
+def _images_reader(workers: int) -> Iterator:
+    """``read(images)``: :func:`_image_facts` of each (MIME type, bytes, source), in order; in ``workers``
+    processes when more than one (spawned: a forked copy of a threaded parent can deadlock)."""
+    if workers <= 1:
+        yield lambda images: list(map(_image_facts, images))
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield lambda images: list(pool.map(_image_facts, images, chunksize=max(1, len(images) // (4 * workers))))
+
+
+def _image_facts(image: tuple[str, bytes, str]) -> tuple[ContentHash, list[Statement]]:
+    mime, data, source = image
+    return _content_hash(data), _embedded(data, mime, source)
 
 
 def _content_hash(data: bytes) -> ContentHash:
@@ -229,17 +336,6 @@ def _embedded(data: bytes, mime: str, source: str) -> list[Statement]:
     """What the image says of itself: XMP plus:DataMining and C2PA/CAWG training-mining (never over the
     readers' size limits: a tar member is no larger)."""
     return [*xmp_statements(data, source), *c2pa_statements(data, mime, source)]
-
-
-def _record(counts: dict, rejected: pq.ParquetWriter, rows: pa.RecordBatch, decided: pa.RecordBatch, *, in_tar: bool) -> None:
-    keep = decided.column(KEEP)
-    refused = pa.RecordBatch.from_arrays(
-        [rows.column(name) if name in rows.schema.names else pa.nulls(len(rows), pa.string()) for name in REJECTED_SCHEMA.names[:5]]
-        + [pa.array([in_tar] * len(rows), pa.bool_()), decided.column(REASON), decided.column(EVIDENCE)],
-        schema=REJECTED_SCHEMA,
-    ).filter(pc.invert(keep))
-    rejected.write_batch(refused)
-    count_rows(counts, len(rows), len(rows) - refused.num_rows, refused)
 
 
 # -- the parquet index and the stats ----------------------------------------------------
@@ -259,33 +355,31 @@ def _index_by_key(index: pa.Table | None, sha256_col: str) -> dict[str, dict]:
     return found
 
 
-def _decide_index_only(core: BatchFilter, index: pa.Table, seen: set[str], sha256_col: str, counts: dict, rejected) -> set[str]:
-    """Decide the index rows whose key the tar did not hold (failed downloads): URL, caption, hash."""
-    keys = index.column("key")
-    alone = pc.invert(pc.fill_null(pc.is_in(keys, value_set=pa.array(sorted(seen), keys.type)), False))
-    rows = index.filter(alone)
-    if not rows.num_rows:
-        return set()
-    batch = pa.RecordBatch.from_pydict({"key": _text_column(rows, "key"), "url": _text_column(rows, "url"),
-                                        "caption": _text_column(rows, "caption"), "sha256": _text_column(rows, sha256_col)})
-    decided = core.apply(batch, Columns(url="url", caption="caption", sha256="sha256"))
-    _record(counts, rejected, batch, decided, in_tar=False)
-    return set(batch.column("key").filter(pc.invert(decided.column(KEEP))).to_pylist())
+def _read_index(path: Path) -> pa.Table:
+    try:
+        if path.stat().st_size > MAX_INDEX_BYTES:
+            raise FilterError(f"the index {path.name} is over {MAX_INDEX_BYTES} bytes", code="E_FILTER_INPUT", where=str(path))
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as error:
+        raise FilterError(f"cannot read the index {path.name}: {error}", code="E_FILTER_INPUT", where=str(path)) from None
 
 
-def _rewrite_index(index: pa.Table | None, refused: set[str], shard: Shard, partials: list[Path]) -> list[Path]:
-    """The index without the refused keys' rows, and its stats without their counts (partial files); what to rename."""
-    if index is None:
-        return []
-    dropped = pc.fill_null(pc.is_in(index.column("key"), value_set=pa.array(sorted(refused), index.column("key").type)), False)
-    pq.write_table(index.filter(pc.invert(dropped)), partials[0])
+def _image_column(path: Path) -> str | None:
+    """The binary image column of a parquet-format shard, if ``path`` is one."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return None
+    return next((name for name in IMAGE_COLUMNS if name in schema.names and pa.types.is_binary(schema.field(name).type)), None)
+
+
+def _stats_partial(shard: Shard, dropped: pa.Table, partials: dict[Path, Path]) -> list[Path]:
+    """The shard's stats without the dropped index rows (a partial file), if it has stats; what to rename."""
     if not shard.stats.exists():
-        return [shard.index]
-    gone = index.filter(dropped)
-    statuses = gone.column("status").to_pylist() if "status" in gone.schema.names else [None] * gone.num_rows
-    errors = gone.column("error_message").to_pylist() if "error_message" in gone.schema.names else [None] * gone.num_rows
-    partials[1].write_text(json.dumps(_stats_without(_read_stats(shard.stats), zip(statuses, errors)), indent=4))
-    return [shard.index, shard.stats]
+        return []
+    statuses, errors = (_text_column(dropped, name).to_pylist() for name in ("status", "error_message"))
+    partials[shard.stats].write_text(json.dumps(_stats_without(_read_stats(shard.stats), zip(statuses, errors)), indent=4))
+    return [shard.stats]
 
 
 def _stats_without(stats: dict, dropped: Iterable[tuple[str | None, str | None]]) -> dict:

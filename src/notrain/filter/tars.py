@@ -53,17 +53,18 @@ class TarLimits:
 
 @dataclass
 class Sample:
-    """One key's members in tar order: (TarInfo, bytes)."""
+    """One key's members in order, (name, bytes); from a tar, each member's header too, to write it back as read."""
 
     key: str
-    members: list[tuple[tarfile.TarInfo, bytes]] = field(default_factory=list)
+    members: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: list[tarfile.TarInfo] = field(default_factory=list)
 
     def part(self, extension: str) -> bytes | None:
-        return next((data for info, data in self.members if _extension(info.name) == extension), None)
+        return next((data for name, data in self.members if _extension(name) == extension), None)
 
     def images(self) -> list[tuple[str, bytes]]:
         """(MIME type, bytes) of every member whose extension names an image format."""
-        return [(IMAGE_TYPES[ext], data) for info, data in self.members if (ext := _extension(info.name)) in IMAGE_TYPES]
+        return [(IMAGE_TYPES[ext], data) for name, data in self.members if (ext := _extension(name)) in IMAGE_TYPES]
 
 
 def read_samples(path: Path, limits: TarLimits = TarLimits()) -> Iterator[Sample]:
@@ -100,7 +101,8 @@ def read_samples(path: Path, limits: TarLimits = TarLimits()) -> Iterator[Sample
                 data = tar.extractfile(info).read()  # type: ignore[union-attr]  (a regular member always has a file)
                 if len(data) != info.size:
                     raise _refuse(f"member {info.name[:80]!r} is truncated", where)
-                current.members.append((info, data))
+                current.members.append((info.name, data))
+                current.headers.append(info)
     except tarfile.TarError as error:
         raise _refuse(f"not a readable tar ({error})", where) from None
     except OSError as error:
@@ -116,7 +118,7 @@ class TarWriter:
         self._tar = tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115 (closed by close())
 
     def write(self, sample: Sample) -> None:
-        for info, data in sample.members:
+        for info, (_, data) in zip(sample.headers, sample.members):
             self._tar.addfile(info, io.BytesIO(data))
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ generated input that the engines and ``notrain filter`` are compared on (test_fi
 
 from __future__ import annotations
 
+import json
 import random
 
 import dask.dataframe as dd
@@ -10,13 +11,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
-from test_filter_batch import CAPTIONS, HOSTS, NAMES, PATHS, SCHEMES, SITES, WORK, make_bundle
+from sites import Site
+from test_filter_batch import CAPTIONS, HOSTS, NAMES, NOW, PATHS, SCHEMES, SITES, WORK, make_bundle
+from test_snapshot_client import SnapshotLog
 
 from notrain.core import State
+from notrain.fetch.snapshots import pull
 from notrain.fetch.sources import LocalSource
-from notrain.filter import Columns, FilterError
+from notrain.filter import BatchFilter, Columns, FilterError
 from notrain.filter.engines import dask as dask_engine
 from notrain.filter.engines import loaded, pack
+from notrain.filter.sources import SnapshotFilterSource
 
 COLUMNS = Columns(url="url", caption="caption", sha256="sha256")
 WORDS = ["a", "photo", "of", "sunset", "portrait", "by", "cat", "poster", "art"]
@@ -99,6 +104,29 @@ def test_the_index_and_columns_of_each_partition_are_kept(bundle, client):
     result = decided.compute()
     assert list(result.index) == list(range(300)) and list(result.columns[:4]) == ["id", "url", "caption", "sha256"]
     assert set(result["notrain_reason"].dropna()) >= {"url", "name-stripped"}
+
+
+@pytest.fixture
+async def snapshot(bundle, tmp_path):
+    """A snapshot directory of the bundle's manifests, logged, served on loopback and pulled for real."""
+    site = await Site().start()
+    try:
+        log = SnapshotLog(site)
+        log.publish(*(json.dumps(entry["envelope"]).encode() for entry in json.loads(bundle.read_bytes())["entries"]))
+        await pull(site.origin, tmp_path / "snap", log.trust(), now=NOW)
+    finally:
+        await site.stop()
+    return tmp_path / "snap"
+
+
+def test_a_snapshot_directory_is_shipped_and_decides_as_on_the_driver(snapshot, client):
+    source = SnapshotFilterSource(snapshot)
+    table = dataset(900, 4)
+    frame = dd.from_pandas(table.to_pandas(), npartitions=3)
+    decided = pa.Table.from_pandas(dask_engine.filter_dataframe(frame, source, columns=COLUMNS).decided.compute(), preserve_index=False)
+    here = BatchFilter(source.catalog(), prefilter=source.prefilter()).apply(table.combine_chunks().to_batches()[0], COLUMNS)
+    assert decided.select(here.schema.names).to_pydict() == here.to_pydict()
+    assert here.column("notrain_keep").false_count > 100 and len(list(snapshot.iterdir())) > 1
 
 
 def test_bad_columns_and_options_are_refused_on_the_driver(bundle, client):

@@ -131,7 +131,7 @@ class SnapshotPrefilter:
         self._origins: dict[str, bool] = {}  # origin -> may match, for the origins seen lately
 
     def url_rows(self, urls: pa.Array) -> np.ndarray:
-        parts = pc.extract_regex(pc.ascii_lower(urls), _PLAIN_ORIGIN)
+        parts = pc.extract_regex(pc.ascii_lower(urls).cast(pa.string()), _PLAIN_ORIGIN)  # large_string too: one type below
         odd = pc.and_(pc.is_null(parts), pc.is_valid(urls)).to_numpy(zero_copy_only=False)
         scheme, host, port = (pc.struct_field(parts, name) for name in ("scheme", "host", "port"))
         default = pc.or_(pc.equal(port, ""), pc.equal(port, pc.if_else(pc.equal(scheme, "https"), "443", "80")))

@@ -29,15 +29,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...core.vocab import State
-from ...fetch.snapshot_source import SnapshotSource
 from ...fetch.sources import LocalSource, ManifestSource
 from ..batch import CAPTION, EVIDENCE, KEEP, REASON, BatchFilter, Columns, FilterError
+from ..sources import SnapshotFilterSource
 
-# The sources an engine can ship, and the settings (besides the path) a worker opens them with.
-_KINDS: dict[str, tuple[type, tuple[str, ...]]] = {
-    "bundle": (LocalSource, ("now",)),
-    "snapshot": (SnapshotSource, ("log_key", "max_age", "now")),
-}
+_KINDS = {"bundle": LocalSource, "snapshot": SnapshotFilterSource}  # the sources an engine can ship
 MAX_CACHED = 4  # sources held per worker process; a job uses one, a long-lived worker may see a few
 _loaded: list[Recipe] = []  # the recipes this process opened a source for, in order
 _cores: dict[Recipe, BatchFilter] = {}
@@ -62,17 +58,19 @@ def pack(source: ManifestSource, *, purpose: str, unknown_as: State, names: str)
 
     The driver opens the source and builds the filter itself first, so a source that cannot be read or an
     option out of range is refused with its typed error before any task starts."""
-    kind = next((k for k, (cls, _) in _KINDS.items() if type(source) is cls), None)
-    if kind is None:
+    if isinstance(source, LocalSource):
+        kind, root, settings = "bundle", source.path, (("now", source.now),)
+    elif isinstance(source, SnapshotFilterSource):
+        kind, root, settings = "snapshot", source.directory.path, (("log_key", source.directory.log_key), ("now", source.directory.now))
+    else:
         raise FilterError(f"an engine ships a bundle or a snapshot directory, not a {type(source).__name__}", code="E_FILTER_OPTION")
-    core = BatchFilter(source.catalog(), purpose=purpose, unknown_as=unknown_as, names=names)
-    root = Path(source.path)  # type: ignore[attr-defined]
+    core = _core(source, purpose, unknown_as, names)
+    root = Path(root)
     paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     files = {str(p.relative_to(root.parent)): p.read_bytes() for p in paths}
     digest = hashlib.sha256()
     for name, data in files.items():
         digest.update(b"%d:%s%d:" % (len(name.encode()), name.encode(), len(data)) + data)
-    settings = tuple((name, getattr(source, name)) for name in _KINDS[kind][1])
     return Recipe(kind, root.name, digest.hexdigest(), settings, purpose, unknown_as, names), files, core
 
 
@@ -99,14 +97,19 @@ def loaded() -> list[Recipe]:
 
 def _open(recipe: Recipe, files: dict[str, bytes]) -> BatchFilter:
     """The files written to a temporary directory, the source opened and verified there, the directory removed."""
-    cls, _ = _KINDS[recipe.kind]
     with tempfile.TemporaryDirectory(prefix="notrain-source-") as scratch:
         for name, data in files.items():
             path = Path(scratch, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        catalog = cls(Path(scratch, recipe.root), **dict(recipe.settings)).catalog()
-    return BatchFilter(catalog, purpose=recipe.purpose, unknown_as=recipe.unknown_as, names=recipe.names)
+        source = _KINDS[recipe.kind](Path(scratch, recipe.root), **dict(recipe.settings))
+        return _core(source, recipe.purpose, recipe.unknown_as, recipe.names)
+
+
+def _core(source: ManifestSource, purpose: str, unknown_as: State, names: str) -> BatchFilter:
+    """The batch core over ``source``, with a snapshot's own bulk probes (as ``notrain filter`` builds it)."""
+    prefilter = source.prefilter() if isinstance(source, SnapshotFilterSource) else None
+    return BatchFilter(source.catalog(), purpose=purpose, unknown_as=unknown_as, names=names, prefilter=prefilter)
 
 
 def decided(core: BatchFilter, batch: pa.RecordBatch, columns: Columns) -> pa.RecordBatch:

@@ -190,6 +190,18 @@ def test_the_parquet_output_format_loses_the_same_rows(tmp_path, source):
     assert report["samples_removed"] == 5 and json.loads((directory / "00000_stats.json").read_text())["count"] == 3
 
 
+def test_a_parquet_shard_with_an_image_over_the_limit_is_refused(tmp_path, source):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    pq.write_table(pa.table({"key": ["000000000"], "jpg": [SUNSET], "url": ["https://img.example/a.jpg"]}), directory / "00000.parquet")
+    before = (directory / "00000.parquet").read_bytes()
+    options = filter_shards.ShardOptions(limits=TarLimits(member_bytes=len(SUNSET) - 1))
+    with pytest.raises(FilterError) as error:
+        filter_shards.run(source, BatchFilter(source.catalog()), directory, options=options)
+    assert error.value.code == "E_FILTER_INPUT" and (directory / "00000.parquet").read_bytes() == before
+    assert not list(directory.rglob("*.notrain-partial"))
+
+
 def test_a_second_run_skips_done_shards_and_a_clean_shard_is_not_rewritten(tmp_path, source):
     write_shard(tmp_path / "data")
     rows = [row for row in index_rows() if row["key"] in KEPT]

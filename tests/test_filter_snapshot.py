@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 from collections import Counter
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -25,11 +26,13 @@ from test_snapshot_client import SnapshotLog
 from notrain.cli import main
 from notrain.core import State
 from notrain.core.errors import NotrainError
+from notrain.core.filterreceipt import verify_receipt
 from notrain.core.note import NoteSigner
 from notrain.fetch.snapshots import pull
 from notrain.fetch.sources import LocalSource
 from notrain.filter import BatchFilter, Columns
 from notrain.filter.sources import SnapshotFilterSource
+from notrain.keyfile import save_private_key
 
 
 @pytest.fixture
@@ -125,7 +128,8 @@ async def test_the_cli_gives_the_same_rows_from_either_source_and_cites_the_snap
     source = write(tmp_path / "in.parquet", data)
     common = ["--caption-col", "caption", "--sha256-col", "sha256", "--pdq-col", "pdq"]
     first = _filter(source, "--bundle", bundle, "--out", tmp_path / "a.parquet", *common)
-    second = _filter(source, "--snapshot", snap, "--out", tmp_path / "b.parquet", *common, "--json")
+    save_private_key(tmp_path / "builder.jwk", make_key("snapshot builder"))
+    second = _filter(source, "--snapshot", snap, "--out", tmp_path / "b.parquet", *common, "--receipt-key", tmp_path / "builder.jwk", "--json")
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert read(tmp_path / "a.parquet") == read(tmp_path / "b.parquet")
     refused = [[(r["n"], r["notrain_reason"]) for r in read(tmp_path / f"{x}.rejected.parquet")] for x in "ab"]
@@ -135,6 +139,9 @@ async def test_the_cli_gives_the_same_rows_from_either_source_and_cites_the_snap
     assert cited["kind"] == "snapshot" and cited["id"] == hashlib.sha256((snap / "descriptor").read_bytes()).hexdigest()
     assert cited["log"] == "log.test/snapshots" and cited["checkpoint"] == (snap / "checkpoint").read_text()
     assert cited["inclusion"]["proof"] and cited["publishers"] == 5 and "manifests" not in cited
+    receipt = verify_receipt((tmp_path / "b.parquet.receipt.json").read_bytes(), now=datetime.now(UTC))
+    assert receipt.payload["source"] == {"snapshot": {k: cited[k] for k in ("id", "log", "size", "root")}}
+    assert receipt.payload["counts"]["refused"] == len(refused[1]) and receipt.payload["columns"]["pdq"] == "pdq"
 
 
 @pytest.mark.parametrize("damage,code", [("part", "E_SNAPSHOT_DIGEST"), ("log-key", "E_NOTE_UNKNOWN_KEY"), ("proof", "E_PROOF"),

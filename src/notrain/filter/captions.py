@@ -1,26 +1,29 @@
 """Which captions may carry an opted-out name: a cheap prefilter over a whole column.
 
 The exact matcher (core.names, spec/matching.md "Names") normalises each caption
-with NFKC and case folding, which costs microseconds a row.  For an ASCII
-caption that normal form is simply its ASCII-lowercased letters and digits
-split into words, so a caption can contain a name only if it contains the
-name's longest word as a whole word.  The prefilter looks for those words in
-one pass of an Aho-Corasick automaton over the column's text (every byte that is
-not a letter or digit turned into a space), and sends to the exact matcher only:
+with NFKC and case folding, which costs microseconds a row.  The prefilter
+sends it only the rows where a name may occur, by two conservative passes:
 
-* ASCII captions where such a word occurs;
-* captions that are not ASCII (NFKC can turn full-width or accented letters
-  into the ASCII ones of a name) or longer than the exact matcher reads
-  (its cut may end a caption in the middle of a word).
-
-Names whose normal form is not ASCII (and names of scripts written without
-spaces) can only occur in non-ASCII captions, which all go to the exact matcher.
-
-The pass is linear in the column's text: a pattern is `` word `` with spaces
-only at its ends, so at most one pattern ends at any position.
+* ASCII captions no longer than the exact matcher reads: their normal form is
+  simply their ASCII-lowercased letters and digits split into words, so a
+  caption can contain a name only if it contains the name's longest word as a
+  whole word.  One pass of an Aho-Corasick automaton over the column's text
+  (every byte that is not a letter or digit turned into a space) finds those
+  words; a pattern is `` word `` with spaces only at its ends, so at most one
+  pattern ends at any position and the pass is linear.  Names whose normal form
+  is not ASCII cannot occur in these captions.
+* every other caption (not ASCII, or longer than the exact matcher reads): a
+  name can match only if the ASCII letters and digits of its normal form occur
+  together in the caption's fold (fold.py: a per-code-point table of the normal
+  form's ASCII letters and digits, proven to hold for every string), found by
+  a second automaton.  A name whose normal form has no ASCII letter or digit
+  (a name in Cyrillic or Han only) has no such key: while the catalog holds one,
+  every such caption goes to the exact matcher.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
 
 import ahocorasick
 import numpy as np
@@ -29,6 +32,7 @@ import pyarrow.compute as pc
 
 from ..core.catalog import Catalog
 from ..core.names import MAX_CAPTION_CHARS, normalise
+from .fold import ascii_word_chars, fold, table
 
 # Letters and digits lowercased, every other byte a word break.
 _WORDS_ONLY = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256))
@@ -38,27 +42,53 @@ class NamePrefilter:
     """Built once per catalog; :meth:`candidates` marks the rows the exact matcher must read."""
 
     def __init__(self, catalog: Catalog) -> None:
-        anchors = set()
+        anchors, keys = set(), set()
+        self.unkeyed = False  # a name without ASCII letters or digits: no fold key
         for manifest in catalog.manifests():
             for name in manifest.names:
                 normal = normalise(name.name)
-                if normal and normal.isascii():
+                if not normal:
+                    continue
+                if normal.isascii():
                     anchors.add(max(normal.split(" "), key=len))
-        self.anchors = len(anchors)
-        self._automaton = ahocorasick.Automaton()
-        for anchor in anchors:
-            self._automaton.add_word(f" {anchor} ", None)
-        if anchors:
-            self._automaton.make_automaton()
+                key = ascii_word_chars(normal)
+                if key:
+                    keys.add(key)
+                else:
+                    self.unkeyed = True
+        self.anchors, self.keys = len(anchors), len(keys)
+        self._automaton = _automaton(f" {anchor} " for anchor in anchors)
+        self._keys = _automaton(keys)
 
     def candidates(self, captions: pa.Array) -> np.ndarray:
         """Row mask of the captions the exact matcher must read (null and empty captions never)."""
-        present = pc.fill_null(pc.greater(pc.binary_length(captions), 0), False)
-        exact = pc.and_(present, pc.or_(pc.invert(pc.string_is_ascii(captions)), pc.greater(pc.binary_length(captions), MAX_CAPTION_CHARS)))
-        mask = pc.fill_null(exact, False).to_numpy(zero_copy_only=False).copy()
+        length = pc.binary_length(captions)
+        present = pc.fill_null(pc.greater(length, 0), False)
+        folded = pc.and_(present, pc.or_(pc.invert(pc.string_is_ascii(captions)), pc.greater(length, MAX_CAPTION_CHARS)))
+        mask = np.zeros(len(captions), bool)
         if self.anchors:
             mask[self._rows_with_anchor(captions)] = True
+        rows = np.flatnonzero(pc.fill_null(folded, False).to_numpy(zero_copy_only=False))
+        if len(rows):
+            mask[rows[self._folded_candidates(captions.take(pa.array(rows, pa.int64())))]] = True
         return mask
+
+    def _folded_candidates(self, captions: pa.Array) -> np.ndarray:
+        """Indexes of the rows whose fold holds a name's key (all rows if the fold cannot tell)."""
+        folds = table()
+        if folds is None or self.unkeyed:
+            return np.arange(len(captions))
+        if not self.keys:
+            return np.zeros(0, np.int64)
+        text, starts = fold(captions, folds)
+        found, position = [], 0
+        while True:  # one hit per row is enough: after it, search from the next row on
+            end = next(self._keys.iter(text, position), (None,))[0]
+            if end is None:
+                return np.array(found, np.int64)
+            row = bisect_right(starts, end) - 1
+            found.append(row)
+            position = starts[row + 1]
 
     def _rows_with_anchor(self, captions: pa.Array) -> np.ndarray:
         blank = pa.scalar("", captions.type)  # string or large_string: the kernel wants one type throughout
@@ -71,3 +101,12 @@ class NamePrefilter:
         text = data.to_pybytes()[offsets[0] : offsets[-1]].translate(_WORDS_ONLY).decode("ascii")
         ends = np.fromiter((end for end, _ in self._automaton.iter(text)), dtype=np.int64)
         return np.searchsorted(offsets, ends + offsets[0], side="right") - 1
+
+
+def _automaton(words) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        automaton.add_word(word, None)
+    if len(automaton):
+        automaton.make_automaton()
+    return automaton

@@ -66,6 +66,8 @@ def test_tiles_that_do_not_hash_to_the_signed_root_are_garbage_not_a_fork():
         check_consistency(old, new, reader(altered))
     with pytest.raises(TileError):
         check_root(Checkpoint(ORIGIN, new.size, bytes(32)), reader(tiles))
+    with pytest.raises(TileError):  # from the empty tree too, the new tiles must hash to the new root
+        check_consistency(Checkpoint(ORIGIN, 0, hashlib.sha256(b"").digest()), new, reader(altered))
 
 
 @pytest.mark.parametrize("altered", ["entry", "level-0 tile", "up to the top tile"])

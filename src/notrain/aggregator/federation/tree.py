@@ -59,9 +59,9 @@ def check_consistency(old: Checkpoint, new: Checkpoint, read: TileReader) -> For
         raise ValueError("a consistency check runs from the smaller tree")
     if new.size == old.size:
         return None if new.root == old.root else Fork((), f"two roots signed for size {new.size}")
-    if old.size == 0:
-        return None
     check_root(new, read)
+    if old.size == 0:  # every tree extends the empty one (whose root check_root checked when it was stored)
+        return None
     proof = consistency_proof(old.size, new.size, TreeReader(new.size, read).node)
     try:
         verify_consistency(old.size, new.size, old.root, new.root, proof)

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
@@ -87,6 +88,17 @@ async def test_the_origins_filter_never_misses_an_origin_with_rules(sources):
     assert len(spoken) > 100 and sent[spoken].all()
     plain_without_rules = [i for i, url in enumerate(urls) if url.startswith(("https://other.example/", "http://social.example/"))]
     assert plain_without_rules and not sent[plain_without_rules].any()  # answered by the filter alone
+
+
+async def test_the_memo_of_probed_origins_is_bounded_and_answers_the_same(sources, monkeypatch):
+    prefilter = SnapshotFilterSource(sources[1], now=NOW).prefilter()
+    urls = pa.array([s + h + "/x" for s in SCHEMES for h in HOSTS] + [f"https://img{i}.cdn.example/x" for i in range(200)])
+    whole = prefilter.url_rows(urls)
+    monkeypatch.setattr("notrain.filter.sources.MAX_MEMOISED_ORIGINS", 8)
+    bounded = SnapshotFilterSource(sources[1], now=NOW).prefilter()
+    pieces = [bounded.url_rows(urls.slice(start, 20)) for start in range(0, len(urls), 20)]
+    assert (np.concatenate(pieces) == whole).all() and whole.sum() > 20
+    assert len(bounded._seen) <= 8 + 20 < len(prefilter._seen)  # the bound, plus at most one batch's new origins
 
 
 async def test_rows_without_statements_never_reach_the_exact_path(sources, monkeypatch):

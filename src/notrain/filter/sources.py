@@ -4,14 +4,13 @@ A source only changes what the one batch core (:class:`~.batch.BatchFilter`) is 
 answering the exact per-row questions, and for a snapshot its own bulk probes (spec/snapshot.md,
 "Checking a key"):
 
-* **URLs:** the canonical origin of every plainly spelled URL is built with Arrow kernels (scheme,
-  host, and a port other than the scheme's default), and each distinct origin of a batch is probed in
-  the ``origins`` fuse filter (one SHA-256 per distinct origin, memoised across batches; the probe
-  itself is vectorised).  A no is final; a hit, and every URL in another spelling, goes to the exact
-  path, where the origin's ``publisher`` and ``path`` records are matched as its manifest's rules would
-  be.  The spelling accepted here (lower-case LDH labels, a port of 1 to 5 digits without a leading
-  zero) is one whose canonical origin is exactly that text (core.manifest.origin_of_split), so a
-  probe never misses an origin with rules.
+* **URLs:** the ``scheme://host[:port]`` of every plainly spelled URL is read with one Arrow regex
+  kernel, and each one not seen before is probed in the ``origins`` fuse filter (its SHA-256 taken in
+  Python, the probe vectorised).  A no is final; a hit, and every URL in another spelling, goes to the
+  exact path, where the origin's ``publisher`` and ``path`` records are matched as its manifest's rules
+  would be.  The spelling accepted here (lower-case LDH labels, a port of 1 to 5 digits without a
+  leading zero) is one whose canonical origin is exactly that text without the scheme's default port
+  (core.manifest.origin_of_split), so a probe never misses an origin with rules.
 * **SHA-256 columns:** the work key (the first 8 octets) of each well-formed hash is read straight from
   the column's bytes (hex decoded with a lookup table) and probed in the ``works`` filter; a hit is
   confirmed by the ``work`` records (:class:`~notrain.fetch.snapshot_source.SnapshotCatalog`).
@@ -41,8 +40,8 @@ from ..core.snapshot import Snapshot
 from ..core.vocab import State
 from ..fetch.snapshot_source import SnapshotCatalog, SnapshotSource
 
-MAX_MEMOISED_ORIGINS = 1 << 20
-_PLAIN_ORIGIN = r"^(?P<scheme>https?)://(?P<host>[a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(?P<port>[1-9][0-9]{0,4}))?(?:[/?#]|$)"
+MAX_MEMOISED_ORIGINS = 1 << 20  # origins remembered as probed (about 40 MB of text at most)
+_PLAIN_ORIGIN = r"^(?P<origin>https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[1-9][0-9]{0,4})?)(?:[/?#]|$)"
 _HEX64 = r"^[0-9a-fA-F]{64}$"
 _NIBBLE = np.full(256, 0, dtype=np.uint8)
 for _digit, _value in zip(b"0123456789abcdefABCDEF", list(range(16)) + list(range(10, 16))):
@@ -124,29 +123,30 @@ def _rules_of(publisher: dict, paths: list[PathRule], names: list[Name]) -> Mani
 
 class SnapshotPrefilter:
     """The snapshot's filters as the batch core's bulk probes (module docstring): row masks that hold
-    every row with a URL or work statement, and a few false positives the exact path clears."""
+    every row with a URL or work statement, and a few false positives the exact path clears.
+
+    The origins seen so far and those the filter may hold are kept as Arrow arrays (at most
+    :data:`MAX_MEMOISED_ORIGINS`), so a batch costs two ``is_in`` passes and one SHA-256 per origin not
+    seen before; image datasets meet the same origins over and over."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self._origins: dict[str, bool] = {}  # origin -> may match, for the origins seen lately
+        self._seen = self._hits = pa.array([], pa.string())
 
     def url_rows(self, urls: pa.Array) -> np.ndarray:
-        parts = pc.extract_regex(pc.ascii_lower(urls).cast(pa.string()), _PLAIN_ORIGIN)  # large_string too: one type below
-        odd = pc.and_(pc.is_null(parts), pc.is_valid(urls)).to_numpy(zero_copy_only=False)
-        scheme, host, port = (pc.struct_field(parts, name) for name in ("scheme", "host", "port"))
-        default = pc.or_(pc.equal(port, ""), pc.equal(port, pc.if_else(pc.equal(scheme, "https"), "443", "80")))
-        suffix = pc.if_else(default, "", pc.binary_join_element_wise(":", port, ""))
-        origins = pc.binary_join_element_wise(scheme, "://", host, suffix, "")
-        distinct = pc.unique(pc.drop_null(origins)).to_pylist()
-        unseen = [origin for origin in distinct if origin not in self._origins]
-        if unseen:
-            if len(self._origins) + len(unseen) > MAX_MEMOISED_ORIGINS:
-                self._origins.clear()
-            self._origins.update(zip(unseen, self.snapshot.origins_may_match(unseen).tolist()))
-        hits = [origin for origin in distinct if self._origins[origin]]
-        if not hits:
+        origins = pc.struct_field(pc.extract_regex(pc.ascii_lower(urls), _PLAIN_ORIGIN), "origin")
+        odd = pc.and_(pc.is_null(origins), pc.is_valid(urls)).to_numpy(zero_copy_only=False)
+        distinct = pc.unique(pc.drop_null(origins))
+        new = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self._seen))) if len(self._seen) else distinct
+        if len(new):
+            if len(self._seen) + len(new) > MAX_MEMOISED_ORIGINS:
+                self._seen = self._hits = pa.array([], pa.string())
+            may = self.snapshot.origins_may_match([_without_default_port(origin) for origin in new.to_pylist()])
+            self._seen = pa.concat_arrays([self._seen, new])
+            self._hits = pa.concat_arrays([self._hits, new.filter(pa.array(may))])
+        if not len(self._hits):
             return odd
-        return odd | pc.fill_null(pc.is_in(origins, value_set=pa.array(hits, pa.string())), False).to_numpy(zero_copy_only=False)
+        return odd | pc.fill_null(pc.is_in(origins, value_set=self._hits), False).to_numpy(zero_copy_only=False)
 
     def work_rows(self, sha256: pa.Array) -> np.ndarray:
         """Rows whose SHA-256 (64 hex digits, or 32 octets) may be a work's."""
@@ -162,6 +162,15 @@ class SnapshotPrefilter:
         keys = np.ascontiguousarray(first).view("<u8").ravel().astype(np.uint64)
         rows[np.flatnonzero(valid.to_numpy(zero_copy_only=False))] = self.snapshot.works.contains(keys)
         return rows
+
+
+def _without_default_port(origin: str) -> str:
+    """The canonical origin of a plain ``scheme://host[:port]``: the scheme's default port is not written."""
+    if origin.startswith("https://") and origin.endswith(":443"):
+        return origin[:-4]
+    if origin.startswith("http://") and origin.endswith(":80"):
+        return origin[:-3]
+    return origin
 
 
 def _octets(values: pa.Array, width: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Federation over more than one tile: a peer log of 300 entries (a full entry bundle and level-0 tile, their
 root in the level-1 tile, a partial bundle after them) copied by a second aggregator, both real applications
-on 127.0.0.1 in this process, with real SQLite storage."""
+on 127.0.0.1 in this process; the copier's storage SQLite, then PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import replace
 
 import aiohttp
+import pytest
 from aggregator_helpers import aggregator_config, did_manifest, running, submit
 from conftest import make_key
 
@@ -36,7 +37,8 @@ async def log_entries(session: aiohttp.ClientSession) -> list[bytes]:
             return found
 
 
-async def test_a_peer_log_larger_than_a_tile_is_copied_whole_and_cited_entry_by_entry(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_peer_log_larger_than_a_tile_is_copied_whole_and_cited_entry_by_entry(tmp_path, request, backend):
     key = make_key("peer log")
     save_private_key(tmp_path / "peer.jwk", key)
     peer_config = aggregator_config(tmp_path / "peer", log={"origin": "peer.test/log", "key_file": str(tmp_path / "peer.jwk")})
@@ -52,7 +54,8 @@ async def test_a_peer_log_larger_than_a_tile_is_copied_whole_and_cited_entry_by_
         in_peer = {parse_entry(leaf).body: index for index, leaf in enumerate(await log_entries(peer))}
 
         vkey = NoteSigner("peer.test/log", key).verifier.to_vkey()
-        copier_config = aggregator_config(tmp_path / "copier", log={"origin": "copier.test/log"}, federation={"interval": 0.05})
+        storage_url = "" if backend == "sqlite" else await request.getfixturevalue("postgres_cluster").new_database()
+        copier_config = aggregator_config(tmp_path / "copier", storage_url, log={"origin": "copier.test/log"}, federation={"interval": 0.05})
         copier_config = replace(copier_config, peers=(PeerConfig(url=str(peer._base_url), vkey=vkey),))
         async with running(copier_config) as copier:
             deadline = loop.time() + 60

@@ -23,14 +23,16 @@ from test_aggregator_snapshots import aggregator, fetch_snapshot, rebuild_from_t
 
 from notrain.aggregator.ingest.crawler import Crawler
 from notrain.aggregator.ingest.submissions import Submissions
+from notrain.aggregator.query import Query
 from notrain.aggregator.state import SERVICE
 from notrain.aggregator.storage import open_storage
 from notrain.core import ContentHash, dsse
 from notrain.core.ijson import dumps
-from notrain.core.logentry import parse_entry
+from notrain.core.logentry import Source, parse_entry
 from notrain.core.manifest import MAX_PART_BYTES
 from notrain.core.note import NoteSigner
 from notrain.core.snapshot import load
+from notrain.core.verify import trusted_keys, verify_manifest
 from notrain.fetch.addresses import AddressPolicy
 from notrain.fetch.aggregator import AggregatorSource
 from notrain.fetch.http import HttpClient
@@ -277,3 +279,31 @@ async def test_a_crawler_using_the_aggregator_as_its_source_gets_the_parts_and_c
         # An aggregator that alters a part cannot pass it off: the manifest is rejected whole.
         altered = AggregatorSource(await proxy(url, {f"/v1/parts/{sha(part)}": lambda data: data.replace(sha("sketch 1").encode(), sha("sketch 9").encode())}))
         assert len(await altered.load()) == 0 and [r.error.split(":")[0] for r in altered.rejected] == ["E_PART_DIGEST"]
+
+
+async def test_a_manifest_whose_parts_are_not_logged_before_it_is_left_out_as_a_snapshot_leaves_it_out(tmp_path):
+    """The query index follows the rule snapshots follow (spec/log.md, "Parts in the log"): a part counts only
+    if it is logged before the manifest.  Here an index was logged alone (ingest never does this; an older
+    aggregator did), then its part."""
+    storage = await open_storage(f"sqlite:///{tmp_path / 'aggregator.sqlite'}")
+    try:
+        artist = make_key("parts artist")
+        publisher = artist.public.did_key
+        part = part_document(publisher, [sha("sketch 1")])
+        envelope = did_manifest(artist, works=[{"sha256": sha("in the index")}], parts=[reference(part)])
+        now = datetime.now(UTC).replace(microsecond=0)
+        keys = trusted_keys(publisher)
+        submissions = Submissions(storage, NoteSigner(LOG, make_key("log")), max_merge_delay=60, fetch_keyset=None)
+        await submissions.accept(envelope, verify_manifest(envelope, publisher=publisher, keys=keys, now=now), Source("submission"), now,
+                                 keys=keys, keyset=None)
+        await submissions.observe("part", part, Source("submission"), now)
+        assert publisher not in (await Query(storage).load()).catalog
+
+        # Signed again (a new sequence, so a new part) and submitted with its part: taken whole.
+        part = part_document(publisher, [sha("sketch 1")], sequence=2)
+        envelope = did_manifest(artist, sequence=2, works=[{"sha256": sha("in the index")}], parts=[reference(part)])
+        await submissions.submit(envelope, parts=[part])
+        catalog = (await Query(storage).load()).catalog
+        assert catalog.get(publisher).sequence == 2 and catalog.content_statements(ContentHash(sha256=bytes.fromhex(sha("sketch 1"))))
+    finally:
+        await storage.close()

@@ -173,11 +173,11 @@ class Query:
         parsed = await asyncio.to_thread(lambda: [(_parse(manifest), manifest) for manifest in stored])
         found = []
         for manifest, row in parsed:
-            complete = await merged_from_log(self.storage, manifest) if manifest is not None else None
+            complete = await merged_from_log(self.storage, manifest, row) if manifest is not None else None
             if complete is not None:
                 found.append((complete[0], row, complete[1]))
             elif manifest is not None:
-                log.warning("manifest %d of %s left out of the query index: a part is not in the log", row.id, row.publisher)
+                log.warning("manifest %d of %s left out of the query index: a part is not logged before it", row.id, row.publisher)
         await asyncio.to_thread(self._install_all, found)
 
     async def follow(self, interval: float) -> None:

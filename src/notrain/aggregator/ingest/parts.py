@@ -33,6 +33,7 @@ from ...core.manifest import Manifest, merge_part
 from ...core.verify import Verified
 from ...fetch.http import Fetched
 from ..storage import Entry, Storage
+from ..storage import Manifest as StoredManifest
 
 PartsFetcher = Callable[[Manifest, list[int]], Awaitable[dict[int, Fetched]]]
 """Fetch the parts with these indices from the manifest's origin (:func:`notrain.fetch.manifests.fetch_parts`
@@ -91,15 +92,16 @@ async def load_parts(
     return Verified(merged, verified.signed_by, verified.envelope_digest), observed
 
 
-async def merged_from_log(storage: Storage, manifest: Manifest) -> tuple[Manifest, tuple[Entry, ...]] | None:
-    """``manifest`` (parsed from stored bytes) with its parts merged from this log, and each part's entry;
-    None if a part is not in the log or does not merge (left out, as a snapshot leaves it out)."""
+async def merged_from_log(storage: Storage, manifest: Manifest, stored: StoredManifest) -> tuple[Manifest, tuple[Entry, ...]] | None:
+    """``manifest`` (parsed from the ``stored`` bytes) with its parts merged from this log, and each part's
+    entry; None if a part is not logged before the manifest's entry or does not merge: left out, as a
+    snapshot leaves it out (spec/log.md, "Parts in the log")."""
     if not manifest.parts:
         return manifest, ()
     found = []
     for reference in manifest.parts:
         logged = await logged_part(storage, bytes.fromhex(reference.sha256))
-        if logged is None:
+        if logged is None or not _before(logged[1], stored):
             return None
         found.append(logged)
     try:
@@ -107,6 +109,15 @@ async def merged_from_log(storage: Storage, manifest: Manifest) -> tuple[Manifes
     except NotrainError:
         return None
     return merged, tuple(entry for _, entry in found)
+
+
+def _before(part: Entry, stored: StoredManifest) -> bool:
+    """Whether the part's entry is (or will be) before the manifest's in the log: by log index once both
+    are integrated, else integrated before a pending one, else by entry id (the sequencer integrates
+    pending entries oldest first)."""
+    if part.log_index is not None and stored.log_index is not None:
+        return part.log_index < stored.log_index
+    return part.log_index is not None or (stored.log_index is None and part.id < stored.entry_id)
 
 
 def _merged(manifest: Manifest, parts: list[bytes]) -> Manifest:

@@ -91,13 +91,22 @@ async def test_a_filter_receipt_is_logged_and_proved_included(tmp_path):
         assert serve.stop() == 0, serve.stderr()
 
 
-async def test_a_promise_by_another_log_or_for_other_bytes_is_refused(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_each_backend_dedupes_and_finds_receipts_and_a_wrong_promise_is_refused(tmp_path, request, backend):
     envelope = filtered_receipt(tmp_path)
-    async with running(aggregator_config(tmp_path / "data")) as session:
+    storage_url = "" if backend == "sqlite" else await request.getfixturevalue("postgres_cluster").new_database()
+    async with running(aggregator_config(tmp_path / "data", storage_url)) as session:
         url = str(session._base_url).rstrip("/")
         async with session.get("/v1/log") as response:
             trust = Trust((await response.json())["vkey"])
         answer = await receipts.submit(url, envelope, trust)
+        assert (await receipts.submit(url, envelope, trust))["entry"] == answer["entry"]
+        deadline = asyncio.get_running_loop().time() + 60
+        while (found := await receipts.included(url, envelope, trust)) is None:
+            assert asyncio.get_running_loop().time() < deadline, "not integrated in 60 s"
+            await asyncio.sleep(0.05)
+        async with session.get(f"/v1/entries/{answer['entry']}") as response:
+            assert (await response.json())["log_index"] == found.index
         with pytest.raises(NotrainError) as caught:
             await receipts.submit(url, envelope, Trust(NoteSigner("aggregator.test/log", make_key("not the log")).verifier.to_vkey()))
         assert caught.value.code == "E_NOTE_UNKNOWN_KEY"

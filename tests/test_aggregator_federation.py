@@ -30,7 +30,7 @@ from notrain.core.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from notrain.core.logentry import Source, parse_entry
 from notrain.core.merkle import verify_consistency
 from notrain.core.note import NoteSigner, NoteVerifier
-from notrain.core.tiles import ENTRIES, TileId, decode_bundle, tile_width
+from notrain.core.tiles import ENTRIES, TileId, decode_bundle, integrate, parse_tile_path, tile_width
 from notrain.keyfile import save_private_key
 
 DEADLINE = 60.0
@@ -54,15 +54,17 @@ async def until(what: str, probe, deadline: float = DEADLINE):
 
 
 class Impostor:
-    """A loopback HTTP server in this process that answers as the peer log ``g.test/log`` does not."""
+    """A loopback HTTP server in this process that answers as the peer log ``g.test/log`` does not: a real
+    three-entry tree under the configured key, served with one thing wrong at a time (``mode``)."""
 
     def __init__(self) -> None:
         self.signer = NoteSigner(origin("g"), make_key("impostor log"))
+        self.tree = integrate(0, [b"impostor %d" % i for i in range(3)], {}.__getitem__)
         self.mode = "tiles"
         self.runner: aiohttp.web.AppRunner | None = None
 
     def checkpoint(self) -> bytes:
-        note = sign_checkpoint(Checkpoint(origin("g"), 3, bytes(32)), self.signer)
+        note = sign_checkpoint(Checkpoint(origin("g"), self.tree.size, self.tree.root), self.signer)
         if self.mode == "signature":  # the configured key's name and id, a signature of other bytes
             head, _, line = note.rpartition(b"\xe2\x80\x94 ")
             name, _, signature = line.rstrip(b"\n").partition(b" ")
@@ -76,7 +78,13 @@ class Impostor:
     async def handle(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         if request.path == "/log/checkpoint":
             return aiohttp.web.Response(body=self.checkpoint())
-        return aiohttp.web.Response(body=b"\x07" * 32 * 3)  # any tile: hashes of nothing
+        tile = parse_tile_path(request.path.removeprefix("/log/"))
+        data = self.tree.tiles[tile]
+        if (self.mode, tile.level) in (("tiles", 0), ("bundle", ENTRIES)):
+            data = data[:-1] + bytes([data[-1] ^ 1])  # one bit of the leaf hashes, or of an entry
+        if self.mode == "tile oversize" and tile.level == 0:
+            data += bytes(32)
+        return aiohttp.web.Response(body=data)
 
     async def start(self) -> str:
         app = aiohttp.web.Application()
@@ -194,15 +202,22 @@ async def _converge_and_cite(nodes: Aggregators) -> None:
 
 
 async def _garbage_is_refused(nodes: Aggregators, impostor: Impostor) -> None:
-    for mode, code in (("tiles", "E_TILE"), ("signature", "E_NOTE_SIGNATURE"), ("oversize", "E_SIZE")):
+    refusals = [
+        ("tiles", "E_TILE: the tiles of size 3 do not hash"),  # first contact: nothing stored
+        ("bundle", "E_TILE: tile/0/000.p/3 does not hold the hashes"),  # its checkpoint stored, no entry copied
+        ("tile oversize", "E_SIZE: "),
+        ("signature", "E_NOTE_SIGNATURE: "),
+        ("oversize", "E_SIZE: /log/checkpoint: more than 16384 octets"),
+    ]
+    for mode, error in refusals:
         impostor.mode = mode
 
-        async def refused(code=code):
+        async def refused(error=error):
             state = await nodes.peer("a", "g")
-            return state["status"] == "error" and state["error"].startswith(code + ":") and state
+            return state["status"] == "error" and state["error"].startswith(error) and state
 
         state = await until(f"a refuses the impostor's {mode}", refused)
-        assert state["checkpoint"] is None and state["copied"] == 0
+        assert state["copied"] == 0 and (state["checkpoint"] is None) == (mode == "tiles")
     assert (await nodes.peer("a", "b"))["status"] == "ok" and (await nodes.peer("a", "c"))["status"] == "ok"
 
 

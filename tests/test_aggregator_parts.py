@@ -196,6 +196,18 @@ def form(envelope: bytes, parts: list[bytes]) -> aiohttp.FormData:
     return data
 
 
+async def encoded_form(envelope: bytes, parts: list[bytes]) -> tuple[bytes, str]:
+    """The octets and Content-Type of the form :func:`form` makes, for a caller that sends bytes."""
+    payload, written = form(envelope, parts)(), []
+
+    class Sink:
+        async def write(self, data: bytes) -> None:
+            written.append(bytes(data))
+
+    await payload.write(Sink())
+    return b"".join(written), payload.content_type
+
+
 async def post_form(session, data: aiohttp.FormData) -> tuple[int, dict]:
     async with session.post("/v1/manifests", data=data) as response:
         return response.status, await response.json()

@@ -29,7 +29,7 @@ from notrain.core.ijson import dumps
 from notrain.fetch.sources import LocalSource, bundle
 from notrain.filter import BatchFilter, FilterError
 from notrain.filter import shards as filter_shards
-from notrain.filter.tars import TarLimits, read_samples
+from notrain.filter.tars import ShardLimits, read_samples
 from notrain.imaging import HASHER, hash_bytes
 
 PORTFOLIO = Path(__file__).resolve().parent.parent / "examples" / "portfolio"
@@ -190,12 +190,49 @@ def test_the_parquet_output_format_loses_the_same_rows(tmp_path, source):
     assert report["samples_removed"] == 5 and json.loads((directory / "00000_stats.json").read_text())["count"] == 3
 
 
+def write_files_shard(directory: Path, name: str = "00000") -> Path:
+    """img2dataset's files format: the same samples as files in NAME/, with the same index and stats."""
+    tar = write_shard(directory, name)
+    (directory / name).mkdir()
+    for member, data in members(tar).items():
+        (directory / name / member).write_bytes(data)
+    tar.unlink()
+    return directory / name
+
+
+def test_the_files_output_format_deletes_the_refused_samples_files(tmp_path, source):
+    folder = write_files_shard(tmp_path / "data")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    report = filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data")
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert after == {name: data for name, data in before.items() if name.split(".")[0] in KEPT}
+    assert pq.read_table(tmp_path / "data" / "00000.parquet").column("key").to_pylist() == KEPT
+    assert (report["rejected"], report["samples_removed"]) == (6, 5)
+    assert {row["key"]: row["notrain_reason"] for row in pq.read_table(tmp_path / "data" / "notrain" / "00000.rejected.parquet").to_pylist()} == EXPECTED
+
+
+@pytest.mark.parametrize("case", ["symlink", "subdirectory"])
+def test_a_files_shard_with_a_link_or_a_subdirectory_is_refused_and_nothing_deleted(tmp_path, source, case):
+    folder = write_files_shard(tmp_path / "data")
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(CLOUDS)  # an opted-out work: a removal through the link would delete it
+    if case == "symlink":
+        (folder / "000000010.jpg").symlink_to(outside)
+    else:
+        (folder / "000000010").mkdir()
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(FilterError) as error:
+        filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data")
+    assert error.value.code == "E_FILTER_INPUT"
+    assert sorted(p.name for p in folder.iterdir()) == before and outside.read_bytes() == CLOUDS
+
+
 def test_a_parquet_shard_with_an_image_over_the_limit_is_refused(tmp_path, source):
     directory = tmp_path / "data"
     directory.mkdir()
     pq.write_table(pa.table({"key": ["000000000"], "jpg": [SUNSET], "url": ["https://img.example/a.jpg"]}), directory / "00000.parquet")
     before = (directory / "00000.parquet").read_bytes()
-    options = filter_shards.ShardOptions(limits=TarLimits(member_bytes=len(SUNSET) - 1))
+    options = filter_shards.ShardOptions(limits=ShardLimits(member_bytes=len(SUNSET) - 1))
     with pytest.raises(FilterError) as error:
         filter_shards.run(source, BatchFilter(source.catalog()), directory, options=options)
     assert error.value.code == "E_FILTER_INPUT" and (directory / "00000.parquet").read_bytes() == before
@@ -299,7 +336,7 @@ def declared(path: Path, size: int, *, pax_header: bool = False) -> Path:
 def test_a_huge_declared_size_is_refused_before_reading(tmp_path, pax_header):
     path = declared(tmp_path / "huge.tar", 2**33 - 1, pax_header=pax_header)  # the largest ustar size field
     with pytest.raises(FilterError) as error:
-        list(read_samples(path, TarLimits()))
+        list(read_samples(path, ShardLimits()))
     assert error.value.code == "E_FILTER_INPUT" and "bytes" in error.value.message
 
 
@@ -334,10 +371,10 @@ def test_tiny_members_up_to_the_limit_are_decided_and_a_100k_member_tar_stops_at
     directory = tmp_path / "data"
     directory.mkdir()
     tiny_members(directory / "00000.tar", 5_000)
-    options = filter_shards.ShardOptions(limits=TarLimits(members=10_000), batch_size=1024)
+    options = filter_shards.ShardOptions(limits=ShardLimits(members=10_000), batch_size=1024)
     report = filter_shards.run(source, BatchFilter(source.catalog()), directory, options=options)
     assert (report["rows"], report["kept"]) == (5_000, 5_000)
     huge = tiny_members(tmp_path / "huge.tar", 50_000)
     with pytest.raises(FilterError) as error:
-        list(read_samples(huge, TarLimits(members=10_000)))
+        list(read_samples(huge, ShardLimits(members=10_000)))
     assert "more than 10000 members" in error.value.message

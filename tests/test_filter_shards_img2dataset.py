@@ -4,7 +4,7 @@ img2dataset (its own process, one worker, a few threads) downloads a small URL/c
 threading http.server serving real images: some opted out by their exact file (SHA-256), by a resized
 and recompressed repost (PDQ), by XMP plus:DataMining inside the file, or by a name in the caption;
 others fine, and one URL that fails.  It keeps the files as downloaded (``disable_all_reencoding``:
-re-encoding would strip the XMP), in its webdataset and in its parquet format.  filter-shards must then
+re-encoding would strip the XMP), in each of its webdataset, parquet and files formats.  filter-shards must then
 leave no opted-out image in any shard, every other sample exactly as img2dataset wrote it, and each
 parquet index and stats file consistent with what its shard holds (a tar as WebDataset itself reads it).
 """
@@ -73,6 +73,11 @@ def read_dataset(directory: Path, output_format: str) -> dict[str, tuple[str, by
         for path in sorted(directory.glob("*.parquet")):
             found |= {row["url"]: (row["key"], row["jpg"]) for row in pq.read_table(path).to_pylist() if row["jpg"] is not None}
         return found
+    if output_format == "files":
+        for meta in sorted(directory.glob("*/*.json")):
+            if meta.parent.with_suffix(".parquet").exists():  # a shard's folder, not notrain's work directory
+                found[json.loads(meta.read_text())["url"]] = (meta.stem, meta.with_suffix(".jpg").read_bytes())
+        return found
     for tar in sorted(directory.glob("*.tar")):
         for sample in webdataset.WebDataset(str(tar), shardshuffle=False, empty_check=False):
             meta = json.loads(sample["json"])
@@ -81,7 +86,7 @@ def read_dataset(directory: Path, output_format: str) -> dict[str, tuple[str, by
     return found
 
 
-@pytest.mark.parametrize("output_format", ["webdataset", "parquet"])
+@pytest.mark.parametrize("output_format", ["webdataset", "parquet", "files"])
 def test_img2dataset_then_filter_shards_keeps_no_opted_out_image(tmp_path, image_site, output_format):
     base, root = image_site
     bundle = make_bundle(tmp_path / "bundle.json").path
@@ -111,6 +116,8 @@ def test_img2dataset_then_filter_shards_keeps_no_opted_out_image(tmp_path, image
         index = pq.read_table(path).to_pylist()
         if output_format == "parquet":
             keys = {row["key"] for row in index if row["jpg"] is not None}
+        elif output_format == "files":
+            keys = {file.name.split(".")[0] for file in path.with_suffix("").iterdir()}
         else:
             with tarfile.open(path.with_suffix(".tar")) as archive:
                 keys = {m.name.split(".")[0] for m in archive.getmembers()}

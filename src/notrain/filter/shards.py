@@ -16,7 +16,9 @@ A refused sample is removed: every member of its key from the tar, its row
 from the parquet index, and its status from the ``_stats.json`` counts; index
 rows without a sample (failed downloads) are decided by their URL, caption and
 hash and dropped the same way.  In img2dataset's parquet output format a row
-is a sample (its image in a binary column) and a refused row leaves the file.
+is a sample (its image in a binary column) and a refused row leaves the file;
+in its files format a key's files in the shard's directory are a sample, and
+a refused sample's files are deleted.
 A shard's new files are written under
 temporary names, then a commit marker listing them is written, then they are
 renamed over the originals and the marker becomes the shard's ``.done``
@@ -50,7 +52,8 @@ from ..signals.c2pa import c2pa_statements
 from ..signals.xmp import xmp_statements
 from .batch import EVIDENCE, KEEP, REASON, BatchFilter, Columns, FilterError
 from .run import NoProgress, count_rows, new_counts, report_of, write_report
-from .tars import Sample, TarLimits, TarWriter, read_samples
+from .sampledir import read_directory
+from .tars import Sample, ShardLimits, TarWriter, read_samples
 
 PARTIAL = ".notrain-partial"
 MAX_STATS_BYTES = 2**20
@@ -66,7 +69,7 @@ class ShardOptions:
     sha256_col: str = "sha256"  # img2dataset's --compute_hash column: the file's SHA-256 as downloaded
     batch_size: int = 64  # samples decided together
     workers: int = 1  # processes hashing and reading images (decoding and PDQ are most of a sample's cost)
-    limits: TarLimits = field(default_factory=TarLimits)
+    limits: ShardLimits = field(default_factory=ShardLimits)
 
 
 IMAGE_COLUMNS = ("jpg", "png", "webp")  # img2dataset's --encode_format: the image column of its parquet format
@@ -74,9 +77,9 @@ IMAGE_COLUMNS = ("jpg", "png", "webp")  # img2dataset's --encode_format: the ima
 
 @dataclass(frozen=True)
 class Shard:
-    """One img2dataset shard: its data file (``NAME.tar`` in the webdataset format; ``NAME.parquet``, images
-    inside, in the parquet format), its index ``NAME.parquet`` (the data file itself in the parquet format)
-    and its ``NAME_stats.json``; index and stats only when they exist."""
+    """One img2dataset shard: its data (``NAME.tar`` in the webdataset format, the directory ``NAME/`` in the
+    files format; ``NAME.parquet``, images inside, in the parquet format), its index ``NAME.parquet`` (the
+    data itself in the parquet format) and its ``NAME_stats.json``; index and stats only when they exist."""
 
     data: Path
 
@@ -94,12 +97,15 @@ class Shard:
 
 
 def shards_in(directory: Path) -> list[Shard]:
-    """Every ``.tar``, and every ``.parquet`` with an image column and no ``.tar`` beside it."""
-    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
-    tars = {p.stem for p in files if p.suffix == ".tar"}
-    shards = [Shard(p) for p in files if p.suffix == ".tar" or (p.suffix == ".parquet" and p.stem not in tars and _image_column(p))]
+    """Every ``NAME.tar``; every directory ``NAME/`` with a ``NAME.parquet`` beside it (the files format);
+    every other ``.parquet`` with an image column (the parquet format)."""
+    paths = sorted(directory.iterdir()) if directory.is_dir() else []
+    taken = {p.stem for p in paths if p.suffix == ".tar" and p.is_file()} | {p.name for p in paths if p.is_dir()}
+    shards = [Shard(p) for p in paths
+              if (p.is_file() and p.suffix == ".tar") or (p.is_dir() and not p.is_symlink() and p.with_suffix(".parquet").is_file())
+              or (p.is_file() and p.suffix == ".parquet" and p.stem not in taken and _image_column(p))]
     if not shards:
-        raise FilterError(f"no .tar shard, nor parquet shard with images, in {directory}", code="E_FILTER_INPUT", where=str(directory))
+        raise FilterError(f"no img2dataset shard (tar, files or parquet format) in {directory}", code="E_FILTER_INPUT", where=str(directory))
     return shards
 
 
@@ -139,6 +145,8 @@ def _filter_shard(decider: _Decider, shard: Shard, work: Path, options: ShardOpt
         partial = final.with_name(final.name + PARTIAL)
         if partial.exists():
             os.replace(partial, final)
+    for name in doc["deletes"]:
+        Path(name).unlink(missing_ok=True)
     os.replace(commit, work / f"{shard.name}.done")
     return doc["counts"]
 
@@ -149,8 +157,8 @@ def _write_partials(decider: _Decider, shard: Shard, work: Path, options: ShardO
     partials = {path: path.with_name(path.name + PARTIAL) for path in (shard.data, shard.index, shard.stats, rejected_path)}
     decider.rejected = pq.ParquetWriter(partials[rejected_path], REJECTED_SCHEMA)
     try:
-        rewrite = _rewrite_tar if shard.data.suffix == ".tar" else _rewrite_parquet_shard
-        renames, removed = rewrite(decider, shard, partials, options)
+        rewrite = _rewrite_parquet_shard if shard.data.suffix == ".parquet" else _rewrite_samples
+        renames, deletes, removed = rewrite(decider, shard, partials, options)
         decider.rejected.close()
     except BaseException:
         decider.rejected.close()
@@ -162,41 +170,48 @@ def _write_partials(decider: _Decider, shard: Shard, work: Path, options: ShardO
             partial.unlink(missing_ok=True)
     counts = {k: dict(v) if isinstance(v, Counter) else v for k, v in decider.counts.items()}
     counts["samples_removed"] = removed
-    doc = {"counts": counts, "renames": [str(p.resolve()) for p in [*renames, rejected_path]]}
+    doc = {"counts": counts, "renames": [str(p.resolve()) for p in [*renames, rejected_path]], "deletes": [str(p.resolve()) for p in deletes]}
     temporary = commit.with_name(commit.name + PARTIAL)
     temporary.write_text(json.dumps(doc))
     os.replace(temporary, commit)
 
 
-def _rewrite_tar(decider: _Decider, shard: Shard, partials: dict[Path, Path], options: ShardOptions) -> tuple[list[Path], int]:
-    """The webdataset format: kept samples into a new tar, then the index rows without a sample decided;
-    what to rename and how many samples were removed."""
+def _rewrite_samples(decider: _Decider, shard: Shard, partials: dict[Path, Path], options: ShardOptions) -> tuple[list[Path], list[Path], int]:
+    """The webdataset format (kept samples into a new tar) and the files format (refused samples' files
+    to delete), then the index rows without a sample decided; what to rename and delete, and how many
+    samples were removed."""
     index = _read_index(shard.index) if shard.index.exists() else None
     indexed = _index_by_key(index, options.sha256_col)
     refused: set[str] = set()
     seen: set[str] = set()
-    writer = TarWriter(partials[shard.data])
+    deletes: list[Path] = []
+    tar = shard.data.suffix == ".tar"
+    writer = TarWriter(partials[shard.data]) if tar else None
     try:
-        for samples in _chunks(read_samples(shard.data, options.limits), options.batch_size):
-            for sample, keep in zip(samples, decider.samples(samples, indexed)):
+        samples = read_samples(shard.data, options.limits) if tar else read_directory(shard.data, options.limits)
+        for chunk in _chunks(samples, options.batch_size):
+            for sample, keep in zip(chunk, decider.samples(chunk, indexed)):
                 seen.add(sample.key)
-                if keep:
+                if keep and writer is not None:
                     writer.write(sample)
-                else:
+                elif not keep:
                     refused.add(sample.key)
+                    deletes += [shard.data / name for name, _ in sample.members] if writer is None else []
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     removed = len(refused)
+    renames = [shard.data] if removed and tar else []
     if index is not None:
         refused |= decider.index_rows(index, seen)
     if not refused or index is None:
-        return [shard.data] if removed else [], removed
+        return renames, deletes, removed
     dropped = pc.fill_null(pc.is_in(index.column("key"), value_set=pa.array(sorted(refused), index.column("key").type)), False)
     pq.write_table(index.filter(pc.invert(dropped)), partials[shard.index])
-    return [shard.index, *_stats_partial(shard, index.filter(dropped), partials)] + ([shard.data] if removed else []), removed
+    return [shard.index, *_stats_partial(shard, index.filter(dropped), partials), *renames], deletes, removed
 
 
-def _rewrite_parquet_shard(decider: _Decider, shard: Shard, partials: dict[Path, Path], options: ShardOptions) -> tuple[list[Path], int]:
+def _rewrite_parquet_shard(decider: _Decider, shard: Shard, partials: dict[Path, Path], options: ShardOptions) -> tuple[list[Path], list[Path], int]:
     """The parquet format: each row is a sample (its image in a binary column, null for a failed download);
     kept rows into a new file, in record batches so that memory holds one batch of images."""
     image = _image_column(shard.data)
@@ -220,11 +235,11 @@ def _rewrite_parquet_shard(decider: _Decider, shard: Shard, partials: dict[Path,
         raise FilterError(f"cannot read {shard.data.name}: {error}", code="E_FILTER_INPUT", where=str(shard.data)) from None
     dropped = pa.Table.from_batches(gone) if gone else pa.table({})
     if not dropped.num_rows:
-        return [], 0
-    return [shard.data, *_stats_partial(shard, dropped, partials)], removed
+        return [], [], 0
+    return [shard.data, *_stats_partial(shard, dropped, partials)], [], removed
 
 
-def _parquet_samples(table: pa.Table, image: str, limits: TarLimits, where: Path) -> list[Sample]:
+def _parquet_samples(table: pa.Table, image: str, limits: ShardLimits, where: Path) -> list[Sample]:
     if table.num_rows and (pc.max(pc.binary_length(table.column(image))).as_py() or 0) > limits.member_bytes:
         raise FilterError(f"an image in {where.name} is over {limits.member_bytes} bytes", code="E_FILTER_INPUT", where=str(where))
     keys, images = _text_column(table, "key").to_pylist(), table.column(image).to_pylist()

@@ -9,11 +9,11 @@ dataset tar never needs and a hostile one could use (``E_FILTER_INPUT``):
 * links, devices, FIFOs and sparse members; absolute paths, ``..`` parts,
   backslashes and NUL bytes in names (a later ``tar x`` would write outside
   its directory); directories are not samples and are left out of the rewrite;
-* a member declared larger than :attr:`TarLimits.member_bytes` (checked from
+* a member declared larger than :attr:`ShardLimits.member_bytes` (checked from
   its header, before any of it is read), a sample larger than
-  :attr:`TarLimits.sample_bytes` or with more than :attr:`TarLimits.sample_members`
-  members, a shard of more than :attr:`TarLimits.members` members or
-  :attr:`TarLimits.total_bytes` of member data;
+  :attr:`ShardLimits.sample_bytes` or with more than :attr:`ShardLimits.sample_members`
+  members, a shard of more than :attr:`ShardLimits.members` members or
+  :attr:`ShardLimits.total_bytes` of member data;
 * a key whose members are not consecutive (a WebDataset reader would see
   two samples; removing "the" sample must remove every member);
 * a truncated or corrupt archive.
@@ -43,12 +43,17 @@ MAX_NAME_CHARS = 1024
 
 
 @dataclass(frozen=True)
-class TarLimits:
+class ShardLimits:
+    """What one shard may hold (a tar, or a directory of img2dataset's files format)."""
+
     members: int = 1_000_000
     member_bytes: int = 64 * 2**20  # the image readers' own limit (imaging, XMP, C2PA)
     sample_members: int = 64
     sample_bytes: int = 128 * 2**20
     total_bytes: int = 256 * 2**30
+
+
+DEFAULT_LIMITS = ShardLimits()
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Sample:
         return [(IMAGE_TYPES[ext], data) for name, data in self.members if (ext := _extension(name)) in IMAGE_TYPES]
 
 
-def read_samples(path: Path, limits: TarLimits = TarLimits()) -> Iterator[Sample]:
+def read_samples(path: Path, limits: ShardLimits = DEFAULT_LIMITS) -> Iterator[Sample]:
     """The samples of the tar at ``path`` in order; raises FilterError (E_FILTER_INPUT) on what the module refuses."""
     where = str(path)
     members = total = 0
@@ -80,31 +85,31 @@ def read_samples(path: Path, limits: TarLimits = TarLimits()) -> Iterator[Sample
                 tar.members.clear()
                 members += 1
                 if members > limits.members:
-                    raise _refuse(f"more than {limits.members} members", where)
+                    raise refuse(f"more than {limits.members} members", where)
                 _check_member(info, limits, where)
                 if info.isdir():
                     continue
                 total += info.size
                 if total > limits.total_bytes:
-                    raise _refuse(f"more than {limits.total_bytes} bytes of member data", where)
-                key = _key(info.name)
+                    raise refuse(f"more than {limits.total_bytes} bytes of member data", where)
+                key = sample_key(info.name)
                 if current is None or key != current.key:
                     if key in seen:
-                        raise _refuse(f"the members of key {key[:80]!r} are not consecutive", where)
+                        raise refuse(f"the members of key {key[:80]!r} are not consecutive", where)
                     if current is not None:
                         yield current
                     seen.add(key)
                     current, size = Sample(key), 0
                 size += info.size
                 if len(current.members) >= limits.sample_members or size > limits.sample_bytes:
-                    raise _refuse(f"sample {key[:80]!r} has more than {limits.sample_members} members or {limits.sample_bytes} bytes", where)
+                    raise refuse(f"sample {key[:80]!r} has more than {limits.sample_members} members or {limits.sample_bytes} bytes", where)
                 data = tar.extractfile(info).read()  # type: ignore[union-attr]  (a regular member always has a file)
                 if len(data) != info.size:
-                    raise _refuse(f"member {info.name[:80]!r} is truncated", where)
+                    raise refuse(f"member {info.name[:80]!r} is truncated", where)
                 current.members.append((info.name, data))
                 current.headers.append(info)
     except tarfile.TarError as error:
-        raise _refuse(f"not a readable tar ({error})", where) from None
+        raise refuse(f"not a readable tar ({error})", where) from None
     except OSError as error:
         raise FilterError(f"cannot read {path}: {error.strerror or error}", code="E_FILTER_INPUT", where=where) from None
     if current is not None:
@@ -125,18 +130,18 @@ class TarWriter:
         self._tar.close()
 
 
-def _check_member(info: tarfile.TarInfo, limits: TarLimits, where: str) -> None:
+def _check_member(info: tarfile.TarInfo, limits: ShardLimits, where: str) -> None:
     name = info.name
     if not (info.isreg() or info.isdir()) or info.issparse():
-        raise _refuse(f"member {name[:80]!r} is a link, device or special file", where)
+        raise refuse(f"member {name[:80]!r} is a link, device or special file", where)
     parts = name.split("/")
     if (not name or len(name) > MAX_NAME_CHARS or name.startswith("/") or "\\" in name or "\0" in name or ".." in parts):
-        raise _refuse(f"member name {name[:80]!r} is empty, too long, absolute or escapes its directory", where)
+        raise refuse(f"member name {name[:80]!r} is empty, too long, absolute or escapes its directory", where)
     if info.size > limits.member_bytes:
-        raise _refuse(f"member {name[:80]!r} declares {info.size} bytes (limit {limits.member_bytes})", where)
+        raise refuse(f"member {name[:80]!r} declares {info.size} bytes (limit {limits.member_bytes})", where)
 
 
-def _key(name: str) -> str:
+def sample_key(name: str) -> str:
     """WebDataset's key: the path up to the first dot of the base name (the whole path if there is none)."""
     head, _, base = name.rpartition("/")
     stem = base.split(".", 1)[0]
@@ -148,7 +153,7 @@ def _extension(name: str) -> str:
     return base.split(".", 1)[1].lower() if "." in base else ""
 
 
-def _refuse(message: str, where: str) -> FilterError:
+def refuse(message: str, where: str) -> FilterError:
     return FilterError(message, code="E_FILTER_INPUT", where=where)
 
 
@@ -161,7 +166,7 @@ class _Bounded(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > self._limit:
-            raise _refuse(f"a tar header or member asks for more than {self._limit} bytes", self._where)
+            raise refuse(f"a tar header or member asks for more than {self._limit} bytes", self._where)
         return self._raw.read(size)
 
     def readable(self) -> bool:

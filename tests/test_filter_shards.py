@@ -239,6 +239,23 @@ def test_a_parquet_shard_with_an_image_over_the_limit_is_refused(tmp_path, sourc
     assert not list(directory.rglob("*.notrain-partial"))
 
 
+def test_it_agrees_row_for_row_with_notrain_filter_on_what_both_see(tmp_path, source):
+    """``notrain filter`` on the index (URL, caption, SHA-256 as downloaded) refuses the same rows for the same
+    reasons and evidence; filter-shards refuses, beyond them, only what the images alone show (PDQ, XMP)."""
+    write_shard(tmp_path / "data")
+    index = tmp_path / "index.parquet"
+    index.write_bytes((tmp_path / "data" / "00000.parquet").read_bytes())
+    before = CliRunner().invoke(main, ["filter", str(index), "--bundle", str(source.path), "--out", str(tmp_path / "kept.parquet"),
+                                       "--caption-col", "caption", "--sha256-col", "sha256"])
+    assert before.exit_code == 0, before.output
+    by_filter = {row["key"]: (row["notrain_reason"], row["notrain_evidence"]) for row in pq.read_table(tmp_path / "kept.rejected.parquet").to_pylist()}
+    filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data")
+    by_shards = {row["key"]: (row["notrain_reason"], row["notrain_evidence"])
+                 for row in pq.read_table(tmp_path / "data" / "notrain" / "00000.rejected.parquet").to_pylist()}
+    assert {key: by_shards[key] for key in by_filter} == by_filter
+    assert sorted(set(by_shards) - set(by_filter)) == ["000000001", "000000002"]  # the PDQ repost and the XMP
+
+
 def test_a_second_run_skips_done_shards_and_a_clean_shard_is_not_rewritten(tmp_path, source):
     write_shard(tmp_path / "data")
     rows = [row for row in index_rows() if row["key"] in KEPT]

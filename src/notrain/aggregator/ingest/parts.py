@@ -77,17 +77,15 @@ async def load_parts(
     if not references:
         return verified, []
     if uploaded is not None:
-        parts: list[ObservedPart | None] = [ObservedPart(data, Source("submission")) for data in uploaded]
+        observed = [ObservedPart(data, Source("submission")) for data in uploaded]
     else:
-        found = [await logged_part(storage, bytes.fromhex(reference.sha256)) for reference in references]
-        parts = [logged[0] if logged is not None else None for logged in found]
-        missing = [index for index, part in enumerate(parts) if part is None]
+        logged = {index: await logged_part(storage, bytes.fromhex(reference.sha256)) for index, reference in enumerate(references)}
+        missing = [index for index, found in logged.items() if found is None]
         if missing and fetch is None:
             raise PartsError(f"part {missing[0]} is not in this log: upload the parts with the envelope (multipart/form-data)",
                              where=f"/parts/{missing[0]}")
-        for index, fetched in (await fetch(verified.manifest, missing) if missing else {}).items():  # type: ignore[misc]
-            parts[index] = ObservedPart(fetched.body, Source("url", url=fetched.final_url))
-    observed = [part for part in parts if part is not None]
+        fetched = await fetch(verified.manifest, missing) if missing and fetch is not None else {}
+        observed = [found[0] if found is not None else _read_at(fetched[index]) for index, found in logged.items()]
     merged = await asyncio.to_thread(_merged, verified.manifest, [part.data for part in observed])
     return Verified(merged, verified.signed_by, verified.envelope_digest), observed
 
@@ -109,6 +107,11 @@ async def merged_from_log(storage: Storage, manifest: Manifest, stored: StoredMa
     except NotrainError:
         return None
     return merged, tuple(entry for _, entry in found)
+
+
+def _read_at(fetched: Fetched) -> ObservedPart:
+    """A fetched part, observed at the URL it was finally read from."""
+    return ObservedPart(fetched.body, Source("url", url=fetched.final_url))
 
 
 def _before(part: Entry, stored: StoredManifest) -> bool:

@@ -9,6 +9,7 @@ a failed download) the URL's origin.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import tarfile
@@ -291,6 +292,17 @@ def test_a_run_stopped_between_renames_is_finished_by_the_next(tmp_path, source,
     assert sorted({n.split(".")[0] for n in members(shard)}) == KEPT[:2]
     assert pq.read_table(tmp_path / "data" / "00000.parquet").column("key").to_pylist() == KEPT
     assert not list((tmp_path / "data").rglob("*.notrain-partial"))
+
+
+def test_a_second_run_on_the_same_directory_at_once_is_refused(tmp_path, source):
+    write_shard(tmp_path / "data")
+    (tmp_path / "data" / "notrain").mkdir()
+    with open(tmp_path / "data" / "notrain" / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running filter-shards holds it
+        with pytest.raises(FilterError) as error:
+            filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data")
+    assert error.value.code == "E_FILTER_INPUT" and "another filter-shards run" in error.value.message
+    assert filter_shards.run(source, BatchFilter(source.catalog()), tmp_path / "data")["rejected"] == 6  # released: it runs
 
 
 def test_the_command(tmp_path, source):

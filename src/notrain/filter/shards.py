@@ -29,6 +29,7 @@ A shard where nothing is refused is left byte for byte as it was.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -118,7 +119,7 @@ def run(source: ManifestSource, core: BatchFilter, directory: Path, *, work: Pat
     work = work or directory / "notrain"
     work.mkdir(parents=True, exist_ok=True)
     files, skipped = [], 0
-    with (progress_factory(sum(s.data.stat().st_size for s in shards)) if progress_factory else NoProgress()) as progress, \
+    with _only_run(work), (progress_factory(sum(s.data.stat().st_size for s in shards)) if progress_factory else NoProgress()) as progress, \
             _images_reader(options.workers) as read_images:
         for shard in shards:
             done = work / f"{shard.name}.done"
@@ -319,6 +320,18 @@ def _sample_rows(core: BatchFilter, samples: list[Sample], indexed: dict[str, di
         columns["pdq"].append(first.pdq.hex() if first.pdq else None)
         extra.append(found)
     return pa.RecordBatch.from_pydict(columns, schema=pa.schema([(name, pa.string()) for name in columns])), extra
+
+
+@contextmanager
+def _only_run(work: Path) -> Iterator[None]:
+    """An exclusive lock on the work directory for the run: two runs rewriting the same shards would
+    each rename their own partial files over the other's."""
+    with open(work / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FilterError(f"another filter-shards run holds {work}", code="E_FILTER_INPUT", where=str(work)) from None
+        yield
 
 
 @contextmanager

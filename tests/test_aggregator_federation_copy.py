@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, origin_manifest, running, submit
 from conftest import make_key
+from test_aggregator_web import get_page
 
 from notrain.aggregator.config import PeerConfig
 from notrain.core.ijson import dumps
@@ -85,6 +86,8 @@ async def test_a_peer_log_larger_than_a_tile_is_copied_whole_and_cited_entry_by_
             copied = [parse_entry(leaf) for leaf in await log_entries(copier)]
             assert sorted(entry.body for entry in copied) == sorted(envelopes)
             assert all(entry.source == Source("peer", origin="peer.test/log", index=in_peer[entry.body]) for entry in copied)
+            page = await get_page(copier, "/peers")  # the page's own rules (tags, headers, no outside links)
+            assert "peer.test/log" in page.text and "None: every checkpoint" in page.text
 
 
 async def test_an_origin_manifest_is_verified_with_the_key_set_its_origin_serves_not_the_peers(tmp_path, sites):

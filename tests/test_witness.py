@@ -14,6 +14,7 @@ import hashlib
 import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
 from conftest import make_key
+from scrapy.utils.test import get_crawler
 
 from notrain.aggregator.storage import Cosignature, open_storage
 from notrain.aggregator.witness.role import Witness, load_witness_signer
@@ -30,6 +31,8 @@ from notrain.core.witnessing import (
     verified_cosignatures,
     with_cosignatures,
 )
+from notrain.scrapy.options import SettingsError
+from notrain.scrapy.sources import load_sources
 
 ORIGIN = "log.test/witnessed"
 LOG = NoteSigner(ORIGIN, make_key("witnessed log"))
@@ -209,6 +212,22 @@ async def test_an_aggregator_witnesses_another_in_process_and_serves_the_cosigne
                 assert policy.open(await response.read(), "aggregator.test/log", NoteVerifier.from_vkey(log_vkey)).checkpoint.size >= 1
             async with session.get("/metrics") as response:
                 assert 'notrain_witness_requests_total{outcome="cosigned",witness="witness.test/w"}' in await response.text()
+            await _crawl_sources_require_the_cosignatures(str(session._base_url).rstrip("/"), log_vkey, witness_key.verifier.to_vkey())
+
+
+async def _crawl_sources_require_the_cosignatures(url: str, log_vkey: str, witness_vkey: str) -> None:
+    """NOTRAIN_SOURCES: a dict's own policy, else NOTRAIN_WITNESSES / NOTRAIN_MIN_COSIGNATURES."""
+    absent = NoteSigner("witness.test/absent", make_key("absent"), COSIGNATURE_V1).verifier.to_vkey()
+    one = {"aggregator": url, "log_key": log_vkey, "witnesses": [witness_vkey], "min_cosignatures": 1}
+    sources = await asyncio.to_thread(load_sources, [one], None)
+    assert sources.describe()[0]["witnesses"] == ["witness.test/w"]
+    with pytest.raises(SettingsError, match="E_NOTE_UNKNOWN_KEY"):
+        await asyncio.to_thread(load_sources, [{**one, "witnesses": [witness_vkey, absent], "min_cosignatures": 2}], None)
+    strict = get_crawler(settings_dict={"NOTRAIN_WITNESSES": [witness_vkey, absent], "NOTRAIN_MIN_COSIGNATURES": 2})
+    with pytest.raises(SettingsError, match="E_NOTE_UNKNOWN_KEY"):
+        await asyncio.to_thread(load_sources, [f"aggregator+{url}#{log_vkey}"], strict)
+    lenient = get_crawler(settings_dict={"NOTRAIN_WITNESSES": [witness_vkey], "NOTRAIN_MIN_COSIGNATURES": 1})
+    assert (await asyncio.to_thread(load_sources, [f"aggregator+{url}#{log_vkey}"], lenient)).describe()[0]["witnesses"] == ["witness.test/w"]
 
 
 async def _cosigned(session, policy: WitnessPolicy, log: NoteVerifier, timeout: float = 60.0):
@@ -223,3 +242,32 @@ async def _cosigned(session, policy: WitnessPolicy, log: NoteVerifier, timeout: 
             if asyncio.get_running_loop().time() > deadline:
                 raise
         await asyncio.sleep(0.05)
+
+
+async def test_an_absent_witness_delays_no_checkpoint_and_is_counted(tmp_path):
+    """A witness that never answers (a closed loopback port): entries are integrated and checkpoints signed
+    as ever, served without its line; the failure is in the metrics."""
+    from services import free_port
+
+    absent = NoteSigner("witness.test/absent", make_key("absent witness"), COSIGNATURE_V1)
+    config = aggregator_config(tmp_path / "log", log={"witnesses": [f"http://127.0.0.1:{free_port()}/witness#{absent.verifier.to_vkey()}"],
+                                                      "witness_timeout": 1.0})
+    async with running(config) as session:
+        for n in range(3):
+            status, body = await submit(session, did_manifest(make_key(f"artist {n} without witness")))
+            assert status == 202, body
+            await integrated(session, body["entry"])
+        async with session.get("/v1/log") as response:
+            log = NoteVerifier.from_vkey((await response.json())["vkey"])
+        async with session.get("/log/checkpoint") as response:
+            signed = WitnessPolicy((absent.verifier,), 0).open(await response.read(), log.name, log)
+        assert signed.checkpoint.size >= 3 and signed.cosignatures == ()
+
+        async def counted() -> bool:
+            async with session.get("/metrics") as response:
+                return 'notrain_witness_requests_total{outcome="unreachable",witness="witness.test/absent"}' in await response.text()
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await counted():
+            assert asyncio.get_running_loop().time() < deadline, "the failure was never counted"
+            await asyncio.sleep(0.1)

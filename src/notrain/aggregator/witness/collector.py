@@ -96,7 +96,7 @@ class CosignatureCollector:
             self._retry_at.pop(key, None)
             return
         failures = self._failures[key] = self._failures.get(key, 0) + 1
-        self._retry_at[key] = time.monotonic() + min(MAX_BACKOFF, self.interval * 2**failures)
+        self._retry_at[key] = time.monotonic() + min(MAX_BACKOFF, self.interval * 2 ** min(failures, 20))  # no float overflow after days
         log.warning("witness %s did not cosign (%s): %s", witness.key.name, outcome, error or "no answer in time")
 
     async def _ask(self, session: aiohttp.ClientSession, witness: WitnessEndpoint, checkpoint: Checkpoint, last: Cosignature | None) -> None:

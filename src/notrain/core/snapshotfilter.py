@@ -99,14 +99,20 @@ def _peel(slots: np.ndarray, size: int) -> list[tuple[np.ndarray, np.ndarray]] |
         for row in touched:
             np.subtract.at(count, row, 1)
             np.subtract.at(total, row, keys)
-        touched = np.unique(touched.ravel())
-        frontier = touched[count[touched] == 1]
+        touched = touched.ravel()
+        frontier = _sorted_set(touched[count[touched] == 1])  # the slots left pure (fewer than all touched)
     return rounds if peeled == n else None
+
+
+def _sorted_set(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``, by a sort and a comparison: numpy 2's hashing unique is slower on these."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
 
 
 def build(keys: np.ndarray) -> bytes:
     """The filter of ``keys`` (uint64; duplicates allowed), as spec/snapshot.md lays it out."""
-    keys = np.unique(np.asarray(keys, dtype=np.uint64))
+    keys = _sorted_set(np.asarray(keys, dtype=np.uint64))
     n = int(keys.size)
     length, count = parameters(n)
     if n == 0:

@@ -23,9 +23,7 @@ sends it only the rows where a name may occur, by two conservative passes:
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
-import ahocorasick
+import ahocorasick_rs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -81,14 +79,8 @@ class NamePrefilter:
         if not self.keys:
             return np.zeros(0, np.int64)
         text, starts = fold(captions, folds)
-        found, position = [], 0
-        while True:  # one hit per row is enough: after it, search from the next row on
-            end = next(self._keys.iter(text, position), (None,))[0]
-            if end is None:
-                return np.array(found, np.int64)
-            row = bisect_right(starts, end) - 1
-            found.append(row)
-            position = starts[row + 1]
+        hits = np.array([start for _, start, _ in self._keys.find_matches_as_indexes(text)], np.int64)  # type: ignore[union-attr]
+        return np.unique(np.searchsorted(starts, hits, side="right") - 1)
 
     def _rows_with_anchor(self, captions: pa.Array) -> np.ndarray:
         blank = pa.scalar("", captions.type)  # string or large_string: the kernel wants one type throughout
@@ -98,15 +90,14 @@ class NamePrefilter:
         offsets = np.frombuffer(offsets_buffer, dtype=offsets_type)[spaced.offset : spaced.offset + len(spaced) + 1]
         if data is None or offsets[-1] == offsets[0]:
             return np.zeros(0, dtype=np.int64)
-        text = data.to_pybytes()[offsets[0] : offsets[-1]].translate(_WORDS_ONLY).decode("ascii")
-        ends = np.fromiter((end for end, _ in self._automaton.iter(text)), dtype=np.int64)
-        return np.searchsorted(offsets, ends + offsets[0], side="right") - 1
+        text = data.to_pybytes()[offsets[0] : offsets[-1]].translate(_WORDS_ONLY)
+        starts = np.array([start for _, start, _ in self._automaton.find_matches_as_indexes(text)], np.int64)  # type: ignore[union-attr]
+        return np.searchsorted(offsets, starts + offsets[0], side="right") - 1
 
 
-def _automaton(words) -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
-    for word in words:
-        automaton.add_word(word, None)
-    if len(automaton):
-        automaton.make_automaton()
-    return automaton
+def _automaton(words) -> ahocorasick_rs.BytesAhoCorasick | None:
+    """The words' automaton (ASCII), searched for non-overlapping matches: a row holding any word has at
+    least one reported, since a match never spans rows and the one reported instead of an overlapping
+    word overlaps it, so lies in its row."""
+    words = sorted(words)
+    return ahocorasick_rs.BytesAhoCorasick([word.encode("ascii") for word in words]) if words else None

@@ -125,9 +125,9 @@ def _nontrivial():
             yield from map(ord, block)
 
 
-def fold(captions: pa.Array, folds: FoldTable) -> tuple[str, list[int]]:
-    """fold(caption) of every row, each followed by a space, concatenated; and where each row starts
-    (one more offset at the end).  Null rows fold to nothing.
+def fold(captions: pa.Array, folds: FoldTable) -> tuple[np.ndarray, np.ndarray]:
+    """fold(caption) of every row, each followed by a space, concatenated (ASCII octets); and where each
+    row starts (one more offset at the end).  Null rows fold to nothing.
 
     Decodes the column's UTF-8 with numpy (Arrow strings are valid UTF-8) and
     looks every code point up in the table: a few passes over the bytes, no
@@ -138,7 +138,7 @@ def fold(captions: pa.Array, folds: FoldTable) -> tuple[str, list[int]]:
     offsets = np.frombuffer(offsets_buffer, offsets_type)[captions.offset : captions.offset + len(captions) + 1].astype(np.int64)
     rows = len(captions)
     if data_buffer is None or offsets[-1] == offsets[0]:
-        return " " * rows, list(range(rows + 1))
+        return np.full(rows, ord(" "), np.uint8), np.arange(rows + 1)
     data = np.frombuffer(data_buffer, np.uint8)[offsets[0] : offsets[-1]]
     offsets -= offsets[0]
     padded = np.concatenate([data, np.zeros(3, np.uint8)]).astype(np.int64)
@@ -162,4 +162,4 @@ def fold(captions: pa.Array, folds: FoldTable) -> tuple[str, list[int]]:
     row_of = np.repeat(np.arange(rows), np.diff(chars_before))[owner]
     text = np.full(int(row_starts[-1]), ord(" "), np.uint8)
     text[np.arange(len(owner)) + row_of] = folds.pool[folds.starts[entry[owner]] + np.arange(len(owner)) - out_before[owner]]
-    return text.tobytes().decode("ascii"), row_starts.tolist()
+    return text, row_starts

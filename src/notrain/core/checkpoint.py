@@ -16,7 +16,7 @@ from . import b64
 from .errors import NotrainError
 from .logerrors import CheckpointError, NoteError
 from .merkle import HASH_SIZE, MAX_TREE_SIZE
-from .note import COSIGNATURE_V1, ED25519, NoteSigner, NoteVerifier, Verified, open_note, parse_note, sign_note
+from .note import COSIGNATURE_V1, ED25519, NoteSigner, NoteVerifier, OpenedNote, Verified, open_note, parse_note, sign_note
 
 MAX_EXTENSION_LINES = 16
 _SIZE = re.compile(r"\A(?:0|[1-9][0-9]{0,18})\Z")
@@ -76,7 +76,11 @@ def open_checkpoint(
 ) -> SignedCheckpoint:
     """Verify a checkpoint of the log ``origin``: its log signature is required,
     witnesses' cosignatures are checked when present, other signatures ignored."""
-    opened = open_note(data, [log, *witnesses])
+    return checkpoint_of(open_note(data, [log, *witnesses]), data, origin, log)
+
+
+def checkpoint_of(opened: OpenedNote, data: bytes, origin: str, log: NoteVerifier) -> SignedCheckpoint:
+    """The rest of :func:`open_checkpoint`, for a note the caller parsed and verified itself."""
     if not any(v.name == log.name and v.key_id == log.key_id for v in opened.verified):
         raise NoteError("the checkpoint is not signed by the log", code="E_NOTE_UNKNOWN_KEY", where="signatures")
     checkpoint = parse_checkpoint(opened.text)

@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import b64
-from .checkpoint import SignedCheckpoint, open_checkpoint
+from .checkpoint import SignedCheckpoint, checkpoint_of, open_checkpoint
 from .errors import NotrainError
 from .logerrors import LogError, NoteError, ProofError
 from .merkle import EMPTY_ROOT, HASH_SIZE, MAX_PROOF_HASHES, verify_consistency
-from .note import COSIGNATURE_V1, MAX_NOTE_BYTES, MAX_SIGNATURES, NoteSigner, NoteVerifier, Verified, parse_note
+from .note import COSIGNATURE_V1, MAX_NOTE_BYTES, MAX_SIGNATURES, NoteSigner, NoteVerifier, Verified, parse_note, verify_note
 
 # "old " + 19 digits + newline, 63 proof lines of 44 base64 characters and a newline, the blank line, a note.
 MAX_REQUEST_BYTES = 24 + MAX_PROOF_HASHES * 45 + 1 + MAX_NOTE_BYTES
@@ -112,7 +112,7 @@ def open_request(body: bytes, logs: Mapping[str, NoteVerifier]) -> tuple[AddChec
     if log is None:
         raise WitnessRefused(LogError(f"this witness does not witness {origin[:300]!r}", code="E_CHECKPOINT", where="origin"), 404)
     try:
-        signed = open_checkpoint(request.note, origin, log)
+        signed = checkpoint_of(verify_note(note, [log]), request.note, origin, log)  # the note parsed once
     except NoteError as error:
         raise WitnessRefused(error, 400 if error.code == "E_NOTE" else 403) from None
     except LogError as error:  # the body of a checkpoint the log did sign
@@ -147,7 +147,7 @@ def cosignature_lines(signed: SignedCheckpoint, cosigner: NoteSigner, timestamp:
     """The 200 answer's body: the witness's cosignature line on the checkpoint's text."""
     if cosigner.verifier.kind != COSIGNATURE_V1:
         raise NoteError("a witness cosigns with a type 0x04 key", where="cosigner")
-    text = parse_note(signed.data).text.encode("utf-8")
+    text = signed.data[: signed.data.rfind(b"\n\n") + 1]  # the verified text, as parse_note cut it (the blank line is ASCII)
     return cosigner.sign(text, timestamp).line().encode("utf-8")
 
 

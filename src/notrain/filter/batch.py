@@ -94,8 +94,8 @@ class BatchFilter:
         extra_rows = np.fromiter(map(bool, extra), bool, len(batch)) if extra is not None else np.zeros(len(batch), bool)
         rows = np.flatnonzero(url_rows | name_rows | work_rows | extra_rows)
         keep = np.full(len(batch), self._nothing[0])
-        reasons: list[str | None] = [self._nothing[1]] * len(batch)
-        evidence: list[str | None] = [self._nothing[2]] * len(batch)
+        verdicts = [self._nothing]  # reason and evidence columns are taken from these: no list of a batch's length
+        verdict_of = np.zeros(len(batch), np.int32)
         stripped: list[str | None] = [None] * len(batch) if self.names == "strip" else []
         url_list, caption_list = _values(urls, rows), _values(captions, rows)
         sha_list, pdq_list = _values(sha256, rows), _values(pdq, rows)
@@ -108,8 +108,11 @@ class BatchFilter:
             verdict = self._verdict(found)
             if not verdict[0] and self.names == "strip" and verdict[1] == "name":
                 verdict, stripped[i] = self._strip(found, caption_list[k])
-            keep[i], reasons[i], evidence[i] = verdict
-        arrays = [pa.array(keep, pa.bool_()), pa.array(reasons, pa.string()), pa.array(evidence, pa.string())]
+            keep[i], verdict_of[i] = verdict[0], len(verdicts)
+            verdicts.append(verdict)
+        chosen = pa.array(verdict_of)
+        arrays = [pa.array(keep, pa.bool_()), pa.array([v[1] for v in verdicts], pa.string()).take(chosen),
+                  pa.array([v[2] for v in verdicts], pa.string()).take(chosen)]
         names = [KEEP, REASON, EVIDENCE]
         if self.names == "strip":
             arrays.append(pa.array(stripped, pa.string()))

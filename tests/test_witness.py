@@ -271,3 +271,21 @@ async def test_an_absent_witness_delays_no_checkpoint_and_is_counted(tmp_path):
         while not await counted():
             assert asyncio.get_running_loop().time() < deadline, "the failure was never counted"
             await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("sections, where", [
+    ({"log": {"witnesses": [f"http://127.0.0.1:1/witness#{LOG.verifier.to_vkey()}"]}}, "log.witnesses"),  # a log key, not a cosigner's
+    ({"log": {"witnesses": ["ftp://w.example/witness#" + NoteSigner("w", make_key("w"), COSIGNATURE_V1).verifier.to_vkey()]}}, "log.witnesses"),
+    ({"log": {"witnesses": ["http://w.example/witness"]}}, "log.witnesses"),
+    ({"log": {"witnesses": [f"http://w{i}.example/witness#" + NoteSigner(f"w{i}", make_key(f"w{i}"), COSIGNATURE_V1).verifier.to_vkey()
+                            for i in range(17)]}}, "log.witnesses"),
+    ({"witness": {"logs": [NoteSigner("w", make_key("w"), COSIGNATURE_V1).verifier.to_vkey()]}}, "witness.logs"),  # a cosigner as a log
+    ({"witness": {"logs": [LOG.verifier.to_vkey(), NoteSigner(ORIGIN, make_key("second")).verifier.to_vkey()]}}, "witness.logs"),
+    ({"witness": {"logs": [LOG.verifier.to_vkey()], "name": "has space"}}, "witness.name"),
+])
+def test_witness_configuration_is_checked_at_startup(tmp_path, sections, where):
+    from notrain.aggregator.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        aggregator_config(tmp_path, **sections)
+    assert caught.value.code == "E_CONFIG" and caught.value.where == where

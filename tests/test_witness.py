@@ -89,6 +89,8 @@ async def test_a_rollback_or_a_fork_is_refused_whatever_old_size_it_claims(witne
     forked = [leaf_hash(b"forked")] + LEAVES[1:]
     fork = await refusal(witness.add_checkpoint(AddCheckpoint(9, (), checkpoint(9, leaves=forked)).to_bytes()))
     assert (fork.status, fork.code, fork.known_size) == (409, "E_PROOF", 9)
+    [evidence] = await storage.evidence(10)  # the log's two signatures on two roots of size 9, kept
+    assert (evidence.origin, evidence.old, evidence.new) == (ORIGIN, (await storage.witnessed(ORIGIN)).note, checkpoint(9, leaves=forked))
     grown_fork = AddCheckpoint(9, tuple(consistency_proof(9, 12, node)), checkpoint(12, leaves=forked)).to_bytes()
     assert (await refusal(witness.add_checkpoint(grown_fork))).status == 422
     assert (await storage.witnessed(ORIGIN)).size == 9  # nothing moved

@@ -132,6 +132,9 @@ async def _witness_refuses_rollbacks_forks_and_garbage(session: aiohttp.ClientSe
     assert (await post(AddCheckpoint(size, (), smaller).to_bytes()))[0] == 400
     fork = sign_checkpoint(Checkpoint(A_ORIGIN, size, hashlib.sha256(b"forked").digest()), LOG)
     assert (await post(AddCheckpoint(size, (), fork).to_bytes()))[:2] == (409, "text/x.tlog.size")
+    async with session.get(witness_url + "/v1/evidence") as response:
+        [kept] = (await response.json())["forks"]
+    assert kept["origin"] == A_ORIGIN
     grown = sign_checkpoint(Checkpoint(A_ORIGIN, size + 5, hashlib.sha256(b"grown").digest()), LOG)
     status, _, body = await post(AddCheckpoint(size, tuple(hashlib.sha256(b"%d" % i).digest() for i in range(3)), grown).to_bytes())
     assert status == 422 and b"E_PROOF" in body

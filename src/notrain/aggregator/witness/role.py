@@ -5,7 +5,9 @@ The decision is core's (:func:`~notrain.core.witnessing.open_request`, then
 tlog-witness warns of a race in which two requests both pass the check and the smaller one is stored
 last, rolling the witness back.  Here the state is replaced by compare-and-swap on the record that was
 checked (:meth:`Storage.swap_witnessed`): the loser re-reads the record, is checked again against it, and
-so gets the 409 it deserves.  The new record is durable before the cosignature is returned.
+so gets the 409 it deserves.  The new record is durable before the cosignature is returned.  A checkpoint
+of the size last cosigned with another root is a fork proven by the log's own two signatures: it is kept
+as evidence, as tlog-witness allows.
 
 The cosigning key is the witness's own (spec/log.md: a witness key is never used for another role),
 an Ed25519 private JWK created on first start, like the log's key but in its own file.
@@ -14,10 +16,13 @@ an Ed25519 private JWK created on first start, like the log's key but in its own
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
+from ...core.checkpoint import SignedCheckpoint
 from ...core.note import COSIGNATURE_V1, NoteSigner, NoteVerifier
 from ...core.witnessing import (
     Witnessed,
@@ -29,8 +34,9 @@ from ...core.witnessing import (
     with_cosignatures,
 )
 from ..log.signer import load_log_signer
-from ..storage import Storage
+from ..storage import ForkEvidence, Storage
 
+log = logging.getLogger("notrain.aggregator.witness")
 MAX_SWAPS = 8  # concurrent requests for one log: each lost swap is re-checked; beyond this the caller retries
 
 
@@ -54,13 +60,25 @@ class Witness:
         origin = signed.checkpoint.origin
         for _ in range(MAX_SWAPS):
             latest = await self.storage.witnessed(origin)
-            check_consistency(request, signed, latest)  # at most 63 hashes
+            try:
+                check_consistency(request, signed, latest)  # at most 63 hashes
+            except WitnessRefused as refused:
+                if refused.status == 409 and refused.code == "E_PROOF" and latest is not None:
+                    await self._keep_fork(latest, signed)
+                raise
             lines = cosignature_lines(signed, self.signer, int(self.clock()))
             cosigned = Witnessed(signed.checkpoint.size, signed.checkpoint.root, with_cosignatures(signed.data, [lines]))
             if await self.storage.swap_witnessed(origin, latest, cosigned):
                 return lines
         known = await self.storage.witnessed(origin)
         raise WitnessRefused(WitnessRequestError("the witness's record changed under this request", where="old"), 409, known.size if known else 0)
+
+    async def _keep_fork(self, latest: Witnessed, signed: SignedCheckpoint) -> None:
+        """Two roots signed by the log for one size: proof of a fork by the log's own signatures, kept as
+        the federation keeps a peer's (served at /v1/evidence; the log is marked forked among the peers)."""
+        reason = f"two roots signed for size {latest.size}, seen as its witness"
+        await self.storage.add_evidence(ForkEvidence(signed.checkpoint.origin, latest.note, signed.data, (), reason, datetime.now(UTC)))
+        log.warning("%s: %s", signed.checkpoint.origin, reason)
 
     async def latest(self, origin: str) -> bytes | None:
         """The latest checkpoint cosigned for ``origin``, with the cosignature (the monitoring view)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 
 import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, running, submit
@@ -215,6 +216,13 @@ async def test_an_aggregator_witnesses_another_in_process_and_serves_the_cosigne
             async with session.get("/metrics") as response:
                 assert 'notrain_witness_requests_total{outcome="cosigned",witness="witness.test/w"}' in await response.text()
             await _crawl_sources_require_the_cosignatures(str(session._base_url).rstrip("/"), log_vkey, witness_key.verifier.to_vkey())
+
+            # The log forgets what the witness cosigned: it asks from size 0, is told the witness's size (409), and catches up.
+            with sqlite3.connect(tmp_path / "log" / "aggregator.sqlite") as db:
+                db.execute("DELETE FROM log_cosignatures")
+            assert (await _cosigned(session, policy, NoteVerifier.from_vkey(log_vkey))).checkpoint.size == signed.checkpoint.size
+            async with witness_session.get("/metrics") as response:
+                assert 'route="/witness/add-checkpoint",status="409"' in await response.text()
 
 
 async def _crawl_sources_require_the_cosignatures(url: str, log_vkey: str, witness_vkey: str) -> None:

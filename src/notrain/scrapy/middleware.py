@@ -47,6 +47,10 @@ Settings:
 ``NOTRAIN_SOURCES`` (``[]``)
     Bundles (or other sources) of manifests about works and names anywhere,
     for the pipelines (see :mod:`.sources`).
+``NOTRAIN_WITNESSES`` (``[]``) / ``NOTRAIN_MIN_COSIGNATURES`` (0)
+    Witnesses' cosigner vkeys, and how many of them must have cosigned the
+    log checkpoint of every aggregator or snapshot source (with a log key)
+    that sets no witness policy of its own (see :mod:`.sources`).
 ``NOTRAIN_REDIS_URL`` (unset)
     Fleet mode: policy files are shared with the other processes of the
     fleet through this Redis (:class:`~notrain.fetch.shared.SharedTransport`,

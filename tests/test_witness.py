@@ -236,6 +236,8 @@ async def _crawl_sources_require_the_cosignatures(url: str, log_vkey: str, witne
     strict = get_crawler(settings_dict={"NOTRAIN_WITNESSES": [witness_vkey, absent], "NOTRAIN_MIN_COSIGNATURES": 2})
     with pytest.raises(SettingsError, match="E_NOTE_UNKNOWN_KEY"):
         await asyncio.to_thread(load_sources, [f"aggregator+{url}#{log_vkey}"], strict)
+    with pytest.raises(SettingsError, match="give the log's key"):  # a policy never silently dropped
+        await asyncio.to_thread(load_sources, [f"aggregator+{url}"], strict)
     lenient = get_crawler(settings_dict={"NOTRAIN_WITNESSES": [witness_vkey], "NOTRAIN_MIN_COSIGNATURES": 1})
     assert (await asyncio.to_thread(load_sources, [f"aggregator+{url}#{log_vkey}"], lenient)).describe()[0]["witnesses"] == ["witness.test/w"]
 

@@ -54,13 +54,12 @@ CONCURRENCY = 8
 
 
 def parse_source(spec: str, *, witnesses: tuple[str, ...] = (), min_cosignatures: int = 0) -> AggregatorSource:
-    """``aggregator+URL`` or ``aggregator+URL#VKEY`` (the log's verifier key) as a source; the witness
-    policy, if any, applies only with a log key (a source without one has no checkpoint to cosign)."""
+    """``aggregator+URL`` or ``aggregator+URL#VKEY`` (the log's verifier key) as a source, with a witness
+    policy (which requiring any cosignature needs the log key: without one there is no checkpoint to check)."""
     if not spec.startswith(SCHEME_PREFIX):
         raise SourceError(f"an aggregator source is spelled {SCHEME_PREFIX}URL[#VKEY]", where=spec[:100])
     url, _, vkey = spec[len(SCHEME_PREFIX):].partition("#")
-    policy = {"witnesses": witnesses, "min_cosignatures": min_cosignatures} if vkey else {}
-    return AggregatorSource(url, log_key=vkey or None, **policy)
+    return AggregatorSource(url, log_key=vkey or None, witnesses=witnesses, min_cosignatures=min_cosignatures)
 
 
 @dataclass
@@ -86,8 +85,8 @@ class AggregatorSource:
         self.url = self.url.rstrip("/")
         self._verifier = NoteVerifier.from_vkey(self.log_key) if self.log_key else None
         self._policy = WitnessPolicy.from_vkeys(tuple(self.witnesses), self.min_cosignatures)
-        if self.witnesses and self._verifier is None:
-            raise SourceError("witnesses cosign a log's checkpoint: give the log's key too", where="witnesses")
+        if self.min_cosignatures and self._verifier is None:
+            raise SourceError("cosignatures are required on a log's checkpoint: give the log's key too", where="witnesses")
 
     def catalog(self) -> Catalog:
         if self._catalog is None:

@@ -917,7 +917,7 @@ async def _diagnose(url: str, token: str, timeout: float):
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Processes hashing and reading the images.")
 @json_option
 def filter_shards(directory, bundle_path, snapshot_path, log_key, purpose, unknown, sha256_col, work_dir, workers, as_json) -> None:
-    """Remove opted-out samples from img2dataset's webdataset shards in DIR, checking the images themselves."""
+    """Remove opted-out samples from img2dataset's shards in DIR (webdataset, parquet or files format), checking the images too."""
     from .filter import shards
 
     source, core = _filter_core(bundle_path, snapshot_path, log_key, purpose, unknown)

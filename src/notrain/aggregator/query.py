@@ -162,8 +162,7 @@ class Query:
             await self._install_stored(page)
             after = page[-1].publisher
         for manifest in [m for m in self.catalog.manifests() if m.accounts]:
-            proofs = await self.storage.account_proofs(manifest.publisher)
-            await self.proven_accounts(manifest.publisher, frozenset(p.account_url for p in proofs if p.status == "proven"))
+            await self._reload_proofs(manifest.publisher)
         await asyncio.to_thread(self._warm)
         log.info("query index: %d publishers", len(self.catalog))
         return self
@@ -183,6 +182,10 @@ class Query:
     async def follow(self, interval: float) -> None:
         """Until cancelled, every ``interval`` seconds: :meth:`catch_up` with the log."""
         await every(interval, self.catch_up, log, "query index")
+
+    async def _reload_proofs(self, publisher: str) -> None:
+        proofs = await self.storage.account_proofs(publisher)
+        await self.proven_accounts(publisher, frozenset(p.account_url for p in proofs if p.status == "proven"))
 
     async def proven_accounts(self, publisher: str, accounts: frozenset[str]) -> None:
         """The account-proof checker's hook: URLs under a publisher's proven accounts are covered by its
@@ -348,16 +351,18 @@ class Query:
 
     async def catch_up(self) -> None:
         """Read the part of the log integrated since the last look, once (1,000 entries a read): learn the
-        log index of cited entries, and index the latest manifest of each publisher with a new ``manifest``
-        entry that this index does not cite, one another process appended to the storage they share.  So
-        processes sharing one database answer alike once an entry is integrated (the sequencer's
-        ``log.checkpoint_interval``) and the next look has come (:meth:`follow`)."""
+        log index of cited entries, index the latest manifest of each publisher with a new ``manifest``
+        entry that this index does not cite (one another process appended to the storage they share), and
+        read again the account proofs of each publisher with a new ``account-proof`` entry (another
+        process's checker may have made it).  So processes sharing one database answer alike once an
+        entry is integrated (the sequencer's ``log.checkpoint_interval``) and the next look has come
+        (:meth:`follow`)."""
         async with self._catching_up:
             checkpoint = await self.storage.checkpoint()
             size = checkpoint.size if checkpoint else 0
             while self._seen_size < size:
                 stop = min(size, self._seen_size + MAX_READ)
-                appended_elsewhere = set()
+                appended_elsewhere, proofs_observed = set(), set()
                 for entry in await self.storage.entries(self._seen_size, stop):
                     publisher = self._pending.pop(entry.id, None)
                     cited = self._cited.get(publisher) if publisher is not None else None
@@ -365,11 +370,16 @@ class Query:
                         self._cited[publisher] = cited.integrated(entry)
                     elif entry.kind == "manifest" and entry.publisher is not None:
                         appended_elsewhere.add(entry.publisher)
+                    elif entry.kind == "account-proof" and entry.publisher is not None:
+                        proofs_observed.add(entry.publisher)
                 for publisher in sorted(appended_elsewhere):
                     latest = await self.storage.latest_manifest(publisher)
                     known = self._cited.get(publisher)
                     if latest is not None and (known is None or known.entry < latest.entry_id):
                         await self._install_stored([latest])
+                        proofs_observed.add(publisher)
+                for publisher in sorted(proofs_observed):
+                    await self._reload_proofs(publisher)
                 self._seen_size = stop
                 self._memo.clear()
 

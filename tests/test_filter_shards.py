@@ -334,6 +334,8 @@ CASES = {
     "fifo": lambda tar: add(tar, "000000001.jpg", b"", type=tarfile.FIFOTYPE),
     "split-key": lambda tar: (add(tar, "000000001.txt", b"a"), add(tar, "000000000.txt", b"b")),
     "many-parts": lambda tar: [add(tar, f"000000001.{n}.txt", b"") for n in range(65)],
+    "long-name": lambda tar: add(tar, "a" * 1100 + ".jpg", b"x"),  # a pax header carries it
+    "device": lambda tar: add(tar, "000000001.jpg", b"", type=tarfile.CHRTYPE),
 }
 
 

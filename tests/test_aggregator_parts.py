@@ -114,6 +114,8 @@ async def test_a_crawled_manifest_with_parts_is_logged_answered_and_snapshotted_
         assert entries[1][1:] == (f"url {site.origin}/.well-known/parts/0.json", parts[0])
         assert entries[2][1:] == (f"url {site.origin}/.well-known/parts/1.json", None)
         assert site.hits["/.well-known/parts/0.json"] == site.hits["/.well-known/parts/1.json"] == 1
+        async with session.get("/publisher", params={"id": site.origin}) as response:  # the page counts every work
+            assert "<dt>Works</dt><dd>1202</dd>" in await response.text()
 
         # Crawled again (no ETag, so the manifest is read whole): its parts come from the log, nothing is fetched twice.
         crawled = await service.crawler.crawl(await service.storage.origin(site.origin))

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ... import render as summary_render
 from ...core import dsse
+from ...core.manifest import Manifest as ParsedManifest
 from ...core.manifest import parse_payload
 from ...core.vocab import CATEGORIES
 from ..query import CheckItem
@@ -63,7 +64,7 @@ async def publisher(request: web.Request) -> web.Response:
     if latest is None:
         return error_page(404, "Publisher not found", f"This aggregator holds no manifest of {name}.")
     history = await storage.manifest_history(name, LISTED)
-    summary = await asyncio.to_thread(_summary, latest)
+    summary = await asyncio.to_thread(_summary, latest, request.app[SERVICE].query.catalog.get(name))
     return render("publisher.html", name=name, latest=latest, summary=summary, history=history, most=LISTED, works_shown=WORKS_SHOWN)
 
 
@@ -116,10 +117,14 @@ async def _log_state(request: web.Request) -> dict:
     }
 
 
-def _summary(stored: Manifest) -> dict:
-    """`notrain show`'s summary of a stored envelope, which ingest verified when it arrived."""
+def _summary(stored: Manifest, indexed: ParsedManifest | None) -> dict:
+    """`notrain show`'s summary of a stored envelope, which ingest verified when it arrived; with the
+    works, paths and names of its parts when the query index holds it (merged from the log)."""
     envelope = dsse.parse(stored.envelope)
-    summary = summary_render.summary(parse_payload(envelope.payload), envelope.signatures, datetime.now(UTC))
+    manifest = parse_payload(envelope.payload)
+    if indexed is not None and indexed.digest == manifest.digest:
+        manifest = indexed
+    summary = summary_render.summary(manifest, envelope.signatures, datetime.now(UTC))
     return summary | {"verified": True}
 
 

@@ -213,6 +213,8 @@ def _column(batch: pa.RecordBatch, name: str, *, string: bool) -> pa.Array:
         return pa.nulls(len(column), pa.string())
     if not any(kind(column.type) for kind in kinds):
         raise FilterError(f"column {name!r} holds {column.type}, not text", code="E_FILTER_COLUMN", where=name)
+    if pa.types.is_large_string(column.type):  # Arrow-backed pandas and Spark's large var types: one string type for every kernel
+        return column.cast(pa.string())
     return column
 
 

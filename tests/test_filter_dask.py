@@ -1,20 +1,24 @@
 """The dataset filter on a real Dask cluster (LocalCluster: 2 worker processes on 127.0.0.1), and the
-generated input that the engines and ``notrain filter`` are compared on (test_filter_spark.py)."""
+generated input on which both engines (here and test_filter_spark.py) must keep the rows ``notrain filter``
+keeps, with the same reasons and evidence."""
 
 from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import dask.dataframe as dd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 from distributed import Client, LocalCluster
 from sites import Site
 from test_filter_batch import CAPTIONS, HOSTS, NAMES, NOW, PATHS, SCHEMES, SITES, WORK, make_bundle
 from test_snapshot_client import SnapshotLog
 
+from notrain.cli import main
 from notrain.core import State
 from notrain.fetch.snapshots import pull
 from notrain.fetch.sources import LocalSource
@@ -73,6 +77,22 @@ def signed_bundle(tmp_path_factory):
     return path
 
 
+def filtered_by_the_cli(tmp_path, bundle) -> tuple[Path, list[dict], list[dict]]:
+    """The agreement input as parquet shards, and ``notrain filter --names strip``'s kept and refused rows."""
+    table = dataset(4000, 7)
+    shards = write_shards(tmp_path / "in", table, 4)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["filter", str(shards), "--bundle", str(bundle), "--out", str(out), "--caption-col", "caption",
+                                       "--sha256-col", "sha256", "--names", "strip"])
+    assert result.exit_code == 0, result.output
+    kept = rows_of(pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-?.parquet"))))
+    rejected = rows_of(pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-?.rejected.parquet"))))
+    captions = table.column("caption").to_pylist()
+    assert {row["notrain_reason"] for row in rejected} >= {"url", "work", "name"} and len(kept) > 1000
+    assert any(row["caption"] != captions[row["id"]] for row in kept)  # some kept without their names
+    return shards, kept, rejected
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     return signed_bundle(tmp_path_factory)
@@ -83,6 +103,13 @@ def client():
     with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client
+
+
+def test_dask_keeps_the_rows_notrain_filter_keeps_with_the_same_reasons(tmp_path, bundle, client):
+    shards, kept, rejected = filtered_by_the_cli(tmp_path, bundle)
+    on_dask = dask_engine.filter_dataframe(dd.read_parquet(shards), LocalSource(bundle), columns=COLUMNS, names="strip")
+    assert dask_rows(on_dask.kept) == kept
+    assert dask_rows(on_dask.rejected) == rejected
 
 
 def test_each_worker_opens_the_source_once_whatever_the_partitions(tmp_path, bundle, client):

@@ -1,26 +1,20 @@
-"""The dataset filter on a real local Spark (``local[2]``, Debian's OpenJDK 17), and the engines' row-for-row
-agreement with ``notrain filter`` on one generated input.  One Spark session for the module: a JVM start
-is slow, so the Spark tests are few."""
+"""The dataset filter on a real local Spark (``local[2]``, Debian's OpenJDK 17): row for row what ``notrain
+filter`` keeps, on the input test_filter_dask.py holds the Dask engine to.  One Spark session for the
+module: a JVM start is slow, so the Spark tests are few."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-import dask.dataframe as dd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
-from distributed import Client, LocalCluster
 from pyspark.sql import SparkSession
-from test_filter_dask import COLUMNS, dask_rows, dataset, rows_of, signed_bundle, write_shards
+from test_filter_dask import COLUMNS, dataset, filtered_by_the_cli, rows_of, signed_bundle
 
-from notrain.cli import main
 from notrain.core import State
 from notrain.fetch.sources import LocalSource
 from notrain.filter import Columns, FilterError
-from notrain.filter.engines import dask as dask_engine
 from notrain.filter.engines import loaded, pack
 from notrain.filter.engines import spark as spark_engine
 
@@ -43,28 +37,11 @@ def spark():
     session.stop()
 
 
-def test_cli_spark_and_dask_keep_the_same_rows_with_the_same_reasons(tmp_path, bundle, spark):
-    table = dataset(4000, 7)
-    shards = write_shards(tmp_path / "in", table, 4)
-    out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["filter", str(shards), "--bundle", str(bundle), "--out", str(out), "--caption-col", "caption",
-                                       "--sha256-col", "sha256", "--names", "strip"])
-    assert result.exit_code == 0, result.output
-    cli_kept = rows_of(pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-?.parquet"))))
-    cli_rejected = rows_of(pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-?.rejected.parquet"))))
-    reasons = {row["notrain_reason"] for row in cli_rejected}
-    captions = table.column("caption").to_pylist()
-    assert reasons >= {"url", "work", "name"} and len(cli_kept) > 1000
-    assert any(row["caption"] != captions[row["id"]] for row in cli_kept)  # some kept without their names
-
+def test_spark_keeps_the_rows_notrain_filter_keeps_with_the_same_reasons(tmp_path, bundle, spark):
+    shards, kept, rejected = filtered_by_the_cli(tmp_path, bundle)
     on_spark = spark_engine.filter_dataframe(spark.read.parquet(str(shards)), LocalSource(bundle), columns=COLUMNS, names="strip")
-    assert rows_of(on_spark.kept.toArrow()) == cli_kept
-    assert rows_of(on_spark.rejected.toArrow()) == cli_rejected
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster):
-        on_dask = dask_engine.filter_dataframe(dd.read_parquet(shards), LocalSource(bundle), columns=COLUMNS, names="strip")
-        assert dask_rows(on_dask.kept) == cli_kept
-        assert dask_rows(on_dask.rejected) == cli_rejected
+    assert rows_of(on_spark.kept.toArrow()) == kept
+    assert rows_of(on_spark.rejected.toArrow()) == rejected
 
 
 def test_each_python_worker_opens_the_source_once_for_all_its_batches(tmp_path, bundle, spark):

@@ -20,6 +20,7 @@ from test_snapshot_client import SnapshotLog
 
 from notrain.cli import main
 from notrain.core import State
+from notrain.core.errors import NotrainError
 from notrain.fetch.snapshots import pull
 from notrain.fetch.sources import LocalSource
 from notrain.filter import BatchFilter, Columns, FilterError
@@ -169,7 +170,7 @@ def test_bad_columns_and_options_are_refused_on_the_driver(bundle, client):
     assert names.value.code == "E_FILTER_OPTION"
 
 
-def test_a_source_that_cannot_be_shipped_is_refused(bundle):
+def test_a_source_that_cannot_be_shipped_or_read_is_refused(tmp_path, bundle):
     class Remote:
         def catalog(self):
             return LocalSource(bundle).catalog()
@@ -177,3 +178,7 @@ def test_a_source_that_cannot_be_shipped_is_refused(bundle):
     with pytest.raises(FilterError) as refused:
         pack(Remote(), purpose="train-ai", unknown_as=State.ALLOWED, names="drop")
     assert refused.value.code == "E_FILTER_OPTION"
+    (tmp_path / "torn.json").write_bytes(bundle.read_bytes()[:100])
+    with pytest.raises(NotrainError) as unreadable:  # refused on the driver, before anything is shipped
+        pack(LocalSource(tmp_path / "torn.json"), purpose="train-ai", unknown_as=State.ALLOWED, names="drop")
+    assert unreadable.value.code == "E_JSON"

@@ -13,6 +13,8 @@ import base64
 import binascii
 import re
 
+import pybase64
+
 from .errors import NotrainError
 
 _URL = re.compile(r"\A[A-Za-z0-9_-]*\Z")
@@ -29,17 +31,18 @@ def url_encode(data: bytes) -> str:
 def std_decode(text: object, *, where: str, code: str = "E_BASE64") -> bytes:
     """Decode padded standard base64, refusing any other spelling.
 
-    ``binascii`` in strict mode refuses foreign characters and misplaced
-    padding; what it still accepts, missing padding and non-zero bits in the
-    last quantum, can only show in the length and the last four characters,
-    so only those are re-encoded and compared (a full re-encode would double
-    the cost of decoding a 1 MiB payload).
+    pybase64 (SIMD, 10-60 times ``binascii``'s speed: the payload of every
+    envelope is decoded before anything else) with ``validate`` refuses
+    foreign characters and misplaced padding; what a decoder may still accept,
+    missing padding and non-zero bits in the last quantum, can only show in the
+    length and the last four characters, so only those are re-encoded and
+    compared (a full re-encode would double the cost of decoding a 1 MiB payload).
     """
     if not isinstance(text, str) or not text.isascii():
         raise NotrainError("not canonical padded standard base64", code=code, where=where)
     try:
-        data = binascii.a2b_base64(text, strict_mode=True)
-    except binascii.Error:
+        data = pybase64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error is one
         raise NotrainError("not canonical padded standard base64", code=code, where=where) from None
     tail = data[-(len(data) % 3 or 3) :]
     if len(text) != (len(data) + 2) // 3 * 4 or (data and binascii.b2a_base64(tail, newline=False) != text[-4:].encode()):

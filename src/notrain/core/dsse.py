@@ -103,6 +103,8 @@ def from_json(doc: object, where: str = "") -> Envelope:
 
 
 def _exact_members(doc: dict, members: set[str], where: str) -> None:
+    if doc.keys() == members:
+        return
     missing = members - doc.keys()
     if missing:
         name = sorted(missing)[0]

@@ -7,17 +7,36 @@ duplicate member names, numbers that are not exact integers within
 ±(2^53 - 1), lone surrogates, a byte order mark, invalid UTF-8, NaN/Infinity,
 and nesting deeper than a fixed limit.
 
-Python's ``json`` module is used for the grammar (it is strict about control
-characters and trailing data); the hooks below add the I-JSON rules.  No
-third-party parser gives all of these checks, hence this small module.
+Three tiers, each accepting only what the next accepts, so the error reported
+for a bad document never depends on which tier saw it:
+
+1. msgspec (C) decodes into a type that admits no float, no integer beyond
+   ±(2^53 - 1) and no container deeper than the limit (up to
+   ``_CANONICAL_DEPTH``), and refuses lone surrogates and invalid UTF-8.  It
+   keeps the last of duplicate member names silently, so its result is used
+   only if re-encoding it gives the document's own tokens back
+   (``msgspec.json.format`` drops the whitespace between them): a document
+   with a duplicate name cannot equal a serialisation of the dict it became.
+   That holds for whatever writes compact JSON without needless escapes, as
+   notrain's own ``dumps`` and every common serialiser do.
+2. A prebuilt stdlib decoder with stateless hooks that stop at the first
+   defect: for valid documents spelled otherwise (escaped ``/``, ``\\u00e9``).
+3. The careful parse, which records every defect and raises the one that the
+   spec's order puts first.
+
+Python's ``json`` module gives the grammar of tiers 2 and 3 (it is strict about
+control characters and trailing data); no third-party parser refuses
+duplicate names, hence this module.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any
+from typing import Annotated, Any, Union
 
+import msgspec
 import numpy as np
 
 from .errors import JSONError
@@ -99,13 +118,42 @@ def _refuse_number(text: str) -> Any:
     raise _Defect
 
 
-# The fast path: built once (json.loads with hooks builds a decoder per call, which
-# costs more than parsing a typical manifest), with stateless hooks that stop at
-# the first defect.  Most documents have none; the others are parsed again by
-# _loads_reporting, so that the error is the one spec/manifest.md's order names.
+# Tier 2, built once (json.loads with hooks builds a decoder per call, which costs
+# more than parsing a typical manifest), with stateless hooks that stop at the
+# first defect.  A document with a defect is parsed again by _loads_reporting
+# (tier 3), so that the error is the one spec/manifest.md's order names.
 _STRICT = json.JSONDecoder(
     object_pairs_hook=_unique_members, parse_float=_refuse_number, parse_int=_exact_integer, parse_constant=_refuse_number
 )
+
+
+# msgspec's type tree for a depth limit doubles with every level (each level names the one below
+# twice, as array and as object item), so tier 1 checks at most this many levels: 8 take ~15 ms
+# to build, once per process; a deeper document within a larger limit goes to tier 2.
+_CANONICAL_DEPTH = 8
+_SAFE_INTEGER = Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
+_ENCODER = msgspec.json.Encoder()
+
+
+@functools.cache
+def _canonical_decoder(depth: int) -> msgspec.json.Decoder:
+    """A decoder whose type is I-JSON nested at most ``depth`` levels (float is not in it)."""
+    kind: Any = Union[_SAFE_INTEGER, str, bool, None]
+    for _ in range(depth):
+        kind = Union[_SAFE_INTEGER, str, bool, None, list[kind], dict[str, kind]]
+    return msgspec.json.Decoder(kind)
+
+
+def _canonical(data: bytes, max_depth: int) -> tuple[Any] | None:
+    """Tier 1: the value (in a 1-tuple) of a document that needs no other check, or None."""
+    try:
+        value = _canonical_decoder(min(max_depth, _CANONICAL_DEPTH)).decode(data)
+    except msgspec.DecodeError:  # ValidationError (type, range, depth) is a DecodeError
+        return None
+    encoded = _ENCODER.encode(value)
+    if encoded == data or encoded == msgspec.json.format(data, indent=-1):
+        return (value,)
+    return None
 
 
 def _check_tree(value: Any, max_depth: int, check_strings: bool, where: str = "", depth: int = 1) -> None:
@@ -154,10 +202,12 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
         raise JSONError(f"{what} is {len(data)} bytes; the limit is {max_size}", code="E_SIZE")
     if data.startswith(b"\xef\xbb\xbf"):
         raise JSONError(f"{what} starts with a byte order mark", code="E_JSON_UTF8")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise JSONError(f"{what} is not valid UTF-8 (byte {exc.start})", code="E_JSON_UTF8") from None
+    if not data.isascii():  # ASCII is UTF-8: no need to decode it before tier 1
+        _utf8(data, what)
+    canonical = _canonical(data, max_depth)
+    if canonical is not None:
+        return canonical[0]
+    text = _utf8(data, what)
     try:
         value = _STRICT.decode(text)
     except (_Defect, ValueError, RecursionError):  # JSONDecodeError is a ValueError
@@ -167,6 +217,13 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH, wha
     if _SURROGATE_ESCAPE.search(data) is not None:
         _check_tree(value, max_depth, check_strings=True)  # finds and names a lone surrogate, if any
     return value
+
+
+def _utf8(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONError(f"{what} is not valid UTF-8 (byte {exc.start})", code="E_JSON_UTF8") from None
 
 
 def _loads_reporting(data: bytes, text: str, max_depth: int, what: str) -> Any:

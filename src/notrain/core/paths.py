@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import SplitResult
 
 from .errors import PayloadError
@@ -112,8 +113,10 @@ def pattern_matches(pattern: str, path: str) -> bool:
     return path.endswith(last) and len(path) - len(last) >= position
 
 
-@dataclass(frozen=True)
-class PathRule:
+class PathRule(NamedTuple):
+    """A NamedTuple, like the manifest's catalogue entries: immutable, and built several times
+    faster than a frozen dataclass (a manifest may hold thousands of rules)."""
+
     pattern: str  # normal form
     prefs: tuple[tuple[str, State], ...]  # (category, ALLOWED|DISALLOWED)
     ref: str = ""  # where the rule stands (a JSON Pointer), for evidence

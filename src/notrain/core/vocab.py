@@ -51,7 +51,14 @@ def parse_prefs(value: object, where: str) -> dict[str, State]:
     """
     if not isinstance(value, dict):
         raise PayloadError("preferences must be an object", code="E_FIELD_TYPE", where=where)
-    prefs: dict[str, State] = {}
+    if value.keys() <= _KNOWN:  # the common case, in C: known labels only, each "y" or "n"
+        try:
+            prefs = dict(zip(value, map(_STATED.get, value.values())))
+        except TypeError:  # an unhashable value: the loop names it
+            prefs = {}
+        if len(prefs) == len(value) and None not in prefs.values():
+            return prefs
+    prefs = {}
     for label, token in value.items():
         if label in _KNOWN:
             state = _STATED.get(token) if type(token) is str else None

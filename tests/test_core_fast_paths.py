@@ -164,15 +164,20 @@ def paths_one_by_one(items, where):
     return tuple(m._path_rule(item, f"{where}/{i}") for i, item in enumerate(items))
 
 
-@pytest.mark.parametrize("index,member,value", PATH_BREAKAGES)
-def test_path_rules_fast_loop_matches_one_by_one(index, member, value):
-    items = path_items()
+def broken(items: list, index: int, member: str, value) -> list:
+    """``items`` with one entry broken: ``member`` "*" replaces the entry, ``value`` None removes the member."""
     if member == "*":
         items[index] = value
     elif value is None:
         del items[index][member]
     else:
         items[index][member] = value
+    return items
+
+
+@pytest.mark.parametrize("index,member,value", PATH_BREAKAGES)
+def test_path_rules_fast_loop_matches_one_by_one(index, member, value):
+    items = broken(path_items(), index, member, value)
     fast = outcome(m._parse_paths, items, "/paths", "https://a.example")
     assert fast == outcome(paths_one_by_one, items, "/paths") and fast[0] == "error"
 
@@ -234,13 +239,7 @@ def names_one_by_one(items, where):
 
 @pytest.mark.parametrize("index,member,value", NAME_BREAKAGES)
 def test_names_fast_loop_matches_one_by_one(index, member, value):
-    items = name_items()
-    if member == "*":
-        items[index] = value
-    elif value is None:
-        del items[index][member]
-    else:
-        items[index][member] = value
+    items = broken(name_items(), index, member, value)
     fast = outcome(m._parse_names, items, "/names")
     assert fast == outcome(names_one_by_one, items, "/names") and fast[0] == "error"
 

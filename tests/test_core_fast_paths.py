@@ -292,3 +292,13 @@ def test_prefs_fast_path_matches_the_definition(value):
     assert got == outcome(prefs_one_by_one, value, "/default")
     if got[0] == "ok":
         assert parse_prefs(value, "/d") is not parse_prefs(value, "/d")  # a fresh dict each time
+
+
+def test_kept_key_objects_and_thumbprints_are_those_of_the_key():
+    from notrain.core.keys import PrivateKey, PublicKey, jwk_thumbprint
+
+    signers = [PrivateKey.generate() for _ in range(3)]
+    for signer in signers:
+        again = PublicKey(signer.public.raw)  # a second object for the same key: its load and kid are kept
+        assert again.kid == jwk_thumbprint(again.to_jwk(with_kid=False)) == signer.public.kid
+        assert again.verify(signer.sign(b"m"), b"m") and not again.verify(signers[0].sign(b"x") if signer is not signers[0] else signers[1].sign(b"m"), b"m")

@@ -8,6 +8,7 @@ site are identified by a self-certifying ``did:key`` (the public key itself).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from .errors import KeyMaterialError, NotrainError
 _ED25519_MULTICODEC = b"\xed\x01"
 _DID_KEY_PREFIX = "did:key:z"
 _RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+# A verifier meets the same keys again and again (every key set fetch, every rotation check, every
+# did:key manifest): the loaded key objects and their thumbprints are kept by raw key.
+_load_public = functools.lru_cache(maxsize=1024)(Ed25519PublicKey.from_public_bytes)
 
 # RFC 7638 §3.2: the required members of each key type, in lexicographic order.
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n"), "oct": ("k", "kty")}
@@ -55,11 +59,11 @@ class PublicKey:
         if len(self.raw) != 32:
             raise KeyMaterialError("an Ed25519 public key is 32 bytes", code="E_JWK")
         # Loaded once: verifying with the same key is the hot path of a crawler.
-        object.__setattr__(self, "_loaded", Ed25519PublicKey.from_public_bytes(self.raw))
+        object.__setattr__(self, "_loaded", _load_public(bytes(self.raw)))
 
     @cached_property
     def kid(self) -> str:
-        return jwk_thumbprint(self.to_jwk(with_kid=False))
+        return _kid(bytes(self.raw))
 
     @property
     def did_key(self) -> str:
@@ -111,6 +115,11 @@ class PublicKey:
         if key.did_key != did:  # refuse non-canonical base58 (e.g. extra leading '1's)
             raise KeyMaterialError("did:key is not canonically encoded", code="E_DID_KEY", where=where)
         return key
+
+
+@functools.lru_cache(maxsize=1024)
+def _kid(raw: bytes) -> str:
+    return jwk_thumbprint({"kty": "OKP", "crv": "Ed25519", "x": b64.url_encode(raw)})
 
 
 class PrivateKey:

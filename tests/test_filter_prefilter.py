@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -164,3 +165,11 @@ def test_batch_decisions_equal_decide_on_non_ascii_captions(captions):
     expected = [decide(catalog.statements(url=u, text=c)).allowed("train-ai") for u, c in zip(batch.column("url").to_pylist(), captions)]
     assert keep == expected
     assert not all(expected)
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_sliced_and_large_string_columns(kind):
+    """Offsets are read from the array's own offset and width (Spark and Dask hand over large_string)."""
+    prefilter = NamePrefilter(_catalog(["Zoë Quist", "Mira Okafor"]))
+    column = pa.array(["café", "ZOE QUIST", "zoë_quist 東京", None, "", "mira okafor", "x", "ｍｉｒａ okafor"], kind).slice(1)
+    assert prefilter.candidates(column).tolist() == [True, True, False, False, True, False, True]

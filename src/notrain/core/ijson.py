@@ -17,8 +17,8 @@ for a bad document never depends on which tier saw it:
    only if re-encoding it gives the document's own tokens back
    (``msgspec.json.format`` drops the whitespace between them): a document
    with a duplicate name cannot equal a serialisation of the dict it became.
-   That holds for whatever writes compact JSON without needless escapes, as
-   notrain's own ``dumps`` and every common serialiser do.
+   Documents written compact or indented without needless escapes (notrain's
+   own ``dumps`` and the common serialisers) take this tier.
 2. A prebuilt stdlib decoder with stateless hooks that stop at the first
    defect: for valid documents spelled otherwise (escaped ``/``, ``\\u00e9``).
 3. The careful parse, which records every defect and raises the one that the
@@ -132,7 +132,7 @@ _STRICT = json.JSONDecoder(
 # to build, once per process; a deeper document within a larger limit goes to tier 2.
 _CANONICAL_DEPTH = 8
 _SAFE_INTEGER = Annotated[int, msgspec.Meta(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
-_ENCODER = msgspec.json.Encoder()
+_ENCODER = msgspec.json.Encoder()  # msgspec's encoders and decoders are thread-safe (since 0.16)
 
 
 @functools.cache

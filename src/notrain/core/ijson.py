@@ -16,7 +16,8 @@ for a bad document never depends on which tier saw it:
    keeps the last of duplicate member names silently, so its result is used
    only if re-encoding it gives the document's own tokens back
    (``msgspec.json.format`` drops the whitespace between them): a document
-   with a duplicate name cannot equal a serialisation of the dict it became.
+   with a duplicate name cannot equal a serialisation of the dict it became;
+   or if the text has no more ':' than the value has members (``_members``).
    Documents written compact or indented without needless escapes (notrain's
    own ``dumps`` and the common serialisers) take this tier.
 2. A prebuilt stdlib decoder with stateless hooks that stop at the first
@@ -151,9 +152,27 @@ def _canonical(data: bytes, max_depth: int) -> tuple[Any] | None:
     except msgspec.DecodeError:  # ValidationError (type, range, depth) is a DecodeError
         return None
     encoded = _ENCODER.encode(value)
-    if encoded == data or encoded == msgspec.json.format(data, indent=-1):
+    if encoded == data or data.count(b":") == _members(value) or encoded == msgspec.json.format(data, indent=-1):
         return (value,)
     return None
+
+
+def _members(value: Any) -> int:
+    """How many members the parsed objects hold.  Each member of the text has one ':' of its
+    own and strings may hold more, so a text with exactly as many ':' as the value has members
+    repeats no name (a repeated name leaves one member fewer); an indented envelope, whose
+    strings are base64, passes so without reformatting its megabyte (a fresh buffer each time)."""
+    members = 0
+    level = [value] if type(value) in _CONTAINERS else []
+    while level:
+        members += sum(len(container) for container in level if type(container) is dict)
+        level = [
+            item
+            for container in level
+            for item in (container.values() if type(container) is dict else container)
+            if type(item) in _CONTAINERS
+        ]
+    return members
 
 
 def _check_tree(value: Any, max_depth: int, check_strings: bool, where: str = "", depth: int = 1) -> None:

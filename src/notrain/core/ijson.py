@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Union
 
 import msgspec
@@ -162,17 +163,7 @@ def _members(value: Any) -> int:
     own and strings may hold more, so a text with exactly as many ':' as the value has members
     repeats no name (a repeated name leaves one member fewer); an indented envelope, whose
     strings are base64, passes so without reformatting its megabyte (a fresh buffer each time)."""
-    members = 0
-    level = [value] if type(value) in _CONTAINERS else []
-    while level:
-        members += sum(len(container) for container in level if type(container) is dict)
-        level = [
-            item
-            for container in level
-            for item in (container.values() if type(container) is dict else container)
-            if type(item) in _CONTAINERS
-        ]
-    return members
+    return sum(len(container) for level in _levels(value) for container in level if type(container) is dict)
 
 
 def _check_tree(value: Any, max_depth: int, check_strings: bool, where: str = "", depth: int = 1) -> None:
@@ -299,17 +290,20 @@ def _lexical_depth(data: bytes) -> int:
 def _depth(value: Any) -> int:
     """Nesting depth, level by level over containers only: the cheap check that
     runs on every document (``_check_tree`` runs only to name a problem)."""
-    depth = 0
+    return sum(1 for _ in _levels(value))
+
+
+def _levels(value: Any) -> Iterator[list]:
+    """The containers of a parsed value, a level at a time."""
     level = [value] if type(value) in _CONTAINERS else []
     while level:
-        depth += 1
+        yield level
         level = [
             item
             for container in level
             for item in (container.values() if type(container) is dict else container)
             if type(item) in _CONTAINERS
         ]
-    return depth
 
 
 _CONTAINERS = (dict, list)

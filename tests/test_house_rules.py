@@ -9,6 +9,7 @@ ALLOWED = {
     "typing", "unicodedata", "urllib.parse",  # stdlib, no I/O
     "base58", "cryptography", "numpy",  # pure computation
     "ahocorasick",  # pyahocorasick: a C extension, computation only (linear multi-pattern name matching)
+    "msgspec", "pybase64",  # C extensions, computation only (I-JSON's first tier, strict base64)
 }
 
 

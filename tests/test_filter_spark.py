@@ -10,6 +10,7 @@ import sys
 import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
+from services import require
 from test_filter_dask import COLUMNS, dataset, filtered_by_the_cli, rows_of, signed_bundle
 
 from notrain.core import State
@@ -26,6 +27,7 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def spark():
+    require("java")  # Debian's openjdk-17-jre-headless: skipped without it, a failure under CI
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (SparkSession.builder.master("local[2]").appName("notrain-tests")

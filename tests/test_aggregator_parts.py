@@ -36,6 +36,7 @@ from notrain.core.verify import trusted_keys, verify_manifest
 from notrain.fetch.addresses import AddressPolicy
 from notrain.fetch.aggregator import AggregatorSource
 from notrain.fetch.http import HttpClient
+from notrain.fetch.manifests import MAX_CATALOGUE_BYTES
 
 MANIFEST = "/.well-known/notrain.json"
 LOG = "aggregator.test/log"
@@ -261,6 +262,21 @@ async def test_a_submission_form_is_bounded(tmp_path):
         data.add_field("part", b"{}", filename="part.json")  # a part before any envelope
         status, body = await post_form(session, data)
         assert status == 400 and body["error"]["code"] == "E_REQUEST" and body["error"]["where"] == "part"
+        assert await app[SERVICE].storage.pending_count() == 0
+
+
+async def test_a_submission_forms_parts_are_bounded_together(tmp_path):
+    """Eight parts of the most a part may be fill the 64 MiB of a catalogue; one octet more is refused
+    while it is read, before anything is checked against the manifest."""
+    artist = make_key("parts artist")
+    envelope = did_manifest(artist, parts=[{"sha256": "00" * 32, "size": MAX_PART_BYTES}])
+    largest = b" " * MAX_PART_BYTES
+    full = MAX_CATALOGUE_BYTES // MAX_PART_BYTES
+    async with aggregator(tmp_path) as (app, session, _):
+        status, body = await post_form(session, form(envelope, [largest] * full))
+        assert status == 400 and body["error"]["code"] == "E_REQUEST" and body["error"]["where"] == "/parts"
+        status, body = await post_form(session, form(envelope, [largest] * full + [b"{"]))
+        assert status == 413 and body["error"] == {"code": "E_SIZE", "where": f"/parts/{full}", "message": body["error"]["message"]}
         assert await app[SERVICE].storage.pending_count() == 0
 
 

@@ -18,7 +18,7 @@ from test_filter_cli import write
 from notrain.cli import main
 from notrain.core import dsse
 from notrain.core.errors import NotrainError
-from notrain.core.filterreceipt import RECEIPT_TYPE, FileDigest, check_files, list_digest, sign_receipt, verify_receipt
+from notrain.core.filterreceipt import RECEIPT_TYPE, FileDigest, check_files, check_payload, list_digest, sign_receipt, verify_receipt
 from notrain.keyfile import save_private_key
 
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
@@ -124,6 +124,14 @@ def test_signing_refuses_what_a_verifier_would_refuse():
     with pytest.raises(NotrainError) as caught:
         verify_receipt(manifest_type, now=NOW)
     assert caught.value.code == "E_PAYLOAD_TYPE" and RECEIPT_TYPE.endswith("filtering-receipt+json")
+
+
+def test_columns_are_checked_in_the_specs_order_whatever_the_documents():
+    """spec/receipt.md checks an object's members in the order it lists them, so two implementations
+    name the same member however the document orders its own."""
+    with pytest.raises(NotrainError) as caught:
+        check_payload(_doc(columns={"pdq": "", "url": ""}))
+    assert (caught.value.code, caught.value.where) == ("E_FIELD_VALUE", "/columns/url")
 
 
 def test_the_largest_receipt_verifies_within_its_limits():

@@ -148,8 +148,9 @@ def check_payload(doc: object) -> None:
     _choice(doc, "names", ("drop", "strip"))
     columns = _typed(doc, "columns", dict, "")
     _exact(columns, _COLUMNS, "/columns", required=("url",))
-    for name in columns:
-        _text(columns, name, "/columns")
+    for name in _COLUMNS:
+        if name in columns:
+            _text(columns, name, "/columns")
     _source(_typed(doc, "source", dict, ""))
     for which in ("input", "output"):
         _files(_typed(doc, which, dict, ""), f"/{which}")

@@ -146,7 +146,7 @@ async def test_hostile_bodies_are_refused_by_their_framing_at_bounded_cost(witne
     monkeypatch.setattr(merkle, "node_hash", lambda left, right: hashed.append(1) or real_node(left, right))
     monkeypatch.setattr(NoteVerifier, "verify", lambda self, text, sig: verified.append(1) or real_verify(self, text, sig))
     for body in (b"old 4\n" + b"x" * MAX_REQUEST_BYTES, b"old 4\n" + b"AAAA\n" * 100_000 + b"\n" + good,
-                 b"old 4\n" + (b"A" * 43 + b"=\n") * 64 + b"\n" + good, b"\xff" * 4096, b"old 4" + b"\n" * 5000):
+                 b"old 4\n" + (b"A" * 43 + b"=\n") * 65 + b"\n" + good, b"\xff" * 4096, b"old 4" + b"\n" * 5000):
         assert (await refusal(witness.add_checkpoint(body))).status == 400
     assert hashed == [] and verified == []
     assert (await refusal(witness.add_checkpoint(bad_proof.to_bytes()))).status == 422

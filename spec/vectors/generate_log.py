@@ -21,7 +21,7 @@ from pathlib import Path
 from notrain.core import PrivateKey
 from notrain.core.checkpoint import Checkpoint, cosign, sign_checkpoint
 from notrain.core.logentry import Source, encode_entry
-from notrain.core.merkle import consistency_proof, leaf_hash, perfect_root, root
+from notrain.core.merkle import CompactRange, consistency_proof, leaf_hash, node_hash, perfect_root, root
 from notrain.core.note import COSIGNATURE_V1, NoteSigner, cosigned_message, sign_note
 from notrain.core.receipt import make_receipt
 from notrain.core.tiles import integrate
@@ -83,7 +83,7 @@ def merkle_cases() -> list[dict]:
     incl("log-inclusion-short", "one proof hash missing", 0, 8, TD_LEAF0, TD_PROOF[:2], TD_ROOT8, bad(E_PROOF))
     incl("log-inclusion-index", "index not below size", 8, 8, TD_LEAF0, TD_PROOF, TD_ROOT8, bad(E_PROOF))
     incl("log-inclusion-sibling", "a proof hash changed", 0, 8, TD_LEAF0, [TD_PROOF[1]] * 3, TD_ROOT8, bad(E_PROOF))
-    incl("log-inclusion-64", "64 proof hashes: refused before hashing, whatever the sizes", 2**62, 2**63 - 1, TD_LEAF0, [TD_LEAF0] * 64, TD_ROOT8, bad(E_PROOF))
+    incl("log-inclusion-64", "64 proof hashes: more than any inclusion proof needs (63 at most)", 2**62, 2**63 - 1, TD_LEAF0, [TD_LEAF0] * 64, TD_ROOT8, bad(E_PROOF))
     incl("log-inclusion-hash-size", "a 31-byte proof hash", 0, 8, TD_LEAF0, TD_PROOF[:2] + [B64(bytes(31))], TD_ROOT8, bad(E_PROOF))
 
     def cons(id_, description, size1, size2, root1, root2, proof, expect):
@@ -96,7 +96,15 @@ def merkle_cases() -> list[dict]:
     cons("log-consistency-shrink", "size1 above size2", 8, 1, TD_ROOT8, TD_LEAF0, TD_PROOF, bad(E_PROOF))
     cons("log-consistency-fork", "equal sizes, different roots", 8, 8, TD_ROOT8, TD_LEAF0, [], bad(E_PROOF))
     cons("log-consistency-swapped", "old and new roots swapped", 1, 8, TD_ROOT8, TD_LEAF0, TD_PROOF, bad(E_PROOF))
-    cons("log-consistency-64", "64 proof hashes: refused before hashing", 3, 2**63 - 1, TD_LEAF0, TD_ROOT8, [TD_LEAF0] * 64, bad(E_PROOF))
+    cons("log-consistency-65", "65 proof hashes: refused before hashing", 3, 2**63 - 1, TD_LEAF0, TD_ROOT8, [TD_LEAF0] * 65, bad(E_PROOF))
+    # A tree of 2^63 - 1 equal entries: every node of a level has one hash, so it is read without building it.
+    level = [leaf_hash(b"")]
+    for _ in range(62):
+        level.append(node_hash(level[-1], level[-1]))
+    same = lambda lvl, _index: level[lvl]
+    big1, big2 = (B64(CompactRange.at(n, same).root()) for n in (3, 2**63 - 1))
+    cons("log-consistency-max", "3 to 2^63 - 1: the longest consistency proof, 64 hashes", 3, 2**63 - 1, big1, big2,
+         [B64(h) for h in consistency_proof(3, 2**63 - 1, same)], ok())
     return cases
 
 
@@ -382,7 +390,7 @@ def witness_cases() -> list[dict]:
         ("old-word", "'old' misspelt", body(0, [], seven).replace(b"old", b"Old")),
         ("proof-short-hash", "a proof line of 31 octets", body(4, [B64(bytes(31))], seven)),
         ("proof-base64", "a proof line that is not canonical base64", body(4, [B64(bytes(32)).rstrip("=")], seven)),
-        ("proof-64", "64 proof lines", body(4, [B64(bytes(32))] * 64, seven)),
+        ("proof-65", "65 proof lines: more than the longest consistency proof", body(4, [B64(bytes(32))] * 65, seven)),
         ("crlf", "CRLF line ends before the checkpoint", body(0, [], seven).replace(b"old 0\n", b"old 0\r\n")),
         ("too-large", "a body over the limit", body(0, [], b"x" * 140000 + seven)),
     ):

@@ -6,8 +6,9 @@ notrain writes its own, small and pure, and tests it against the vectors that
 transparency-dev publishes for its Go implementation.
 
 Verification checks a proof's length against the one the sizes imply *before*
-hashing anything, so the work is bounded by the 63 hashes a tree of at most
-2^63 - 1 leaves can need.  Proof *generation* reads hashes through a callable
+hashing anything, so the work is bounded by the 64 hashes a tree of at most
+2^63 - 1 leaves can need (an inclusion proof needs at most 63; a consistency proof from a size that is
+not a power of two one more, e.g. 64 from size 3 to 2^63 - 1).  Proof *generation* reads hashes through a callable
 ``node(level, index)`` that returns the hash of the perfect subtree of leaves
 ``[index * 2**level, (index + 1) * 2**level)``, so the aggregator can build
 proofs from stored tiles without holding the tree in memory.
@@ -22,7 +23,7 @@ from .logerrors import ProofError
 
 HASH_SIZE = 32
 MAX_TREE_SIZE = 2**63 - 1
-MAX_PROOF_HASHES = 63
+MAX_PROOF_HASHES = 64
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 NodeReader = Callable[[int, int], bytes]

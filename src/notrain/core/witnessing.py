@@ -25,7 +25,7 @@ from .logerrors import LogError, NoteError, ProofError
 from .merkle import EMPTY_ROOT, HASH_SIZE, MAX_PROOF_HASHES, verify_consistency
 from .note import COSIGNATURE_V1, MAX_NOTE_BYTES, MAX_SIGNATURES, NoteSigner, NoteVerifier, Verified, parse_note, verify_note
 
-# "old " + 19 digits + newline, 63 proof lines of 44 base64 characters and a newline, the blank line, a note.
+# "old " + 19 digits + newline, 64 proof lines of 44 base64 characters and a newline, the blank line, a note.
 MAX_REQUEST_BYTES = 24 + MAX_PROOF_HASHES * 45 + 1 + MAX_NOTE_BYTES
 MAX_RESPONSE_BYTES = MAX_SIGNATURES * 512  # cosignature lines: a name of at most 256 octets and 76 base64 characters each
 MAX_WITNESSES = 16  # a checkpoint carries the log's signature and at most this many cosignatures (a note holds 32 lines)

@@ -61,7 +61,7 @@ class Witness:
         for _ in range(MAX_SWAPS):
             latest = await self.storage.witnessed(origin)
             try:
-                check_consistency(request, signed, latest)  # at most 63 hashes
+                check_consistency(request, signed, latest)  # at most 64 hashes
             except WitnessRefused as refused:
                 if refused.status == 409 and refused.code == "E_PROOF" and latest is not None:
                     await self._keep_fork(latest, signed)

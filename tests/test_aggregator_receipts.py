@@ -10,6 +10,7 @@ import sys
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aggregator_helpers import aggregator_config, running
 from click.testing import CliRunner
 from conftest import make_key
@@ -125,3 +126,28 @@ async def test_receipt_submissions_are_rate_limited_like_manifests(tmp_path):
             async with session.post("/v1/receipts", data=envelope, headers={"Content-Type": RECEIPT_TYPE}) as response:
                 statuses.append((response.status, response.headers.get("Retry-After") is not None))
         assert statuses == [(202, False), (429, True)]
+
+
+async def test_an_answer_arriving_in_pieces_is_read_whole(tmp_path):
+    """The client reads an aggregator's answer to its end (up to its limit), not only what the first
+    segment brought: a loopback server sends it in two writes, the second after a pause."""
+    async def pending(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"status": ')
+        await asyncio.sleep(0.2)
+        await response.write(b'"pending"}')
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v1/receipts/{sha256}", pending)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        assert await receipts.included(url, b"{}", Trust(NoteSigner("any.test/log", make_key("a log")).verifier.to_vkey())) is None
+    finally:
+        await runner.cleanup()

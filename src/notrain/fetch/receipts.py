@@ -82,8 +82,11 @@ async def _call(url: str, method: str, path: str, body: bytes | None, timeout: f
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
                 session.request(method, target, data=body, headers=headers, allow_redirects=False) as response:
-            data = await response.content.read(MAX_ANSWER_BYTES + 1)
-            status = response.status
+            status, data = response.status, bytearray()
+            async for chunk in response.content.iter_chunked(16 * 1024):  # read(n) would stop at the first segment
+                data += chunk
+                if len(data) > MAX_ANSWER_BYTES:
+                    break
     except (TimeoutError, aiohttp.ClientError, OSError) as error:
         raise SourceError(f"{target}: {type(error).__name__}: {error}"[:300], where=path) from None
     answer = ijson.loads(data, max_size=MAX_ANSWER_BYTES, max_depth=8, what="answer")

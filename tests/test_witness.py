@@ -301,3 +301,17 @@ def test_witness_configuration_is_checked_at_startup(tmp_path, sections, where):
     with pytest.raises(ConfigError) as caught:
         aggregator_config(tmp_path, **sections)
     assert caught.value.code == "E_CONFIG" and caught.value.where == where
+
+
+async def test_add_checkpoint_is_rate_limited_per_client_before_its_body_is_read(tmp_path):
+    config = aggregator_config(tmp_path, witness={"logs": [LOG.verifier.to_vkey()], "per_minute": 2})
+    async with running(config) as api:
+        for _ in range(2):
+            async with api.post("/witness/add-checkpoint", data=b"not a request") as response:
+                assert response.status == 400
+        async with api.post("/witness/add-checkpoint", data=request(0, 4)) as response:
+            assert response.status == 429  # a valid request too: the bucket is empty
+            assert (await response.json())["error"]["code"] == "E_RATE_LIMITED"
+            assert 1 <= int(response.headers["Retry-After"]) <= 30  # 2 a minute: a token every 30 s
+        async with api.get("/witness/vkey") as response:
+            assert response.status == 200  # reads are not limited

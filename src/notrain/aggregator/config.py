@@ -43,6 +43,7 @@ never a surprise an hour into a crawl.  The file looks like::
     logs = ["peer.example/log+1a2b3c4d+AQ..."]  # note vkeys of the logs it cosigns; each key's name is the log's origin
     name = "aggregator.example/witness"         # its cosigner name; empty: <log.origin>/witness
     key_file = "/var/lib/notrain/witness-key.jwk"  # Ed25519, created on first start; never the log's key
+    per_minute = 120                            # add-checkpoint requests per client address (a log asks about once a checkpoint)
 
     [federation]
     interval = 30                               # seconds between two pulls of every peer
@@ -196,8 +197,10 @@ class WitnessConfig:
     logs: tuple[str, ...] = ()
     name: str = ""  # empty: "<log.origin>/witness"
     key_file: str = ""  # empty: witness-key.jwk in the data directory
+    per_minute: int = 120  # its own bucket: a log integrating every second asks ~60 times a minute, plus 409 retries
 
     def check(self) -> None:
+        _range("witness.per_minute", self.per_minute, 1, 100_000)
         origins = [_vkey("witness.logs", vkey, ED25519).name for vkey in self.logs]
         if len(set(origins)) != len(origins):
             raise ConfigError("witness.logs: one key per log origin", where="witness.logs")

@@ -6,27 +6,38 @@
 * ``GET /witness/vkey``: the cosigner's verifier key, for operators of logs and clients to configure;
 * ``GET /witness/<hex SHA-256 of an origin>/checkpoint``: the latest checkpoint cosigned for that log.
 
-The body is refused before it is read when its declared length is over the limit, and read at most to
-the limit otherwise (the application's own cap is far larger), so a hostile body costs little.
+Anyone may POST a checkpoint, and each costs a signature check, so a client over ``[witness] per_minute``
+(a token bucket per address, as for the writes of :mod:`..limits`, but its own: a log asks about once a
+checkpoint) gets 429 ``E_RATE_LIMITED`` before its body is read.  The body is refused before it is read
+when its declared length is over the limit, and read at most to the limit otherwise (the application's
+own cap is far larger), so a hostile body costs little.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 
 from aiohttp import web
 
+from ...core.errors import NotrainError
 from ...core.witnessing import MAX_REQUEST_BYTES, WitnessRefused, WitnessRequestError
-from ..api.errors import ApiError
+from ..api.errors import ApiError, error_response
+from ..limits import TokenBuckets, client_key
 from .role import Witness
 
 WITNESS = web.AppKey("witness", Witness)
+RATE = web.AppKey("witness_rate", TokenBuckets)
 ORIGIN_HASH = re.compile(r"[0-9a-f]{64}")
 FRESH = "no-store"
 
 
 async def add_checkpoint(request: web.Request) -> web.Response:
+    wait = request.app[RATE].take(client_key(request.remote))
+    if wait > 0:
+        error = NotrainError("too many add-checkpoint requests from this address", code="E_RATE_LIMITED", where=request.path)
+        return error_response(error, headers={"Retry-After": str(max(1, math.ceil(wait)))})
     try:
         body = await _body(request)
         lines = await request.app[WITNESS].add_checkpoint(body)
@@ -62,7 +73,8 @@ async def latest(request: web.Request) -> web.Response:
     return web.Response(body=note, content_type="text/plain", charset="utf-8", headers={"Cache-Control": "public, max-age=2"})
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, per_minute: int) -> None:
+    app[RATE] = TokenBuckets(per_minute)
     app.router.add_post("/witness/add-checkpoint", add_checkpoint)
     app.router.add_get("/witness/vkey", vkey)
     app.router.add_get("/witness/{origin_sha256}/checkpoint", latest)

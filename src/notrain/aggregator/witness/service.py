@@ -25,7 +25,7 @@ log = logging.getLogger("notrain.aggregator.witness")
 
 def setup(app: web.Application, config: Config) -> None:
     if config.witness.logs:
-        routes.setup(app)
+        routes.setup(app, config.witness.per_minute)
     if config.witness.logs or config.log.witnesses:
 
         async def running(app: web.Application):

@@ -22,6 +22,7 @@ from test_aggregator_crawl import log_key, proxy  # noqa: F401 - proxy is a fixt
 from test_aggregator_snapshots import aggregator, fetch_snapshot, rebuild_from_tiles
 
 from notrain.aggregator.ingest.crawler import Crawler
+from notrain.aggregator.ingest.parts import PartsError, load_parts
 from notrain.aggregator.ingest.submissions import Submissions
 from notrain.aggregator.query import Query
 from notrain.aggregator.state import SERVICE
@@ -36,7 +37,7 @@ from notrain.core.verify import trusted_keys, verify_manifest
 from notrain.fetch.addresses import AddressPolicy
 from notrain.fetch.aggregator import AggregatorSource
 from notrain.fetch.http import HttpClient
-from notrain.fetch.manifests import MAX_CATALOGUE_BYTES
+from notrain.fetch.manifests import MAX_CATALOGUE_BYTES, fetch_parts
 
 MANIFEST = "/.well-known/notrain.json"
 LOG = "aggregator.test/log"
@@ -291,6 +292,25 @@ async def test_an_origin_pushing_its_manifest_has_its_parts_fetched_from_its_ori
         site.serve("/.well-known/parts/0.json", status=404)  # not needed again: resubmitted, it is taken from the log
         status, again = await submit(session, envelope)
         assert status == 200 and again["parts"] == body["parts"]
+
+
+async def test_an_origins_parts_are_fetched_within_one_deadline(tmp_path, site):
+    """A part that takes longer than the parts' deadline (however long each request may take) refuses the
+    manifest with E_REQUEST, not with a request timeout minutes later."""
+    key = make_key("slow parts site")
+    part = part_document(site.origin, [sha("slow")])
+    site.serve("/.well-known/parts/0.json", part, delay=2.0)
+    envelope = origin_manifest(site, key, parts=[reference(part, "parts/0.json")])
+    verified = verify_manifest(envelope, publisher=site.origin, keys={key.public.kid: key.public}, now=datetime.now(UTC))
+    storage = await open_storage(f"sqlite:///{tmp_path / 'aggregator.sqlite'}")
+    try:
+        async with HttpClient(timeout=30.0, addresses=AddressPolicy(allow_loopback=True)) as client:
+            with pytest.raises(PartsError) as caught:
+                await load_parts(storage, verified, deadline=0.2,
+                                 fetch=lambda manifest, missing: fetch_parts(client, manifest, site.origin + MANIFEST, missing))
+        assert (caught.value.code, caught.value.where) == ("E_REQUEST", "/parts") and caught.value.message.startswith("deadline")
+    finally:
+        await storage.close()
 
 
 async def test_a_crawler_using_the_aggregator_as_its_source_gets_the_parts_and_checks_them(tmp_path, proxy):

@@ -35,6 +35,7 @@ from ...fetch.http import Fetched
 from ..storage import Entry, Storage
 from ..storage import Manifest as StoredManifest
 
+PARTS_DEADLINE = 60.0  # seconds for all the parts fetched for one manifest, as a crawler's manifest deadline
 PartsFetcher = Callable[[Manifest, list[int]], Awaitable[dict[int, Fetched]]]
 """Fetch the parts with these indices from the manifest's origin (:func:`notrain.fetch.manifests.fetch_parts`
 bound to a client and the manifest's URL); raises :class:`notrain.fetch.manifests.Unreachable`."""
@@ -67,9 +68,12 @@ async def logged_part(storage: Storage, sha256: bytes) -> tuple[ObservedPart, En
 
 
 async def load_parts(
-    storage: Storage, verified: Verified, *, uploaded: Sequence[bytes] | None = None, fetch: PartsFetcher | None = None
+    storage: Storage, verified: Verified, *, uploaded: Sequence[bytes] | None = None, fetch: PartsFetcher | None = None,
+    deadline: float = PARTS_DEADLINE,
 ) -> tuple[Verified, list[ObservedPart]]:
-    """``verified`` with every part merged in index order, and the parts to log, in that order."""
+    """``verified`` with every part merged in index order, and the parts to log, in that order.  The parts
+    fetched share one ``deadline``: each request's own timeout alone would let 256 slow parts hold a
+    submission open for many minutes."""
     references = verified.manifest.parts
     if uploaded is not None and len(uploaded) != len(references):
         raise PartsError(f"send one part per reference of the manifest ({len(references)}), in its order, not {len(uploaded)}",
@@ -84,7 +88,11 @@ async def load_parts(
         if missing and fetch is None:
             raise PartsError(f"part {missing[0]} is not in this log: upload the parts with the envelope (multipart/form-data)",
                              where=f"/parts/{missing[0]}")
-        fetched = await fetch(verified.manifest, missing) if missing and fetch is not None else {}
+        try:
+            async with asyncio.timeout(deadline):
+                fetched = await fetch(verified.manifest, missing) if missing and fetch is not None else {}
+        except TimeoutError:
+            raise PartsError(f"deadline: the parts were not fetched within {deadline:g} s", where="/parts") from None
         observed = [found[0] if found is not None else _read_at(fetched[index]) for index, found in logged.items()]
     merged = await asyncio.to_thread(_merged, verified.manifest, [part.data for part in observed])
     return Verified(merged, verified.signed_by, verified.envelope_digest), observed

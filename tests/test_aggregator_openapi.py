@@ -2,13 +2,15 @@
 
 openapi-core (python-openapi) checks that the document is valid OpenAPI 3.1, then every request this test
 sends and every answer the real server gives (status, media type, headers, body against the schemas).
-Every operation of the document must have been exercised, and the document must list exactly the /v1 and
-/log routes the application registers, so neither can drift from the other.
+Every operation of the document must have been exercised, and the document must list exactly the /v1,
+/log, /snapshot and /witness routes the application registers (a witness's with one configured), so neither
+can drift from the other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from importlib import resources
 
@@ -20,19 +22,23 @@ from openapi_core.testing import MockRequest, MockResponse
 from test_aggregator_check import REPOST, WORK
 from test_aggregator_parts import encoded_form, part_document, reference, sha
 from test_aggregator_receipts import filtered_receipt
+from test_witness import LOG, ORIGIN, request
 
 from notrain import imaging
 from notrain.aggregator.app import create_app
 from notrain.core.filterreceipt import RECEIPT_TYPE
 
 DOCUMENT = json.loads(resources.files("notrain.aggregator.api").joinpath("openapi.json").read_text())
-API_PREFIXES = ("/v1/", "/log/", "/snapshot/")  # the web page's routes (/, /search...) are HTML for people, not the API
+# /log/ and /witness/ are C2SP protocols, served like the rest; the web page's routes (/, /search...) are HTML for people.
+API_PREFIXES = ("/v1/", "/log/", "/snapshot/", "/witness/")
 
 
 @pytest.fixture(scope="module")
 def openapi() -> OpenAPI:
-    """Raises unless the document is valid OpenAPI 3.1.  An envelope's media type is JSON by its +json suffix."""
-    config = Config(extra_media_type_deserializers={ENVELOPE_TYPE: json.loads, RECEIPT_TYPE: json.loads})
+    """Raises unless the document is valid OpenAPI 3.1.  An envelope's media type is JSON by its +json suffix; a
+    witness's 409 (text/x.tlog.size) is text."""
+    deserializers = {ENVELOPE_TYPE: json.loads, RECEIPT_TYPE: json.loads, "text/x.tlog.size": lambda data: data.decode("ascii")}
+    config = Config(extra_media_type_deserializers=deserializers)
     return OpenAPI.from_dict(DOCUMENT, config=config)
 
 
@@ -64,15 +70,21 @@ def operations() -> set[tuple[str, str]]:
 
 
 def test_the_document_lists_exactly_the_api_routes_of_the_application(tmp_path):
-    app = create_app(aggregator_config(tmp_path))
+    app = create_app(aggregator_config(tmp_path, witness={"logs": [LOG.verifier.to_vkey()]}))
     routes = {(r.resource.canonical, r.method.lower()) for r in app.router.routes()
               if r.method != "HEAD" and r.resource.canonical.startswith(API_PREFIXES)}
     assert routes == operations()
 
 
 async def test_real_answers_of_every_operation_match_the_document(tmp_path, openapi):
-    async with running(aggregator_config(tmp_path, snapshots={"interval": 0.05})) as session:
+    async with running(aggregator_config(tmp_path, snapshots={"interval": 0.05}, witness={"logs": [LOG.verifier.to_vkey()]})) as session:
         call = Validated(session, openapi)
+        assert (await call("GET", "/witness/vkey"))[0] == 200
+        assert (await call("POST", "/witness/add-checkpoint", body=request(0, 4), content_type="text/plain"))[0] == 200
+        assert (await call("POST", "/witness/add-checkpoint", body=request(0, 4), content_type="text/plain"))[1] == b"4\n"  # a 409
+        assert (await call("POST", "/witness/add-checkpoint", body=b"old 4\n", content_type="text/plain"))[0] == 400
+        assert (await call("GET", "/witness/{origin_sha256}/checkpoint", origin_sha256=hashlib.sha256(ORIGIN.encode()).hexdigest()))[0] == 200
+        assert (await call("GET", "/witness/{origin_sha256}/checkpoint", origin_sha256="0" * 64))[0] == 404
         artist = make_key("artist")
         envelope = did_manifest(artist, pdq={"hasher": imaging.HASHER}, names=[{"name": "Ada Example"}],
                                 works=[{"sha256": WORK.sha256.hex(), "pdq": WORK.pdq.hex()}])

@@ -98,6 +98,22 @@ def record_at(raw: bytes, offset: int) -> dict:
     return ijson.loads(raw[offset:end], max_size=MAX_LINE_BYTES, max_depth=2, what="a statements line")
 
 
+WORK_LINE = b'{"kind":"work"'  # how a checked work record's line begins
+PLAIN_WORK_LINE = b'{"kind":"work","prefs":'  # ... and one without a PDQ hash ("pdq" sorts before "prefs")
+
+
+def records_but(raw: bytes, skipped: bytes) -> Iterator[dict]:
+    """The records of a ``statements`` part already checked, but those whose line begins with ``skipped``,
+    which are not parsed.  Checked lines are canonical (members sorted), so a line's first octets tell
+    its kind, and a work's whether it has a PDQ hash (``{"kind":"work","pdq":``) or not
+    (``{"kind":"work","prefs":``): works are most of a large snapshot's lines, parsed once at load."""
+    offset = 0
+    while offset < len(raw):
+        if not raw.startswith(skipped, offset):
+            yield record_at(raw, offset)
+        offset = raw.index(b"\n", offset) + 1
+
+
 def _record(line: bytes, where: str, tree_size: int) -> dict:
     if len(line) > MAX_LINE_BYTES:
         raise SnapshotError(f"a line over {MAX_LINE_BYTES} octets", where=where)

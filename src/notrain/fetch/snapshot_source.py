@@ -15,6 +15,7 @@ from ..core.decision import Evidence, Statement
 from ..core.manifest import parse_timestamp
 from ..core.names import NameIndex
 from ..core.snapshot import Snapshot
+from ..core.snapshotparts import PLAIN_WORK_LINE, records_but
 from ..core.vocab import State
 from ..core.works import WorkIndex
 from .snapshots import LOG_KEY_FILE, MAX_JSON_BYTES, SCHEME_PREFIX, Evidenced, Trust, read_file, verify
@@ -75,7 +76,7 @@ class SnapshotCatalog:
         self._pdq: WorkIndex[int] = WorkIndex()
         self._names: NameIndex[int] = NameIndex()
         self._records: list[dict] = []  # the PDQ work records and name records, by owner number
-        for record in snapshot.records():
+        for record in records_but(snapshot.parts["statements"], PLAIN_WORK_LINE):  # checked at load: parsed, not checked again
             if record["kind"] == "publisher":
                 if parse_timestamp(record["expires"], "expires") > now:
                     self._live[record["publisher"]] = record

@@ -24,7 +24,6 @@ honoured here (spec/snapshot.md, "Which manifests").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -38,11 +37,10 @@ from ..core.decision import Statement
 from ..core.manifest import Manifest, Name, parse_timestamp
 from ..core.paths import PathRule
 from ..core.snapshot import Snapshot
-from ..core.snapshotparts import record_at
+from ..core.snapshotparts import WORK_LINE, records_but
 from ..core.vocab import State
 from ..fetch.snapshot_source import SnapshotCatalog, SnapshotSource
 
-_WORK_LINE = b'{"kind":"work"'
 MAX_MEMOISED_ORIGINS = 1 << 20  # origins remembered as probed (about 40 MB of text at most)
 _PLAIN_ORIGIN = r"^(?P<origin>https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[1-9][0-9]{0,4})?)(?:[/?#]|$)"
 _HEX64 = r"^[0-9a-fA-F]{64}$"
@@ -82,7 +80,7 @@ class SnapshotRules:
         publisher: dict | None = None
         paths: list[PathRule] = []
         names: list[Name] = []
-        for record in chain(_rule_records(self.snapshot.parts["statements"]), [None]):  # None: the end of the last block
+        for record in chain(records_but(self.snapshot.parts["statements"], WORK_LINE), [None]):  # None: the end of the last block
             if record is None or record["kind"] == "publisher":
                 if publisher is not None and parse_timestamp(publisher["expires"], "expires") > now:
                     self._rules.add(_rules_of(publisher, paths, names))
@@ -109,17 +107,6 @@ class SnapshotRules:
 
     def content_statements(self, content: ContentHash) -> list[Statement]:
         return self._content.content_statements(content)
-
-
-def _rule_records(statements: bytes) -> Iterator[dict]:
-    """The publisher, path and name records of a checked ``statements`` part.  Its lines are canonical
-    (members sorted; core.snapshot.load checked them), so a work record's line begins with
-    ``{"kind":"work"`` and is skipped unparsed: works are most of a large snapshot's lines."""
-    offset = 0
-    while offset < len(statements):
-        if not statements.startswith(_WORK_LINE, offset):
-            yield record_at(statements, offset)
-        offset = statements.index(b"\n", offset) + 1
 
 
 def _prefs(prefs: dict[str, str]) -> dict[str, State]:

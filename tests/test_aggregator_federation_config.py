@@ -6,7 +6,7 @@ import pytest
 from conftest import make_key
 
 from notrain.aggregator.config import ConfigError, load
-from notrain.core.note import NoteSigner
+from notrain.core.note import COSIGNATURE_V1, NoteSigner
 
 VKEY = NoteSigner("peer.test/log", make_key("peer log")).verifier.to_vkey()
 
@@ -29,13 +29,14 @@ def test_peers_are_read_with_their_origin_from_the_key(tmp_path):
     [
         f'[[peers]]\nurl = "ftp://peer.test"\nvkey = "{VKEY}"\n',
         '[[peers]]\nurl = "https://peer.test"\nvkey = "peer.test/log+00000000+AQ"\n',
+        '[[peers]]\nurl = "https://peer.test"\nvkey = "' + NoteSigner("peer.test/log", make_key("peer log"), COSIGNATURE_V1).verifier.to_vkey() + '"\n',
         f'[[peers]]\nurl = "https://peer.test"\nvkey = "{VKEY}"\n\n[[peers]]\nurl = "https://mirror.test"\nvkey = "{VKEY}"\n',
         '[[peers]]\nurl = "https://me.test"\nvkey = "' + NoteSigner("me.test/log", make_key("me")).verifier.to_vkey() + '"\n',
         f'[[peers]]\nurl = "https://peer.test"\nvkey = "{VKEY}"\ncolour = "blue"\n',
         'peers = "https://peer.test"\n',
         "[federation]\ninterval = 0\n",
     ],
-    ids=["scheme", "vkey", "twice", "itself", "unknown key", "not tables", "interval"],
+    ids=["scheme", "vkey", "cosigner key", "twice", "itself", "unknown key", "not tables", "interval"],
 )
 def test_a_wrong_peer_is_a_config_error(tmp_path, text):
     with pytest.raises(ConfigError) as refused:

@@ -105,7 +105,7 @@ class CosignatureCollector:
             status, body = await self._post(session, witness, await self._request(old, checkpoint))
             if status == 200:
                 try:
-                    lines = verified_cosignatures(checkpoint.note, body, witness.key)
+                    lines = await asyncio.to_thread(verified_cosignatures, checkpoint.note, body, witness.key)  # notes parsed, signatures checked
                 except NotrainError as error:
                     raise WitnessFailure("bad-answer", str(error)) from None
                 await self.storage.save_cosignature(Cosignature(witness.key.to_vkey(), checkpoint.size, checkpoint.root, b"".join(lines),

@@ -281,6 +281,21 @@ async def test_a_submission_forms_parts_are_bounded_together(tmp_path):
         assert await app[SERVICE].storage.pending_count() == 0
 
 
+async def test_a_body_that_is_not_a_form_is_refused_with_a_code(tmp_path):
+    """What aiohttp's multipart reader cannot frame is E_REQUEST at "form", never a 500."""
+    part = b'--abc\r\nContent-Disposition: form-data; name="envelope"\r\n'
+    bodies = [("multipart/form-data", b"x"), ("multipart/form-data; boundary=abc", b"no boundary here"),
+              ("multipart/form-data; boundary=abc", part + b"\r\n{}"),  # never closed
+              ("multipart/form-data; boundary=abc", part + b"a header without a colon\r\n\r\n{}\r\n--abc--\r\n"),
+              ("multipart/form-data; boundary=abc", part + b"X-A: b\r\n" * 200 + b"\r\n{}\r\n--abc--\r\n")]
+    async with aggregator(tmp_path) as (app, session, _):
+        for content_type, body in bodies:
+            async with session.post("/v1/manifests", data=body, headers={"Content-Type": content_type}) as response:
+                assert response.status == 400, (content_type, body[:60])
+                assert (await response.json())["error"]["code"] == "E_REQUEST"
+                assert (await response.json())["error"]["where"] == "form"
+
+
 async def test_an_origin_pushing_its_manifest_has_its_parts_fetched_from_its_origin(tmp_path, site):
     envelope, parts = catalogue(site, make_key("parts site"))
     async with aggregator(tmp_path) as (app, session, _):

@@ -17,6 +17,7 @@ a plain envelope) does not cap it; these limits do.
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ...core import dsse
 from ...core.errors import PolicyError
@@ -29,7 +30,15 @@ CHUNK = 64 * 1024
 
 
 async def read_submission_form(request: web.Request) -> tuple[bytes, list[bytes]]:
-    """The envelope and the parts of a submission form, in order; ``E_REQUEST`` for another shape."""
+    """The envelope and the parts of a submission form, in order; ``E_REQUEST`` for another shape, or for
+    a body aiohttp's reader cannot frame (no boundary, a truncated or bad part header)."""
+    try:
+        return await _read_form(request)
+    except (ValueError, HttpProcessingError) as error:
+        raise ApiError(f"not a multipart/form-data body: {error}"[:300], where="form") from None
+
+
+async def _read_form(request: web.Request) -> tuple[bytes, list[bytes]]:
     reader = await request.multipart()
     envelope: bytes | None = None
     parts: list[bytes] = []

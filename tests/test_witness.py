@@ -92,6 +92,9 @@ async def test_a_rollback_or_a_fork_is_refused_whatever_old_size_it_claims(witne
     assert (fork.status, fork.code, fork.known_size) == (409, "E_PROOF", 9)
     [evidence] = await storage.evidence(10)  # the log's two signatures on two roots of size 9, kept
     assert (evidence.origin, evidence.old, evidence.new) == (ORIGIN, (await storage.witnessed(ORIGIN)).note, checkpoint(9, leaves=forked))
+    other = NoteSigner("someone.test/else", make_key("someone else")).sign(b"anything\n", 0).line().encode()
+    assert (await refusal(witness.add_checkpoint(AddCheckpoint(9, (), checkpoint(9, leaves=forked) + other).to_bytes()))).status == 409
+    assert len(await storage.evidence(10)) == 1  # a line appended to the same fork stores nothing new
     grown_fork = AddCheckpoint(9, tuple(consistency_proof(9, 12, node)), checkpoint(12, leaves=forked)).to_bytes()
     assert (await refusal(witness.add_checkpoint(grown_fork))).status == 422
     assert (await storage.witnessed(ORIGIN)).size == 9  # nothing moved

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ...core.checkpoint import SignedCheckpoint
-from ...core.note import COSIGNATURE_V1, NoteSigner, NoteVerifier
+from ...core.note import COSIGNATURE_V1, Note, NoteSigner, NoteVerifier, parse_note
 from ...core.witnessing import (
     Witnessed,
     WitnessRefused,
@@ -75,9 +75,14 @@ class Witness:
 
     async def _keep_fork(self, latest: Witnessed, signed: SignedCheckpoint) -> None:
         """Two roots signed by the log for one size: proof of a fork by the log's own signatures, kept as
-        the federation keeps a peer's (served at /v1/evidence; the log is marked forked among the peers)."""
+        the federation keeps a peer's (served at /v1/evidence; the log is marked forked among the peers).
+        The new note is kept with the log's signature only: other lines prove nothing, and a requester
+        appending different ones must not store the same fork again and again."""
         reason = f"two roots signed for size {latest.size}, seen as its witness"
-        await self.storage.add_evidence(ForkEvidence(signed.checkpoint.origin, latest.note, signed.data, (), reason, datetime.now(UTC)))
+        log_key = self.logs[signed.checkpoint.origin]
+        note = parse_note(signed.data)
+        new = Note(note.text, tuple(s for s in note.signatures if (s.name, s.key_id) == (log_key.name, log_key.key_id))).to_bytes()
+        await self.storage.add_evidence(ForkEvidence(signed.checkpoint.origin, latest.note, new, (), reason, datetime.now(UTC)))
         log.warning("%s: %s", signed.checkpoint.origin, reason)
 
     async def latest(self, origin: str) -> bytes | None:

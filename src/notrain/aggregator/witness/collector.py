@@ -144,5 +144,4 @@ def _on(cosignature: Cosignature | None, checkpoint: Checkpoint) -> bool:
 
 def _size(body: bytes) -> int | None:
     """A 409's ``text/x.tlog.size`` body: decimal digits and a newline."""
-    text = body[:MAX_SIZE_ANSWER]
-    return int(text[:-1]) if text.endswith(b"\n") and text[:-1].isdigit() and len(text) < MAX_SIZE_ANSWER else None
+    return int(body[:-1]) if len(body) <= MAX_SIZE_ANSWER and body.endswith(b"\n") and body[:-1].isdigit() else None

@@ -292,6 +292,15 @@ async def test_the_running_aggregator_crawls_configured_and_registered_origins(s
         async with api.post("/v1/origins", data=b'{"origin": 1}', headers={"Content-Type": "application/json"}) as response:
             assert response.status == 400 and (await response.json())["error"]["code"] == "E_REQUEST"
 
+        async def in_two_pieces():  # a body that arrives in two segments is read whole
+            document = json.dumps({"origin": registered.origin}).encode()
+            yield document[:5]
+            await asyncio.sleep(0.2)
+            yield document[5:]
+
+        async with api.post("/v1/origins", data=in_two_pieces(), headers={"Content-Type": "application/json"}) as response:
+            assert response.status == 202, await response.text()
+
 
 async def test_the_api_refuses_an_origin_on_loopback_unless_allowed(site, tmp_path):
     config = aggregator_config(tmp_path, crawl={"allow_loopback": False})

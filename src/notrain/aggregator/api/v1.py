@@ -73,7 +73,9 @@ async def add_origin(request: web.Request) -> web.Response:
     allows.  Answered 202 with when it is crawled next (at once if it is new)."""
     if request.content_type != "application/json":
         raise ApiError("send {\"origin\": ...} as application/json", code="E_MEDIA_TYPE", where="Content-Type")
-    data = await request.content.read(MAX_ORIGIN_REQUEST + 1)
+    data = b""  # read to the end (one read returns what is buffered, maybe one segment), one octet past the limit at most
+    while len(data) <= MAX_ORIGIN_REQUEST and (chunk := await request.content.read(MAX_ORIGIN_REQUEST + 1 - len(data))):
+        data += chunk
     try:
         document = ijson.loads(data, max_size=MAX_ORIGIN_REQUEST, max_depth=2, what="request")
     except NotrainError as error:

@@ -38,3 +38,13 @@ async def test_a_snapshot_removes_what_the_bundle_removes(sources, tmp_path):  #
     assert outcome["bundle"][0] == outcome["snapshot"][0] == {"000000000": "url", "000000001": "name", "000000004": "work"}
     assert outcome["bundle"][1] == outcome["snapshot"][1] and sorted({n.split(".")[0] for n in outcome["bundle"][1]}) == ["000000002", "000000003"]
     assert outcome["snapshot"][2]["kind"] != outcome["bundle"][2]["kind"] == "local-bundle"
+
+
+async def test_max_age_refuses_an_old_snapshot_before_any_shard_is_touched(sources, tmp_path):  # noqa: F811
+    rows = [{"url": url, "caption": caption, "key": f"{n:09d}", "status": "success", "error_message": None, "sha256": None,
+             "image": encode(picture(n), "JPEG", quality=90)} for n, (url, caption) in enumerate(ROWS)]
+    shard = write_shard(tmp_path / "shards", rows=rows)
+    before = shard.read_bytes()
+    result = CliRunner().invoke(main, ["filter-shards", str(tmp_path / "shards"), "--snapshot", str(sources[1]), "--max-age", "1h", "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "E_EXPIRED", result.output
+    assert shard.read_bytes() == before and not (tmp_path / "shards" / "notrain").exists()

@@ -186,3 +186,18 @@ def test_exactly_one_source(tmp_path):
     source = write(tmp_path / "in.parquet", {"url": ["https://art.example/a"]})
     result = _filter(source, "--out", tmp_path / "out.parquet")
     assert result.exit_code == 2 and "exactly one source" in result.output
+
+
+async def test_max_age_refuses_a_snapshot_logged_too_long_ago(sources, tmp_path):
+    """The snapshot was logged at the fixture's fixed time, before today: an hour is too little, and the
+    same E_EXPIRED as ``snapshot pull --max-age``; an age reaching back past it lets the filter run."""
+    bundle, snap = sources
+    source = write(tmp_path / "in.parquet", {"url": ["https://art.example/a", "https://img.example/b"]})
+    old = _filter(source, "--snapshot", snap, "--max-age", "1h", "--out", tmp_path / "old.parquet", "--json")
+    assert old.exit_code == 1 and json.loads(old.stdout)["error"]["code"] == "E_EXPIRED", old.output
+    assert not (tmp_path / "old.parquet").exists()
+    young = _filter(source, "--snapshot", snap, "--max-age", "999999d", "--out", tmp_path / "young.parquet", "--json")
+    assert young.exit_code == 0, young.output
+    assert [row["url"] for row in read(tmp_path / "young.parquet")] == ["https://img.example/b"]
+    with_bundle = _filter(source, "--bundle", bundle, "--max-age", "1h", "--out", tmp_path / "b.parquet")
+    assert with_bundle.exit_code == 2 and "go with --snapshot" in with_bundle.output

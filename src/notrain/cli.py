@@ -734,13 +734,31 @@ def peer_reset(origin: str, config_path: Path | None, as_json: bool) -> None:
 # -- filter -----------------------------------------------------------------------------
 
 
+_AGE_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+class _Age(click.ParamType):
+    """A maximum age: a number and a unit, ``7d``, ``12h``, ``30m`` or ``90s``."""
+
+    name = "AGE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, timedelta):
+            return value
+        match = re.fullmatch(r"([0-9]{1,6})([dhms])", value)
+        if match is None:
+            self.fail(f"{value!r} is not an age such as 7d, 12h, 30m or 90s", param, ctx)
+        return timedelta(**{_AGE_UNITS[match[2]]: int(match[1])})
+
+
 def _filter_source_options(command):
-    """--bundle, --snapshot and --log-key: where ``notrain filter`` and ``filter-shards`` take manifests from."""
+    """--bundle, --snapshot, --log-key and --max-age: where ``notrain filter`` and ``filter-shards`` take manifests from."""
     for option in reversed((
         click.option("--bundle", "bundle_path", type=_FILE, help="A bundle of signed manifests (each verified on load)."),
         click.option("--snapshot", "snapshot_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
                      help="A snapshot directory from 'notrain snapshot pull' (verified again on load)."),
         click.option("--log-key", type=_Text(), help="With --snapshot: the log's verifier key (default: the one the pull saved)."),
+        click.option("--max-age", type=_Age(), help="With --snapshot: refuse one logged longer ago than this (7d, 12h, 90s...)."),
         click.option("--purpose", type=click.Choice(["train-ai", "ai-use", "search"]), default="train-ai", show_default=True),
         click.option("--unknown", type=click.Choice(["allowed", "disallowed"]), default="allowed", show_default=True,
                      help="What a row nothing speaks about is."),
@@ -749,7 +767,8 @@ def _filter_source_options(command):
     return command
 
 
-def _filter_core(bundle_path: Path | None, snapshot_path: Path | None, log_key: str | None, purpose: str, unknown: str, names: str = "drop"):
+def _filter_core(bundle_path: Path | None, snapshot_path: Path | None, log_key: str | None, max_age: timedelta | None, purpose: str, unknown: str,
+                 names: str = "drop"):
     """The manifest source (exactly one of a bundle and a snapshot) and the batch core deciding against it."""
     from .fetch.sources import LocalSource  # pyarrow loads only here
     from .filter import BatchFilter
@@ -757,10 +776,10 @@ def _filter_core(bundle_path: Path | None, snapshot_path: Path | None, log_key: 
 
     if (bundle_path is None) == (snapshot_path is None):
         raise click.UsageError("give exactly one source: --bundle FILE or --snapshot DIR")
-    if log_key is not None and snapshot_path is None:
-        raise click.UsageError("--log-key goes with --snapshot")
+    if (log_key is not None or max_age is not None) and snapshot_path is None:
+        raise click.UsageError("--log-key and --max-age go with --snapshot")
     if snapshot_path is not None:
-        source = SnapshotFilterSource(snapshot_path, log_key=log_key)
+        source = SnapshotFilterSource(snapshot_path, log_key=log_key, max_age=max_age)
         return source, BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names, prefilter=source.prefilter())
     source = LocalSource(bundle_path)
     return source, BatchFilter(source.catalog(), purpose=purpose, unknown_as=State(unknown), names=names)
@@ -781,7 +800,7 @@ def _filter_core(bundle_path: Path | None, snapshot_path: Path | None, log_key: 
 @click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=65536, show_default=True)
 @force_option
 @json_option
-def filter_(input_path, bundle_path, snapshot_path, log_key, out_path, url_col, caption_col, sha256_col, pdq_col, purpose, unknown, names,
+def filter_(input_path, bundle_path, snapshot_path, log_key, max_age, out_path, url_col, caption_col, sha256_col, pdq_col, purpose, unknown, names,
             rejected_path, report_path, receipt_key, batch_size, force, as_json) -> None:
     """Drop the rows of a URL/caption dataset (parquet, CSV, JSONL) whose publishers opted out, before download."""
     from .filter import Columns, receipts
@@ -791,7 +810,7 @@ def filter_(input_path, bundle_path, snapshot_path, log_key, out_path, url_col, 
     receipt = receipts.receipt_path(out_path)
     if key is not None and receipt.exists() and not force:
         raise NotrainError(f"{receipt} exists (use --force to overwrite)", code="E_EXISTS", where=str(receipt))
-    source, core = _filter_core(bundle_path, snapshot_path, log_key, purpose, unknown, names)
+    source, core = _filter_core(bundle_path, snapshot_path, log_key, max_age, purpose, unknown, names)
     columns = Columns(url_col, caption_col, sha256_col, pdq_col)
     options = filter_run.Options(columns, batch_size, force)
 
@@ -916,11 +935,11 @@ async def _diagnose(url: str, token: str, timeout: float):
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), help="Rejected samples, markers and the report (default: DIR/notrain).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Processes hashing and reading the images.")
 @json_option
-def filter_shards(directory, bundle_path, snapshot_path, log_key, purpose, unknown, sha256_col, work_dir, workers, as_json) -> None:
+def filter_shards(directory, bundle_path, snapshot_path, log_key, max_age, purpose, unknown, sha256_col, work_dir, workers, as_json) -> None:
     """Remove opted-out samples from img2dataset's shards in DIR (webdataset, parquet or files format), checking the images too."""
     from .filter import shards
 
-    source, core = _filter_core(bundle_path, snapshot_path, log_key, purpose, unknown)
+    source, core = _filter_core(bundle_path, snapshot_path, log_key, max_age, purpose, unknown)
 
     def progress(total: int):
         return click.progressbar(length=total, label="checking shards", file=sys.stderr, show_percent=True)
@@ -936,23 +955,6 @@ def filter_shards(directory, bundle_path, snapshot_path, log_key, purpose, unkno
 
 
 # -- snapshot ---------------------------------------------------------------------------
-
-
-_AGE_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-
-
-class _Age(click.ParamType):
-    """A maximum age: a number and a unit, ``7d``, ``12h``, ``30m`` or ``90s``."""
-
-    name = "AGE"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, timedelta):
-            return value
-        match = re.fullmatch(r"([0-9]{1,6})([dhms])", value)
-        if match is None:
-            self.fail(f"{value!r} is not an age such as 7d, 12h, 30m or 90s", param, ctx)
-        return timedelta(**{_AGE_UNITS[match[2]]: int(match[1])})
 
 
 _log_key_option = click.option("--log-key", required=True, type=_Text(), help="The log's verifier key (a signed-note vkey).")

@@ -24,7 +24,7 @@ honoured here (spec/snapshot.md, "Which manifests").
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
 
@@ -52,8 +52,8 @@ for _digit, _value in zip(b"0123456789abcdefABCDEF", list(range(16)) + list(rang
 class SnapshotFilterSource:
     """A snapshot directory (as ``notrain snapshot pull`` writes it) as the filter's source."""
 
-    def __init__(self, path: Path, *, log_key: str | None = None, now: datetime | None = None) -> None:
-        self.directory = SnapshotSource(path, log_key=log_key, now=now or datetime.now(UTC))  # its path, key and clock
+    def __init__(self, path: Path, *, log_key: str | None = None, max_age: timedelta | None = None, now: datetime | None = None) -> None:
+        self.directory = SnapshotSource(path, log_key=log_key, max_age=max_age, now=now or datetime.now(UTC))  # its path, key, age and clock
         self._catalog: SnapshotRules | None = None
 
     def catalog(self) -> SnapshotRules:

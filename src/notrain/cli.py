@@ -934,11 +934,14 @@ async def _diagnose(url: str, token: str, timeout: float):
 @click.option("--sha256-col", default="sha256", show_default=True, help="The index column of each file's SHA-256 as downloaded (img2dataset's --compute_hash).")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), help="Rejected samples, markers and the report (default: DIR/notrain).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Processes hashing and reading the images.")
+@click.option("--receipt-key", type=_FILE, help="Sign a filtering receipt (the shard files before and after) with this private key into DIR.receipt.json.")
 @json_option
-def filter_shards(directory, bundle_path, snapshot_path, log_key, max_age, purpose, unknown, sha256_col, work_dir, workers, as_json) -> None:
+def filter_shards(directory, bundle_path, snapshot_path, log_key, max_age, purpose, unknown, sha256_col, work_dir, workers, receipt_key, as_json) -> None:
     """Remove opted-out samples from img2dataset's shards in DIR (webdataset, parquet or files format), checking the images too."""
-    from .filter import shards
+    from .filter import Columns, receipts, shards
 
+    key = load_private_key(receipt_key) if receipt_key else None
+    before = [receipts.hash_file(path) for path in receipts.shard_files(directory)] if key is not None else []
     source, core = _filter_core(bundle_path, snapshot_path, log_key, max_age, purpose, unknown)
 
     def progress(total: int):
@@ -946,12 +949,17 @@ def filter_shards(directory, bundle_path, snapshot_path, log_key, max_age, purpo
 
     options = shards.ShardOptions(sha256_col=sha256_col, workers=workers)
     report = shards.run(source, core, directory, work=work_dir, options=options, progress_factory=progress)
+    if key is not None:
+        after = [receipts.hash_file(path) for path in receipts.shard_files(directory)]
+        receipt = receipts.receipt_path(directory.resolve())  # beside DIR, also when DIR is "."
+        receipts.write_receipt(receipt, receipts.signed_receipt(report, core, Columns("url", "caption", sha256_col), key, _now(), before, after))
+        report["receipt"] = str(receipt)
     if as_json:
         _emit(report)
     else:
         _echo(f"kept {report['kept']} of {report['rows']} samples and index rows ({report['rejected']} refused, "
               f"{report['samples_removed']} samples removed, {report['shards_skipped']} shard{'s' * (report['shards_skipped'] != 1)} skipped); "
-              f"report: {report['report']}")
+              f"report: {report['report']}" + (f"; receipt: {report['receipt']}" if key is not None else ""))
 
 
 # -- snapshot ---------------------------------------------------------------------------

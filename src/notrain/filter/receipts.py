@@ -6,6 +6,9 @@ digests are of the files as they are on disk when the receipt is signed; ``notra
 hashes them the same way.  Input files are named as the filter names them (a file by its name, a
 directory's shards by theirs), kept files likewise, so a receipt does not depend on where the
 directories are.
+
+``notrain filter-shards`` rewrites its shards in place, so its receipt's input is hashed before the run
+and its output after: the files of every shard (:func:`shard_files`) under the same names.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import __version__
-from ..core.filterreceipt import FileDigest, check_files, files_json, sign_receipt
+from ..core.filterreceipt import MAX_FILES, FileDigest, check_files, files_json, sign_receipt
 from ..core.keys import PrivateKey
 from ..core.manifest import format_timestamp
-from .batch import BatchFilter, Columns
+from .batch import BatchFilter, Columns, FilterError
 from .run import shards_of
+from .shards import shards_in
 
 CHUNK = 1 << 20
 
@@ -40,7 +44,30 @@ def hash_file(path: Path) -> FileDigest:
 
 
 def receipt_of(report: dict, core: BatchFilter, columns: Columns, key: PrivateKey, now: datetime) -> bytes:
-    """The signed receipt of a run from its report (which names every input and kept file)."""
+    """The signed receipt of a ``notrain filter`` run from its report (which names every input and kept file)."""
+    files = report["files"]
+    return signed_receipt(report, core, columns, key, now, [hash_file(Path(f["input"])) for f in files],
+                          [hash_file(Path(f["output"])) for f in files])
+
+
+def shard_files(directory: Path) -> list[Path]:
+    """The files a ``filter-shards`` receipt names: each shard's tar or parquet, its index and its stats.
+    A shard in img2dataset's files format is a directory of samples, which a receipt's one-segment names
+    cannot list; it is refused, as is a dataset of more files than a receipt holds, before anything runs."""
+    paths: list[Path] = []
+    for shard in shards_in(directory):
+        if shard.data.is_dir():
+            raise FilterError(f"a receipt cannot list the files-format shard {shard.data.name}/ (tar and parquet shards only)",
+                              code="E_FILTER_INPUT", where=str(shard.data))
+        paths += [path for path in dict.fromkeys((shard.data, shard.index, shard.stats)) if path.is_file()]
+    if len(paths) > MAX_FILES:
+        raise FilterError(f"{len(paths)} shard files; a receipt lists at most {MAX_FILES}", code="E_FILTER_INPUT", where=str(directory))
+    return paths
+
+
+def signed_receipt(report: dict, core: BatchFilter, columns: Columns, key: PrivateKey, now: datetime,
+                   inputs: list[FileDigest], outputs: list[FileDigest]) -> bytes:
+    """The signed receipt of a run from its report (source, options, counts) and its files' digests."""
     source = report["source"]
     if source["kind"] == "snapshot":
         cited = {"snapshot": {name: source[name] for name in ("id", "log", "size", "root")}}
@@ -56,8 +83,8 @@ def receipt_of(report: dict, core: BatchFilter, columns: Columns, key: PrivateKe
         "names": core.names,
         "columns": {name: value for name, value in vars(columns).items() if value is not None},
         "source": cited,
-        "input": files_json([hash_file(Path(f["input"])) for f in report["files"]]),
-        "output": files_json([hash_file(Path(f["output"])) for f in report["files"]]),
+        "input": files_json(inputs),
+        "output": files_json(outputs),
         "counts": {"rows": report["rows"], "kept": report["kept"], "refused": report["rejected"], "stripped": report["stripped"],
                    "by_reason": report["by_reason"]},
     }

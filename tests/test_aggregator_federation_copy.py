@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aggregator_helpers import aggregator_config, did_manifest, integrated, origin_manifest, running, submit
 from conftest import make_key
+from prometheus_client.parser import text_string_to_metric_families
 from test_aggregator_web import get_page
 
 from notrain.aggregator.config import PeerConfig
@@ -86,6 +87,7 @@ async def test_a_peer_log_larger_than_a_tile_is_copied_whole_and_cited_entry_by_
             copied = [parse_entry(leaf) for leaf in await log_entries(copier)]
             assert sorted(entry.body for entry in copied) == sorted(envelopes)
             assert all(entry.source == Source("peer", origin="peer.test/log", index=in_peer[entry.body]) for entry in copied)
+            assert (await federation_metrics(copier))[("notrain_federation_entries_total", "copied")] == ENTRIES_IN_PEER  # over several rounds
             page = await get_page(copier, "/peers")  # the page's own rules (tags, headers, no outside links)
             assert "peer.test/log" in page.text and "None: every checkpoint" in page.text
 
@@ -117,3 +119,19 @@ async def test_an_origin_manifest_is_verified_with_the_key_set_its_origin_serves
                 ("manifest", Source("peer", origin="peer.test/log", index=1)),
             ]
             assert logged[1].body == kept_envelope and logged[0].body == peer_log[0].body
+            metrics = await federation_metrics(copier)
+            assert metrics[("notrain_federation_entries_total", "skipped")] == 1
+            assert metrics[("notrain_federation_entries_total", "copied")] == len(peer_log) - 1  # both key sets and the kept manifest
+            assert metrics[("notrain_federation_rounds_total", "ok")] >= 1 and ("notrain_federation_rounds_total", "error") not in metrics
+            assert metrics[("notrain_federation_peer_status", "ok")] == 1
+            assert metrics[("notrain_federation_peer_status", "error")] == metrics[("notrain_federation_peer_status", "forked")] == 0
+
+
+async def federation_metrics(aggregator: aiohttp.ClientSession) -> dict[tuple[str, str], float]:
+    """The federation samples of ``/metrics`` for the peer ``peer.test/log``: (sample name, outcome or status) -> value."""
+    async with aggregator.get("/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    return {(sample.name, sample.labels.get("outcome") or sample.labels["status"]): sample.value
+            for family in text_string_to_metric_families(text) if family.name.startswith("notrain_federation_")
+            for sample in family.samples if sample.labels.get("peer") == "peer.test/log" and not sample.name.endswith("_created")}

@@ -29,13 +29,12 @@ from .api import peers as peers_api
 from .api import receipts as receipts_api
 from .api import snapshots as snapshots_api
 from .config import Config
-from .federation.pull import Federation
 from .ingest.accounts import AccountProofs
 from .ingest.origins import fetch_keyset
 from .ingest.submissions import Accepted, Submissions
 from .limits import WRITE_GUARD, Pushback, TokenBuckets, WriteGuard, guard_writes
 from .log.signer import load_log_signer
-from .metrics import METRICS, MeasuredCrawler, MeasuredSequencer, count_submissions, measure_requests
+from .metrics import METRICS, MeasuredCrawler, MeasuredFederation, MeasuredSequencer, count_submissions, measure_requests
 from .metrics import setup as setup_metrics
 from .query import Query
 from .snapshots import SnapshotBuilder
@@ -123,8 +122,8 @@ async def _service(app: web.Application):
             storage, signer.name, config.data_dir / "snapshots", public_url=config.public_url, interval=config.snapshots.interval,
             max_merge_delay=config.log.max_merge_delay, may_build=lambda: sequencer.holding,
         )
-        federation = Federation(storage, client, submissions, config.peers, interval=config.federation.interval,
-                                max_pending=config.log.max_pending, may_run=lambda: sequencer.holding)
+        federation = MeasuredFederation(storage, client, submissions, config.peers, interval=config.federation.interval,
+                                        max_pending=config.log.max_pending, may_run=lambda: sequencer.holding, metrics=app[METRICS])
         app[SERVICE] = Service(config, storage, signer, sequencer, submissions, query, crawler, accounts, snapshots, federation)
         task = asyncio.create_task(sequencer.run(), name="notrain-sequencer")
         ingest = [asyncio.create_task(crawler.run(), name="notrain-crawler"), asyncio.create_task(accounts.run(), name="notrain-accounts"),

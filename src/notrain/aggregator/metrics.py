@@ -1,10 +1,11 @@
-"""Prometheus metrics at ``/metrics``: requests, submissions, and the log's progress.
+"""Prometheus metrics at ``/metrics``: requests, submissions, the log's progress, and federation.
 
 Each application gets its own ``CollectorRegistry`` (never prometheus-client's global one), so several
 aggregators in one process, as in the tests, count separately.  Labels have bounded values only: the
 route's pattern (not the path), a known method, the status, an error code from spec/errors.md.  The log's
-size, pending entries and whether this process sequences are read from storage when scraped, so they are
-right whichever process of a shared database did the work.
+size, pending entries, whether this process sequences and each peer's status are read from storage when
+scraped, so they are right whichever process of a shared database did the work.  Peer labels are the
+origins of the peers configured or stored, a bounded set.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..core.errors import NotrainError
+from .federation.pull import Federation, Peer
 from .ingest.crawler import Crawled, Crawler
 from .limits import WRITE_GUARD
 from .log.sequencer import LogSequencer
 from .state import SERVICE
-from .storage import Origin, Sequencer
+from .storage import Origin, PeerState, Sequencer
+from .storage.base import PEER_STATUSES
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 SUBMISSION_ROUTES = frozenset({("POST", "/v1/manifests"), ("POST", "/v1/origins"), ("POST", "/v1/receipts")})
@@ -41,6 +44,12 @@ class Metrics:
         self.batch_size = Histogram("notrain_log_integration_entries", "Entries per integration", buckets=BATCH_BUCKETS, registry=r)
         self.batch_seconds = Histogram("notrain_log_integration_seconds", "Time to integrate one batch", registry=r)
         self.crawls = Counter("notrain_crawls", "Origin crawls by outcome (accepted, unchanged, absent, bare, failed)", ["outcome"], registry=r)
+        self.peer_rounds = Counter("notrain_federation_rounds", "Rounds of each peer by outcome: its status after (ok, error, forked), "
+                                   "or failed (a fault of this aggregator)", ["peer", "outcome"], registry=r)
+        self.peer_entries = Counter("notrain_federation_entries", "Peer entries handled: copied (verified; manifests and parts re-logged), "
+                                    "or skipped (did not verify here)", ["peer", "outcome"], registry=r)
+        self.peer_status = Gauge("notrain_federation_peer_status", "1 for each peer's current status (new, ok, error, forked), else 0",
+                                 ["peer", "status"], registry=r)
         self.rate_limited_clients = Gauge("notrain_rate_limit_clients", "Client addresses in the rate limit table", registry=r)
         # (route, method, status) -> its request counter and latency histogram: ``labels()`` takes a lock and
         # builds a key each time, a third of what measuring a request cost.  Labels are bounded, so is this.
@@ -89,6 +98,27 @@ class MeasuredCrawler(Crawler):
         crawled = await super().crawl(origin)
         self.metrics.crawls.labels(crawled.outcome).inc()
         return crawled
+
+
+class MeasuredFederation(Federation):
+    """Federation, counting each peer's rounds by outcome and the entries each round copied or skipped."""
+
+    def __init__(self, *args, metrics: Metrics, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.metrics = metrics
+
+    async def pull(self, peer: Peer) -> PeerState:
+        before = await self.storage.peer(peer.origin) or PeerState(peer.origin, peer.url)
+        try:
+            after = await super().pull(peer)
+        except Exception:
+            self.metrics.peer_rounds.labels(peer.origin, "failed").inc()
+            raise
+        self.metrics.peer_rounds.labels(peer.origin, after.status).inc()
+        skipped = max(0, after.skipped - before.skipped)  # max: an operator's reset between reads starts the peer over
+        self.metrics.peer_entries.labels(peer.origin, "copied").inc(max(0, after.copied - before.copied - skipped))
+        self.metrics.peer_entries.labels(peer.origin, "skipped").inc(skipped)
+        return after
 
 
 def _route(request: web.Request) -> str:
@@ -141,6 +171,11 @@ async def metrics_page(request: web.Request) -> web.Response:
     metrics.pending.set(await service.storage.pending_count())
     metrics.holding.set(1 if service.sequencer.holding else 0)
     metrics.rate_limited_clients.set(len(request.app[WRITE_GUARD].buckets))
+    if service.federation is not None:
+        metrics.peer_status.clear()  # a peer forgotten by an operator's reset is not shown with its old status
+        for state in await service.federation.states():
+            for status in PEER_STATUSES:
+                metrics.peer_status.labels(state.origin, status).set(1 if state.status == status else 0)
     return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -59,8 +59,13 @@ def test_the_receipt_names_the_shards_before_and_after_and_verifies_against_them
     assert doc["counts"] == {"rows": report["rows"], "kept": report["kept"], "refused": report["rejected"], "stripped": 0,
                              "by_reason": report["by_reason"]} and report["rejected"] == 12
 
-    checked = CliRunner().invoke(main, ["receipt", "verify", str(tmp_path / "data.receipt.json"), "--output", str(tmp_path / "data"), "--json"])
-    assert checked.exit_code == 0 and json.loads(checked.stdout)["checked"]["output"], checked.output
+    checked = CliRunner().invoke(main, ["receipt", "verify", str(tmp_path / "data.receipt.json"), "--input", str(tmp_path / "original"),
+                                        "--output", str(tmp_path / "data"), "--json"])
+    assert checked.exit_code == 0 and json.loads(checked.stdout)["checked"] == {"input": True, "output": True}, checked.output
+    (tmp_path / "original" / "00002.tar").write_bytes((tmp_path / "original" / "00001.tar").read_bytes())  # a shard the run did not read
+    extra = CliRunner().invoke(main, ["receipt", "verify", str(tmp_path / "data.receipt.json"), "--input", str(tmp_path / "original"), "--json"])
+    error = json.loads(extra.stdout)["error"]
+    assert extra.exit_code == 1 and error["code"] == "E_RECEIPT_FILES" and "00002.tar" in error["message"], extra.output
     (tmp_path / "data" / "00001.tar").write_bytes((tmp_path / "original" / "00001.tar").read_bytes())  # a shard put back
     with pytest.raises(NotrainError) as caught:
         check_output(outputs, tmp_path / "data")

@@ -98,8 +98,17 @@ def write_receipt(path: Path, envelope: bytes) -> None:
 
 
 def check_input(listed: list[FileDigest], input_path: Path) -> None:
-    """That the file, or the directory's shards (those the filter reads), are exactly the receipt's inputs."""
-    check_files(listed, [hash_file(path) for path in shards_of(input_path)], "input")
+    """That the file, or the directory's files the run read, are exactly the receipt's inputs."""
+    check_files(listed, [hash_file(path) for path in _read_by(listed, input_path)], "input")
+
+
+def _read_by(listed: list[FileDigest], input_path: Path) -> list[Path]:
+    """The files a run read from ``input_path``: ``notrain filter``'s dataset files, or the files of
+    ``filter-shards``'s shards when the receipt lists one the filter would not read (a tar)."""
+    read = shards_of(input_path)
+    if input_path.is_dir() and not {f.name for f in listed} <= {path.name for path in read}:
+        return shard_files(input_path)
+    return read
 
 
 def check_output(listed: list[FileDigest], output_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import sys
@@ -168,7 +169,7 @@ class _Seconds(click.FloatRange):
 
     def convert(self, value, param, ctx):
         seconds = super().convert(value, param, ctx)
-        if seconds != seconds:
+        if math.isnan(seconds):
             self.fail("nan is not a number of seconds", param, ctx)
         return seconds
 

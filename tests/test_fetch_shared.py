@@ -15,9 +15,9 @@ from services import RedisServer
 from test_fetch_manifests import NOW, Clock, payload, publish
 
 from notrain.core import MANIFEST_TYPE, dsse
-from notrain.fetch.http import HttpClient
+from notrain.fetch.http import Fetched, HttpClient
 from notrain.fetch.manifests import FetchPolicy, ManifestFetcher, Status
-from notrain.fetch.shared import SharedTransport
+from notrain.fetch.shared import SharedTransport, _encode
 
 
 @pytest.fixture
@@ -97,3 +97,30 @@ async def test_other_urls_bypass_the_cache(site, redis_server):
             assert (await shared.get(site.origin + "/page", max_bytes=100)).body == b"hello"
     await redis.aclose()
     assert site.hits["/page"] == 2 and shared.shared_hits == 0
+
+
+async def test_a_file_stored_between_the_look_and_the_lock_is_not_fetched_again(site, redis_server):
+    """The holder before may store the file and let go between a process's look and its lock (two
+    processes fetched one file under load): the file is looked up again once the lock is held."""
+    site.serve("/robots.txt", "User-agent: *\nDisallow:\n")
+    url = site.origin + "/robots.txt"
+    redis = Redis.from_url(redis_server.url)
+    stored = _encode(Fetched(url, url, 200, (), b"User-agent: *\nDisallow: /\n"))
+
+    class OtherProcessFinishesFirst:
+        """The real Redis, except that another process stores the file right after this one's first look."""
+
+        def __getattr__(self, name):
+            return getattr(redis, name)
+
+        async def get(self, key):
+            found = await redis.get(key)
+            await redis.set(key, stored)
+            return found
+
+    async with HttpClient(timeout=2) as client:
+        shared = SharedTransport(client, OtherProcessFinishesFirst())
+        fetched = await shared.get(url, max_bytes=1000)
+    await redis.aclose()
+    assert fetched.body == b"User-agent: *\nDisallow: /\n" and shared.shared_hits == 1
+    assert site.hits["/robots.txt"] == 0

@@ -74,6 +74,12 @@ class SharedTransport:
                 return await self.inner.get(url, max_bytes=max_bytes, truncate=truncate)  # the holder died
             await asyncio.sleep(0.05)
         try:
+            # Checked again under the lock: the holder before may have stored it and let go between our
+            # look and our lock (seen under load: two processes fetched one file).
+            cached = await self.redis.get(key)
+            if cached is not None:
+                self.shared_hits += 1
+                return _decode(cached)
             # Conditional requests are per process (each has its own last copy); the shared copy is whole.
             fetched = await self.inner.get(url, max_bytes=max_bytes, truncate=truncate)
             ttl = self.ttl if fetched.failure is None and fetched.status is not None and fetched.status < 500 else self.error_ttl

@@ -59,6 +59,16 @@ async def crawl(example, tmp_path, source: str) -> tuple[str, dict, dict]:
     return err.decode(), {item["image_urls"][0].rsplit("/", 1)[1]: item for item in items}, json.loads((out / "report.json").read_text())
 
 
+def assert_the_artist_is_honoured(example, by_image: dict, crawl_log: str) -> None:
+    """What a crawl that learned the did:key artist's manifest does with the example board."""
+    # The artist's work, reposted re-encoded on the board: recognised by PDQ, downloaded once, never stored.
+    assert by_image["8841.jpg"]["images"] == []
+    assert by_image["8841.jpg"]["notrain"]["media_not_stored"][0]["mechanisms"] == ["notrain"]
+    # The artist's name in a caption: the item is dropped (and its image never fetched).
+    assert "spiral.png" not in by_image and example.hits[example.gallery, "/images/sketches/spiral.png"] == 0
+    assert "item_dropped_reasons_count/OptedOutItem': 1" in crawl_log
+
+
 async def test_a_crawl_with_the_aggregator_as_its_only_source_honours_the_artist(example, aggregator, tmp_path):
     example.bundle.unlink()  # no other way for the crawl to learn the artist's manifest
     answer = await example.submit_to(aggregator)
@@ -69,12 +79,7 @@ async def test_a_crawl_with_the_aggregator_as_its_only_source_honours_the_artist
 
     log, by_image, report = await crawl(example, tmp_path, f"aggregator+{aggregator}#{vkey}")
 
-    # The artist's work, reposted re-encoded on the board: recognised by PDQ, downloaded once, never stored.
-    assert by_image["8841.jpg"]["images"] == []
-    assert by_image["8841.jpg"]["notrain"]["media_not_stored"][0]["mechanisms"] == ["notrain"]
-    # The artist's name in a caption: the item is dropped (and its image never fetched).
-    assert "spiral.png" not in by_image and example.hits[example.gallery, "/images/sketches/spiral.png"] == 0
-    assert "item_dropped_reasons_count/OptedOutItem': 1" in log
+    assert_the_artist_is_honoured(example, by_image, log)
     # The report cites what was honoured: the aggregator's signed checkpoint and the manifest's place in it.
     (source,) = report["sources"]
     assert source["kind"] == "aggregator" and source["url"] == aggregator and source["rejected"] == []

@@ -73,7 +73,7 @@ class Prepared:
     body: bytes | None
     receipt: bytes
 
-    def receipts(self, stored: Entry) -> bool:
+    def is_for(self, stored: Entry) -> bool:
         """Whether :attr:`receipt` is the stored entry's receipt (the same bytes a fresh signature would give)."""
         return (stored.leaf, _second(stored.received_at), _second(stored.deadline)) == (
             self.entry.leaf, _second(self.entry.received_at), _second(self.entry.deadline))
@@ -158,7 +158,7 @@ class Submissions:
         appended = await self.storage.append(entry, record, floor, body)
         if verified.signed_by and not publisher.startswith("did:") and not equivocation:
             await self.storage.set_pinned_keys(publisher, {kid: json.dumps(key.to_jwk()) for kid, key in keys.items()})
-        receipt = prepared.receipt if prepared is not None and prepared.receipts(appended.entry) else self.receipt(appended)
+        receipt = prepared.receipt if prepared is not None and prepared.is_for(appended.entry) else self.receipt(appended)
         accepted = Accepted(appended, receipt, verified, appended.manifest is not None and appended.manifest.equivocation,
                             logged_parts)
         if self.on_accept is not None and accepted.created:

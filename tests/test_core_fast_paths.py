@@ -87,11 +87,11 @@ def test_works_in_bulk_report_the_first_error_in_document_order():
 
 def test_works_in_bulk_build_the_same_works():
     items = works(40)
-    bulk = m._works_in_bulk(items, "/parts/3/works")
+    bulk = m._works_in_bulk(items, "/parts/3/works", m._dict_column)
     assert bulk is not None and bulk == m._works_one_by_one(items, "/parts/3/works")
     assert bulk[4].sha256 is None and bulk[2].pdq is None and bulk[5].title is None
     assert bulk[7].ref == "/parts/3/works/7" and type(bulk[7]) is m.Work
-    assert m._works_in_bulk([], "/works") == ()
+    assert m._works_in_bulk([], "/works", m._dict_column) == ()
     assert bulk[0].prefs is not bulk[3].prefs  # no shared mutable defaults
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parent.parent / "src" / "notrain" / "core"
 ALLOWED = {
-    "__future__", "base64", "binascii", "collections.abc", "dataclasses", "datetime", "enum", "functools", "hashlib", "html", "ipaddress", "json", "re",
+    "__future__", "base64", "binascii", "collections.abc", "dataclasses", "datetime", "enum", "functools", "hashlib", "html", "ipaddress", "json", "operator", "re",
     "typing", "unicodedata", "urllib.parse",  # stdlib, no I/O
     "base58", "cryptography", "numpy",  # pure computation
     "ahocorasick",  # pyahocorasick: a C extension, computation only (linear multi-pattern name matching)

@@ -12,10 +12,12 @@ are not canonical base64 (spec/envelope.md, "Format").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Annotated, Mapping
+
+import msgspec
 
 from . import b64, ijson
-from .errors import EnvelopeError, SignatureError
+from .errors import EnvelopeError, NotrainError, SignatureError
 from .keys import PrivateKey, PublicKey
 
 MAX_SIGNATURES = 16
@@ -65,8 +67,55 @@ def sign(payload: bytes, payload_type: str, keys: list[PrivateKey] | tuple[Priva
 
 def parse(data: bytes) -> Envelope:
     """Parse envelope bytes (structure and encodings only; no signature is checked)."""
+    typed = _typed(data)
+    if typed is not None:
+        try:
+            return _from_types(typed)
+        except NotrainError:  # bad base64 or too large: the careful parse names it
+            pass
     doc = ijson.loads(data, max_size=MAX_ENVELOPE_BYTES, max_depth=4, what="envelope")
     return from_json(doc)
+
+
+class _SignatureType(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    keyid: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    sig: str
+
+
+class _EnvelopeType(msgspec.Struct, forbid_unknown_fields=True, frozen=True, rename={"payload_type": "payloadType"}):
+    payload: str
+    payload_type: str
+    signatures: Annotated[list[_SignatureType], msgspec.Meta(min_length=1, max_length=MAX_SIGNATURES)]
+
+
+_ENVELOPE = msgspec.json.Decoder(_EnvelopeType)
+
+
+def _typed(data: bytes) -> _EnvelopeType | None:
+    """The compiled first pass (as for payloads, core/payloadtypes.py): the envelope if msgspec
+    finds exactly DSSE's members with the types named above and none is repeated, else None for
+    the careful parse, which names the error.
+
+    Envelopes are written indented, so re-encoding would not give them back; their members are
+    counted instead: each has a ``:`` of its own (three, and two per signature) and base64 has
+    none, so a text with exactly that many ``:`` repeats no name (a repeated one adds a ``:`` the
+    value does not hold).  A ``:`` inside a key id or payload type sends it to the careful parse.
+    """
+    if type(data) is not bytes or len(data) > MAX_ENVELOPE_BYTES or not ijson.is_utf8(data):
+        return None
+    try:
+        value = _ENVELOPE.decode(data)
+    except msgspec.DecodeError:  # ValidationError (type, length, unknown member) is one
+        return None
+    return value if data.count(b":") == 3 + 2 * len(value.signatures) else None
+
+
+def _from_types(typed: _EnvelopeType) -> Envelope:
+    payload = b64.std_decode(typed.payload, where="/payload")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise EnvelopeError("payload too large", code="E_SIZE", where="/payload")
+    signatures = tuple(Signature(s.keyid, b64.std_decode(s.sig, where="/signatures")) for s in typed.signatures)
+    return Envelope(typed.payload_type, payload, signatures)
 
 
 def from_json(doc: object, where: str = "") -> Envelope:

@@ -70,5 +70,13 @@ def parse_prefs(value: object, where: str) -> dict[str, State]:
     return prefs
 
 
+def stated_prefs(tokens: Mapping[str, str], where: str) -> dict[str, State]:
+    """:func:`parse_prefs` of an object whose values are all ``"y"`` or ``"n"`` already (the
+    compiled first pass's type, core/payloadtypes.py): the same result, without re-checking them."""
+    if tokens.keys() <= _KNOWN:
+        return {label: _STATED[token] for label, token in tokens.items()}
+    return parse_prefs(tokens, where)
+
+
 def prefs_to_json(prefs: Prefs) -> dict[str, str]:
     return {c: ("y" if s is State.ALLOWED else "n") for c, s in prefs.items() if s is not State.UNKNOWN}

@@ -33,16 +33,6 @@ def outcome(fn, *args):
         return ("error", exc.code, exc.where)
 
 
-def careful_payload(data: bytes):
-    """parse_payload with the first pass declining everything."""
-    original = payloadtypes.decode
-    payloadtypes.decode = lambda data: None
-    try:
-        return outcome(m.parse_payload, data)
-    finally:
-        payloadtypes.decode = original
-
-
 def first_pass(data: bytes) -> m.Manifest | None:
     typed = payloadtypes.decode(data)
     return None if typed is None else m._from_types(typed, data)
@@ -50,7 +40,7 @@ def first_pass(data: bytes) -> m.Manifest | None:
 
 def check(data: bytes) -> bool:
     """Both parses agree; True if the first pass gave the manifest."""
-    careful = careful_payload(data)
+    careful = outcome(m.careful_parse, data)
     assert outcome(m.parse_payload, data) == careful
     fast = first_pass(data)
     if fast is not None:
@@ -253,3 +243,30 @@ def test_envelope_first_pass_reads_signed_envelopes_and_declines_repeats():
     data = ijson.dumps(doc, pretty=True)
     assert dsse._typed(data) is None and outcome(dsse.parse, data) == careful_envelope(data)
     assert b64.std_decode(doc["payload"], where="") == dsse.parse(data).payload
+
+
+# Lexical corners where a lenient decoder could accept what strict JSON refuses (raw controls in
+# strings, whitespace JSON does not have, trailing bytes, surrogates in UTF-8, NaN): both documents
+# are bent at the same places and must give the same outcome either way.
+BENDS = [
+    (b'"keyid": "', b'"keyid": "\x01'), (b'"keyid": "', b'"keyid": "\x7f'), (b'"keyid": "', b'"keyid": "\xed\xa0\x80'),
+    (b'"sig": ', b'"sig":\x0c'), (b'"sig": ', b'"sig":\x0b'), (b'"sig": ', b'"sig"\r:\t'), (b"\n}", b"\n}\x00"),
+    (b"\n}", b"\n}{}"), (b"{", b"\xef\xbb\xbf{"), (b"{", b"\xc2\xa0{"), (b'"payload": "', b'"payload": "\\u0051'),
+]
+PAYLOAD_BENDS = [
+    (b'"sequence":7', b'"sequence":NaN'), (b'"sequence":7', b'"sequence":7.0'), (b'"sequence":7', b'"sequence":-0'),
+    (b'"sequence":7', b'"sequence":07'), (b'"sequence":7', b'"sequence" :\t7'), (b'"title":"', b'"title":"\x7f'),
+    (b'"title":"', b'"title":"\x1f'), (b'"title":"', b'"title":"\\u0041'), (b'"title":"', b'"title":"\xed\xa0\x80'),
+    (b"}", b"} "), (b"}", b"}\x0c"),
+]
+
+
+@pytest.mark.parametrize("old,new", BENDS)
+def test_envelope_lexical_corners(old, new):
+    data = dsse.sign(write(base(1), "notrain"), m.MANIFEST_TYPE, [KEY]).to_bytes().replace(old, new, 1)
+    assert outcome(dsse.parse, data) == careful_envelope(data)
+
+
+@pytest.mark.parametrize("old,new", PAYLOAD_BENDS)
+def test_payload_lexical_corners(old, new):
+    check(write(base(2), "notrain").replace(old, new, 1))

@@ -30,7 +30,7 @@ from notrain.core import dsse, ijson
 from notrain.core.decision import Statement
 from notrain.core.errors import NotrainError
 from notrain.core.keyset import parse_keyset
-from notrain.core.manifest import parse_payload
+from notrain.core.manifest import careful_parse, parse_payload
 from notrain.core.names import NameIndex
 from notrain.core.paths import PathMatcher, PathRule, check_pattern, url_path
 from notrain.core.vocab import State
@@ -165,7 +165,18 @@ def _json(data: bytes) -> None:
 
 
 def _manifest(data: bytes) -> None:
-    parse_payload(data)
+    """parse_payload, and the careful parse alone must agree with it (core/payloadtypes.py's first
+    pass may change the speed, never the answer)."""
+    try:
+        manifest = parse_payload(data)
+    except NotrainError as error:
+        try:
+            careful_parse(data)
+        except NotrainError as careful:
+            assert (careful.code, careful.where) == (error.code, error.where), f"first pass {error.code}, careful {careful.code}"
+            raise
+        raise AssertionError(f"first pass refused with {error.code}, the careful parse accepted") from None
+    assert careful_parse(data) == manifest, "first pass and careful parse built different manifests"
 
 
 def _envelope(data: bytes) -> None:

@@ -107,6 +107,8 @@ def mutate(doc: dict, place: tuple, value, mode: str) -> dict:
     holder = doc
     for step in path:
         holder = holder[step]
+    if not isinstance(holder, (dict, list)) or isinstance(holder, dict) != isinstance(last, str):
+        raise TypeError(place)  # an earlier mutation changed what holds this place
     if mode == "remove":
         if isinstance(holder, dict):
             holder.pop(last, None)
@@ -173,6 +175,13 @@ REPEATS = [
     b'{"notrain":1,"notrain":1,',
     b'{"works":[{"pdq":"%s","sha256":"%s","sha256":"%s"}],' % (_hex("p", 0).encode(), _hex("f", 0).encode(), _hex("f", 1).encode()),
     b'{"default":{"train-ai":"n","train-ai":"y"},',
+    # repeats whose values could make a re-encoding look right: an empty first value (omitted
+    # members are UNSET, an explicit [] is not), the same value twice, a name spelled with an escape
+    b'{"accounts":[],',
+    b'{"critical":[],"critical":[],',
+    b'{"pdq":{"hasher":"h"},',
+    b'{"notr\\u0061in":1,',
+    b'{"names":[{"name":"Mira Okafor"},{"name":"miraokafor","prefs":{"train-ai":"n"}}],',
 ]
 
 
@@ -270,3 +279,112 @@ def test_envelope_lexical_corners(old, new):
 @pytest.mark.parametrize("old,new", PAYLOAD_BENDS)
 def test_payload_lexical_corners(old, new):
     check(write(base(2), "notrain").replace(old, new, 1))
+
+
+# -- probes of the review of the first pass (none found a disagreement; kept so that they stay so) --
+
+EMOJI = "\U0001f600"  # one character, four UTF-8 octets, two UTF-16 units
+
+
+@pytest.mark.parametrize(
+    "place,limit",
+    [(("names", 0, "name"), 256), (("works", 0, "title"), 2048), (("pdq", "hasher"), 64), (("accounts", 0, "service"), 64)],
+)
+def test_lengths_count_characters_as_the_careful_parse_does(place, limit):
+    """msgspec's length bounds count characters, as len() does: an astral character is one."""
+    at_limit = mutate(base(1), place, EMOJI * limit, "set")
+    assert check(write(at_limit, "notrain"))
+    assert not check(write(mutate(base(1), place, EMOJI * (limit + 1), "set"), "notrain"))
+
+
+@pytest.mark.parametrize("member,empty", [("critical", []), ("default", {}), ("works", []), ("names", []), ("accounts", []), ("parts", [])])
+def test_explicitly_empty_members_mean_what_they_say(member, empty):
+    """An empty list or object is falsy like UNSET, and means what absence means on both paths."""
+    doc = base(2)
+    doc[member] = empty
+    if member == "works":
+        doc.pop("pdq")
+    assert check(write(doc, "notrain"))
+
+
+def test_empty_prefs_and_empty_paths_of_a_did_key():
+    doc = base(1)
+    doc.update(publisher=DID, paths=[])
+    doc["works"][0]["prefs"] = {}
+    doc["names"][0]["prefs"] = {}
+    assert check(write(doc, "notrain"))
+    doc["paths"] = [{"pattern": "/", "prefs": {}}]
+    assert not check(write(doc, "notrain"))
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        (b'"title":"', b'"title":"\\u0000'), (b'"title":"', "\"title\":\"\u2028\uffff".encode()),
+        (b'"name":"', b'"name":"\\u0000'), (b'"train-ai":"n"', b'"train-ai":"\\u006e"'),
+        (b'"train-ai":"n"', b'"train\\u002dai":"n"'), (b'"train-ai":"n"', b'"future.label":"n"'),
+        (b'"train-ai":"n"', b'"Future":"n"'), (b'"threshold":31', b'"threshold":48'), (b'"threshold":31', b'"threshold":49'),
+        (b'"threshold":31', b'"threshold":0'), (b'"size":1200', b'"size":8388608'), (b'"size":1200', b'"size":8388609'),
+    ],
+)
+def test_escapes_characters_labels_and_bounds(old, new):
+    data = write(base(2), "notrain")
+    assert old in data
+    check(data.replace(old, new, 1))
+
+
+def test_threads_share_the_decoders():
+    """Many threads at once on documents that each take a different path get each its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [write(base(n % 7), "notrain").replace(b'"sequence":7', b'"sequence":%d' % n) for n in range(40)]
+    docs += [doc.replace(b'"title":"', b'"title":"\\u0041') for doc in docs[1::3]] + [doc[:-1] for doc in docs[::5]]
+    expected = [outcome(m.careful_parse, doc) for doc in docs]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert list(pool.map(lambda doc: outcome(m.parse_payload, doc), docs)) == expected
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_buffers_other_than_bytes(kind):
+    data = write(base(2), "notrain")
+    manifest = m.parse_payload(kind(data))
+    assert manifest == m.parse_payload(data) and type(manifest.raw) is bytes
+    envelope = dsse.sign(data, m.MANIFEST_TYPE, [KEY]).to_bytes()
+    assert dsse.parse(kind(envelope)) == dsse.parse(envelope)
+
+
+ENVELOPE_BENDS = [
+    # repeats, each adding a ':' of its own however its name is spelled
+    (b'"payload":', b'"payl\\u006fad":"QUJD","payload":'),
+    (b'"keyid":', b'"keyid":"a","keyid":'),
+    (b'"signatures":', b'"signatures":[{"keyid":"a","sig":"QUJD"}],"signatures":'),
+    (b'"sig":', b'"sig":"QUJD","s\\u0069g":'),
+    # a ':' spelled as an escape has no octet to count, and gives the same envelope on both paths
+    (b'"payloadType":"', b'"payloadType":"x\\u003a'),
+    (b'"keyid":"', b'"keyid":"\\u003a'),
+]
+ESCAPED_COLONS = ENVELOPE_BENDS[-2:]
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+@pytest.mark.parametrize("old,new", ENVELOPE_BENDS)
+def test_envelope_repeats_and_escapes(old, new, pretty):
+    data = ijson.dumps(envelope_doc(), pretty=pretty)
+    escaped_colon = (old, new) in ESCAPED_COLONS
+    if pretty:
+        old, new = old.replace(b'":', b'": '), new.replace(b'":', b'": ')
+    assert old in data
+    data = data.replace(old, new, 1)
+    assert (dsse._typed(data) is not None) == escaped_colon
+    assert outcome(dsse.parse, data) == careful_envelope(data)
+
+
+def test_envelope_key_id_length_counts_characters():
+    doc = envelope_doc()
+    doc["signatures"][0]["keyid"] = EMOJI * 128
+    data = ijson.dumps(doc, pretty=True)
+    assert dsse._typed(data) is not None and outcome(dsse.parse, data) == careful_envelope(data)
+    doc["signatures"][0]["keyid"] = EMOJI * 129
+    data = ijson.dumps(doc, pretty=True)
+    assert dsse._typed(data) is None and careful_envelope(data)[:2] == ("error", "E_ENVELOPE_FIELD")

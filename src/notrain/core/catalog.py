@@ -66,10 +66,10 @@ class OriginRules:
     def statements(self, url: str | SplitResult) -> list[Statement]:
         """What the manifest says about ``url``; the caller has checked its origin.
         A string that is no URL at all has no origin, so nothing (spec/decision.md, "Scope")."""
-        parts = _split(url) if isinstance(url, str) else url
-        if parts is None:
+        try:
+            path = url_path(url)
+        except ValueError:  # hostile URLs are looked up, never raised on (see _split)
             return []
-        path = url_path(parts)
         if not path.startswith(self._beginnings):
             return list(self._default)
         match = self.matcher.match(path)

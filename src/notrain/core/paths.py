@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import SplitResult
 
@@ -59,7 +60,17 @@ def normalise(text: str) -> str:
 
 def url_path(url: str | SplitResult) -> str:
     """The part of a URL that path rules match: path and query, normalised."""
-    parts = split_url(url) if isinstance(url, str) else url
+    return _url_path(url) if isinstance(url, str) else _split_path(url)
+
+
+@lru_cache(maxsize=1024)
+def _url_path(url: str) -> str:
+    """Kept for the last URLs: a crawler asks about one URL several times (robots.txt, the manifest's
+    rules, ai.txt before the download; tdmrep.json after it), and splitting it is most of each ask."""
+    return _split_path(split_url(url))
+
+
+def _split_path(parts: SplitResult) -> str:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

@@ -401,6 +401,7 @@ class _Selection:
         self.usage = LongestMatch(usage)  # path -> the winning Content-Usage statements
         self.dropped = failsafe_matcher(dropped)  # path -> what stands in for Content-Usage rules over the cap
         self.signals = signals
+        self._last: tuple[str, bool] | None = None  # a crawler asks can_fetch, then statements, about one path
 
     @cached_property
     def _protego(self) -> Protego:
@@ -410,7 +411,12 @@ class _Selection:
     def can_fetch(self, path: str) -> bool:
         # Protego is handed the normalised path (pure ASCII: it cannot encode a lone
         # surrogate) behind a dummy origin, so a path such as '//x' stays a path.
-        return self._protego.can_fetch("http://origin.invalid" + path, "*")
+        last = self._last
+        if last is not None and last[0] == path:
+            return last[1]
+        allowed = self._protego.can_fetch("http://origin.invalid" + path, "*")
+        self._last = (path, allowed)
+        return allowed
 
     @cached_property
     def disallows(self) -> LongestMatch[Line]:

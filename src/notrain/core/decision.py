@@ -133,14 +133,20 @@ def decide(
     if unknown_as is State.UNKNOWN:
         raise ValueError("unknown_as must be ALLOWED or DISALLOWED")
     statements = tuple(statements)
-    said: dict[tuple[str, bool, State], list[Statement]] = {}
+    # (category, inferred) -> (disallowing, allowing) statements.  Keyed without the State: an Enum
+    # hashes in Python, and a crawler decides twice per page.
+    said: dict[tuple[str, bool], tuple[list[Statement], list[Statement]]] = {}
     for statement in statements:
         for category, state in statement.prefs.items():
-            said.setdefault((category, statement.inferred, state), []).append(statement)
+            if state is State.DISALLOWED or state is State.ALLOWED:
+                lists = said.get((category, statement.inferred))
+                if lists is None:
+                    lists = said[(category, statement.inferred)] = ([], [])
+                lists[state is State.ALLOWED].append(statement)
     outcomes: dict[str, Outcome] = {}
     for category in categories:
-        no, yes = said.get((category, False, State.DISALLOWED), []), said.get((category, False, State.ALLOWED), [])
-        guessed_no, guessed_yes = said.get((category, True, State.DISALLOWED), []), said.get((category, True, State.ALLOWED), [])
+        no, yes = said.get((category, False), _NONE)
+        guessed_no, guessed_yes = said.get((category, True), _NONE)
         if no or yes:
             outcomes[category] = _combine(no, yes, overruled=(*guessed_no, *guessed_yes))
         else:
@@ -158,3 +164,4 @@ def _combine(no: list[Statement], yes: list[Statement], overruled: tuple[Stateme
 
 
 _UNKNOWN = Outcome(State.UNKNOWN)
+_NONE: tuple[list[Statement], list[Statement]] = ([], [])

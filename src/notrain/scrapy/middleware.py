@@ -150,6 +150,8 @@ class NotrainDownloaderMiddleware:
         self.options = self.runtime.options
         self.report = self.runtime.report
         self.token = self.options.product_token
+        # Bound once: Scrapy's stats collector resolves and wraps its methods on every attribute access.
+        self._inc_value, self._set_value = crawler.stats.inc_value, crawler.stats.set_value
         transport: Transport = ScrapyTransport(crawler, self.options.timeout)
         self.shared = _shared(transport, self.options) if self.options.redis_url else None
         if self.shared is not None:
@@ -215,9 +217,9 @@ class NotrainDownloaderMiddleware:
             site = await self.fetcher.site(url)
         except URLError:
             return None
-        self.crawler.stats.set_value("notrain/cache_hits", self.fetcher.manifests.cache.hits)
+        self._set_value("notrain/cache_hits", self.fetcher.manifests.cache.hits)
         if self.shared is not None:
-            self.crawler.stats.set_value("notrain/fleet/shared_hits", self.shared.shared_hits)
+            self._set_value("notrain/fleet/shared_hits", self.shared.shared_hits)
         await self._note(site)
         return site
 
@@ -254,7 +256,7 @@ class NotrainDownloaderMiddleware:
         await self.shared.redis.aclose()  # type: ignore[union-attr]
 
     def _inc(self, key: str) -> None:
-        self.crawler.stats.inc_value(key)
+        self._inc_value(key)
 
 
 def _gated(request: Request) -> bool:

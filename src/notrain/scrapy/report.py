@@ -74,7 +74,8 @@ class ComplianceReport:
 
     def count(self, outcome: str, mechanisms: Iterable[str] = ()) -> None:
         self.outcomes[outcome] += 1
-        self.mechanisms.update(mechanisms)
+        if mechanisms:  # an allowed page has none: spare it Counter.update's Python-level work
+            self.mechanisms.update(mechanisms)
 
     def to_json(self) -> dict:
         return {

@@ -390,6 +390,8 @@ def _envelope_gap_cases(add, ok, bad, schema, signed_bytes) -> None:
         text[:-1] + b',"x":"\\udc00","y":9007199254740992}', bad("E_JSON_NUMBER"))
     add("order-depth-before-number", "too deep, with a float inside", text[:-1] + b',"x":[[[[1.5]]]]}', bad("E_JSON_DEPTH"))
     add("order-depth-before-grammar", "too deep and never closed", text[:-1] + b',"x":[[[[', bad("E_JSON_DEPTH"))
+    add("order-depth-before-duplicate", "too deep in the first value of a member named twice (depth is counted on the text)",
+        text[:-1] + b',"x":[[[[]]]],"x":0}', bad("E_JSON_DEPTH"))
     add("order-grammar-brackets-in-string", "brackets inside an unclosed string do not count as depth",
         text[:-1] + b',"x":"[[[[[[', bad("E_JSON"))
     add("order-utf8-before-grammar", "invalid UTF-8 and invalid JSON", b"\xff{", bad("E_JSON_UTF8"))
@@ -397,6 +399,10 @@ def _envelope_gap_cases(add, ok, bad, schema, signed_bytes) -> None:
     head = b'{"notrain":1,"publisher":"https://art.example","sequence":10,"issued":"2026-11-01T00:00:00Z","expires":"2027-11-01T00:00:00Z"'
     signed_bytes("payload-order-number-before-duplicate", "in the payload: sequence twice, the second a float",
                  head + b',"sequence":10.5}', "E_JSON_NUMBER")
+    signed_bytes("payload-order-depth-before-duplicate", "in the payload: 17 arrays in the first of two members named x",
+                 head + b',"x":' + b"[" * 17 + b"]" * 17 + b',"x":0}', "E_JSON_DEPTH")
+    signed_bytes("payload-order-depth-before-number", "in the payload: 17 arrays in the first of two members named x, a float in the second",
+                 head + b',"x":' + b"[" * 17 + b"]" * 17 + b',"x":1.5}', "E_JSON_DEPTH")
     signed_bytes("payload-order-depth-before-grammar", "in the payload: 17 arrays never closed", head + b',"x":' + b"[" * 17, "E_JSON_DEPTH")
     signed_bytes("payload-order-grammar-not-depth", "in the payload: 16 arrays never closed are within the depth limit",
                  head + b',"x":' + b"[" * 15, "E_JSON")

@@ -272,6 +272,10 @@ def _loads_reporting(data: bytes, text: str, max_depth: int, what: str) -> Any:
         ) from None
     if _depth(value) > max_depth:
         _check_tree(value, max_depth, check_strings=False)  # names where the depth is exceeded
+    if (defects.number is not None or defects.duplicate is not None) and _lexical_depth(data) > max_depth:
+        # A repeated name dropped its earlier value from the parsed one (and a bad number became 0),
+        # so the depth the spec defines on the text may lie in what was dropped.
+        raise JSONError(f"{what} nests deeper than {max_depth} levels", code="E_JSON_DEPTH")
     if defects.number is not None:
         raise defects.number
     if defects.duplicate is not None:

@@ -279,6 +279,12 @@ def entry_cases() -> list[dict]:
           encode_entry("part", Source("url", url="https://art.example/.well-known/notrain-part-1.json"), T0, part),
           ok(kind="part", source="url https://art.example/.well-known/notrain-part-1.json", observed="2026-12-01T00:00:00Z",
              sha256=hashlib.sha256(part).hexdigest(), size=len(part), detached=False))
+    longest = "http://art.example/" + "a" * (2048 - len("http://art.example/"))
+    entry("log-entry-url-2048", "an http source URL of exactly 2,048 characters: the limit counts the whole URL, scheme included",
+          encode_entry("manifest", Source("url", url=longest), T0, body),
+          ok(kind="manifest", source="url " + longest, observed="2026-12-01T00:00:00Z", sha256=digest, size=len(body), detached=False))
+    entry("log-entry-url-2049", "an https source URL of 2,049 characters",
+          good.replace(url.url.encode(), ("https://art.example/" + "a" * (2049 - len("https://art.example/"))).encode()), bad(E_ENTRY))
     large = b"x" * 70000
     entry("log-entry-detached", "a 70,000-byte submission: detached, bound by digest and size",
           encode_entry("manifest", Source("submission"), T0, large),

@@ -98,6 +98,8 @@ def delta_cases(descriptor: bytes, parts: dict[str, bytes]) -> list[dict]:
          **base, "delta": delta.decode(), "expect": ok(id=hashlib.sha256(new_descriptor).hexdigest())},
         {"id": "delta-tampered", "description": "a delta whose name was changed in transit: the result is not the next snapshot's statements",
          **base, "delta": tampered.decode(), "expect": bad("E_SNAPSHOT_DIGEST")},
+        {"id": "delta-carriage-return", "description": "a delta whose drop line starts with a CR: only LF ends a line, so the line is not a drop",
+         **base, "delta": delta.replace(b"\ndrop ", b"\n\rdrop ", 1).decode(), "expect": bad("E_SNAPSHOT")},
         {"id": "delta-wrong-from", "description": "a delta made from another snapshot (its from line is not the id of the one held)",
          **base, "delta": wrong_from.decode(), "expect": bad("E_SNAPSHOT")},
     ]
@@ -152,6 +154,10 @@ def invalid_cases(descriptor: bytes, parts: dict[str, bytes]) -> list[dict]:
          statements=parts["statements"].replace(b'"index":30', b'"index":40', 1))
     case("statements-unknown-member", "a work line with an extra member", "E_SNAPSHOT",
          statements=parts["statements"].replace(b'{"kind":"work",', b'{"extra":1,"kind":"work",', 1))
+    case("statements-kind-not-string", "a line whose kind is an array", "E_SNAPSHOT",
+         statements=parts["statements"].replace(b'{"kind":"work",', b'{"kind":["work"],', 1))
+    case("statements-expires-impossible", "a publisher line expiring on 30 February", "E_SNAPSHOT",
+         statements=parts["statements"].replace(b'"expires":"2027-11-01T00:00:00Z"', b'"expires":"2027-02-30T00:00:00Z"', 1))
     case("pdq-unsorted", "pdq rows in descending order", "E_SNAPSHOT", pdq=parts["pdq"][:8] + parts["pdq"][41:] + parts["pdq"][8:41])
     case("pdq-threshold", "a pdq row with threshold 49", "E_SNAPSHOT", pdq=parts["pdq"][:40] + bytes([49]) + parts["pdq"][41:])
     return cases

@@ -38,7 +38,7 @@ MAX_HEADER_BYTES = 4096
 MAX_URL_CHARS = 2048
 MAX_BODY_BYTES = 8 * 1024 * 1024  # the largest document notrain defines (a part)
 
-_URL = re.compile(rf"\Ahttps?://[\x21-\x7e]{{1,{MAX_URL_CHARS - 8}}}\Z")
+_URL = re.compile(r"\Ahttps?://[\x21-\x7e]+\Z")  # and at most MAX_URL_CHARS in all, http:// or https://
 _ORIGIN = re.compile(r"\A[\x21-\x2a\x2c-\x7e]{1,256}\Z")  # printable ASCII, no space, no '+'
 _DECIMAL = re.compile(r"\A(?:0|[1-9][0-9]{0,18})\Z")
 _HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
@@ -64,7 +64,7 @@ class Source:
     @classmethod
     def parse(cls, text: str) -> Source:
         via, _, rest = text.partition(" ")
-        if via == "url" and _URL.match(rest):
+        if via == "url" and len(rest) <= MAX_URL_CHARS and _URL.match(rest):
             return cls("url", url=rest)
         if via == "submission" and not rest and " " not in text:
             return cls("submission")

@@ -21,7 +21,7 @@ def _blocks(statements: bytes) -> dict[str, bytes]:
     """Publisher id -> its block of lines (a ``publisher`` record starts each block)."""
     blocks: dict[str, list[bytes]] = {}
     current: list[bytes] | None = None
-    for line in statements.splitlines(keepends=True):
+    for line in _lines(statements):
         record = _json(line)
         if record.get("kind") == "publisher":
             current = blocks.setdefault(record["publisher"], [])
@@ -29,6 +29,13 @@ def _blocks(statements: bytes) -> dict[str, bytes]:
             raise SnapshotError("a record before any publisher record", where="delta")
         current.append(line)
     return {publisher: b"".join(lines) for publisher, lines in blocks.items()}
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """The lines of ``data`` with their LF; only LF ends a line (``bytes.splitlines`` also ends them at
+    CR and other controls), and the last may lack it (spec/snapshot.md, "Deltas")."""
+    lines = data.split(b"\n")
+    return [line + b"\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
 def _json(line: bytes) -> dict:
@@ -72,7 +79,7 @@ def apply(old_descriptor: bytes, old_statements: bytes, delta: bytes, new_descri
     changed: dict[str, list[bytes]] = {}
     dropped: set[str] = set()
     publisher: str | None = None
-    for line in body.splitlines(keepends=True):
+    for line in _lines(body):
         if line.startswith(b"drop "):
             dropped.add(line[5:].rstrip(b"\n").decode("utf-8", "replace"))
             publisher = None

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import ijson
 from .errors import NotrainError
-from .manifest import MAX_NAME_CHARS, MAX_PDQ_THRESHOLD, MAX_SEQUENCE, Manifest
+from .manifest import MAX_NAME_CHARS, MAX_PDQ_THRESHOLD, MAX_SEQUENCE, Manifest, check_publisher, parse_timestamp
 from .paths import check_pattern
 from .snapshoterrors import SnapshotError
 from .vocab import CATEGORIES, prefs_to_json
@@ -26,7 +26,6 @@ MAX_LINE_BYTES = 8192
 PDQ_MAGIC = b"NTPDQ256"
 PDQ_ROW = 33  # 32 octets of hash, 1 of threshold
 _HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
-_TIMESTAMP = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 _MEMBERS = {
     "publisher": {"kind", "publisher", "sequence", "digest", "index", "expires", "default"},
     "path": {"kind", "publisher", "pattern", "prefs"},
@@ -121,7 +120,7 @@ def _record(line: bytes, where: str, tree_size: int) -> dict:
         record = ijson.loads(line, max_size=MAX_LINE_BYTES, max_depth=2, what="a statements line")
     except NotrainError as exc:
         raise SnapshotError(f"not strict JSON: {exc.message}", where=where) from None
-    if not isinstance(record, dict) or record.get("kind") not in _MEMBERS:
+    if not isinstance(record, dict) or type(record.get("kind")) is not str or record["kind"] not in _MEMBERS:
         raise SnapshotError("not a statement record", where=where)
     if ijson.dumps(record) != line:
         raise SnapshotError("not in canonical form (sorted members, no spaces)", where=where)
@@ -142,8 +141,11 @@ def _record(line: bytes, where: str, tree_size: int) -> dict:
             if type(record[member]) is not int or not 0 <= record[member] <= limit:
                 raise SnapshotError(f"bad {member} (a log index is below the tree size)", where=where)
         _check_hex(record["digest"], where)
-        if not isinstance(record["expires"], str) or not _TIMESTAMP.match(record["expires"]):
-            raise SnapshotError("bad expires", where=where)
+        try:  # a block starts with its publisher's line: each later line repeats this id (parse_statements)
+            check_publisher(record["publisher"])
+            parse_timestamp(record["expires"], "/expires")
+        except NotrainError as exc:
+            raise SnapshotError(f"bad publisher or expires: {exc.message}", where=where) from None
     elif kind == "path":
         try:
             if not isinstance(record["pattern"], str) or check_pattern(record["pattern"], where) != record["pattern"]:

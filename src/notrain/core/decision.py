@@ -23,7 +23,7 @@ inference is set aside (kept in :attr:`Outcome.overruled`, so reports and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .errors import scalar_string
 from .vocab import CATEGORIES, State
@@ -154,7 +154,7 @@ def decide(
     return Decision(outcomes, unknown_as, statements)
 
 
-def _combine(no: list[Statement], yes: list[Statement], overruled: tuple[Statement, ...] = ()) -> Outcome:
+def _combine(no: Sequence[Statement], yes: Sequence[Statement], overruled: tuple[Statement, ...] = ()) -> Outcome:
     """AIPREF: any disallowed wins, then any allowed, else unknown."""
     if no:
         return Outcome(State.DISALLOWED, tuple(no), overruled)
@@ -164,4 +164,4 @@ def _combine(no: list[Statement], yes: list[Statement], overruled: tuple[Stateme
 
 
 _UNKNOWN = Outcome(State.UNKNOWN)
-_NONE: tuple[list[Statement], list[Statement]] = ([], [])
+_NONE: tuple[tuple[Statement, ...], tuple[Statement, ...]] = ((), ())  # immutable: shared by every call

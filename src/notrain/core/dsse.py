@@ -111,9 +111,7 @@ def _typed(data: bytes) -> _EnvelopeType | None:
 
 
 def _from_types(typed: _EnvelopeType) -> Envelope:
-    payload = b64.std_decode(typed.payload, where="/payload")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise EnvelopeError("payload too large", code="E_SIZE", where="/payload")
+    payload = _payload(typed.payload, "")
     signatures = tuple(Signature(s.keyid, b64.std_decode(s.sig, where="/signatures")) for s in typed.signatures)
     return Envelope(typed.payload_type, payload, signatures)
 
@@ -127,9 +125,7 @@ def from_json(doc: object, where: str = "") -> Envelope:
         raise EnvelopeError("payloadType must be a string", code="E_ENVELOPE_FIELD", where=f"{where}/payloadType")
     if not isinstance(doc["payload"], str):
         raise EnvelopeError("payload must be a string", code="E_ENVELOPE_FIELD", where=f"{where}/payload")
-    payload = b64.std_decode(doc["payload"], where=f"{where}/payload")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise EnvelopeError(f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}", code="E_SIZE", where=f"{where}/payload")
+    payload = _payload(doc["payload"], where)
     raw_sigs = doc["signatures"]
     if not isinstance(raw_sigs, list):
         raise EnvelopeError("signatures must be an array", code="E_ENVELOPE_FIELD", where=f"{where}/signatures")
@@ -149,6 +145,13 @@ def from_json(doc: object, where: str = "") -> Envelope:
             raise EnvelopeError("sig must be a string", code="E_ENVELOPE_FIELD", where=f"{at}/sig")
         signatures.append(Signature(item["keyid"], b64.std_decode(item["sig"], where=f"{at}/sig")))
     return Envelope(payload_type, payload, tuple(signatures))
+
+
+def _payload(text: str, where: str) -> bytes:
+    payload = b64.std_decode(text, where=f"{where}/payload")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise EnvelopeError(f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}", code="E_SIZE", where=f"{where}/payload")
+    return payload
 
 
 def _exact_members(doc: dict, members: set[str], where: str) -> None:
